@@ -1,0 +1,53 @@
+/** The refscope.report/1 contract (DESIGN §3). Fields may be added; none may change meaning. */
+export const REPORT_SCHEMA = 'refscope.report/1';
+
+export type Verdict = 'leak' | 'no-leak' | 'inconclusive';
+export type SuspectKind = 'object-growth' | 'refcount-growth' | 'native-growth';
+
+export interface Referrer {
+  via: string;
+  count: number;
+}
+
+export interface Suspect {
+  kind: SuspectKind;
+  /** module.Class, builtins bare; null for native-growth */
+  type: string | null;
+  /** 0..1 */
+  confidence: number;
+  perSecond: number;
+  perMark: { mark: string; value: number } | null;
+  /** bytes of RSS per mark attributed to this suspect (estimate), null when unknown */
+  bytesPerMark: number | null;
+  evidence: string;
+  referrers: Referrer[];
+  /** added fields: the 95 % interval of perMark (or perSecond when there are no marks) */
+  interval?: { low: number; high: number; per: 'mark' | 'second' };
+}
+
+export interface ReportSession {
+  id: string;
+  device: string;
+  python: string;
+  startedAt: string;
+  durationSeconds: number;
+  exitCode: number | null;
+  samples: number;
+  lostRecords: number;
+  /** added fields */
+  ended?: 'exit' | 'exception' | 'interrupt' | 'start-failed' | 'abnormal';
+  censuses?: number;
+  marks?: Record<string, number>;
+  argv?: string[];
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  session: ReportSession;
+  verdict: Verdict;
+  /** one sentence on why this verdict; for inconclusive, what more is needed */
+  summary?: string;
+  suspects: Suspect[];
+  rss: { startKiB: number; endKiB: number; slopeKiBPerSecond: number; slopeKiBPerMark?: number | null };
+  overhead: { probeCpuSeconds: number; probeCpuFraction: number };
+}

@@ -1,0 +1,209 @@
+/**
+ * The probe's records (docs/protocol.md, refscope.records/1), parsed once at the edge.
+ * Anything that does not fit is rejected here (counted as lost by the reader), so code
+ * past this point trusts the types.
+ */
+export const RECORDS_SCHEMA = 'refscope.records/1';
+
+export type MarkCounts = Record<string, number>;
+
+interface Base {
+  seq: number;
+  t: number;
+}
+
+export interface StartRecord extends Base {
+  k: 'start';
+  schema: string;
+  probe: string;
+  wall: number;
+  pid: number;
+  python: string;
+  impl: string;
+  platform: string;
+  executable: string;
+  argv: string[];
+  target: string;
+  module: boolean;
+  interval: number;
+  censusBudget: number;
+  pageKiB: number;
+  observer: { refcountOffset: number };
+}
+
+/** [label, corrected refcount or null when gone, type name] */
+export type WatchEntry = [string, number | null, string];
+
+export interface SampleRecord extends Base {
+  k: 'sample';
+  rss: number | null;
+  peak: number | null;
+  gc: number[];
+  marks: MarkCounts;
+  cpu: [number, number];
+  probeCpu: number;
+  threads: number;
+  watch: WatchEntry[];
+}
+
+/** [type name, live count, summed corrected refcount] */
+export type CensusEntry = [string, number, number];
+
+export interface CensusRecord extends Base {
+  k: 'census';
+  marks: MarkCounts;
+  dur: number;
+  n: number;
+  types: CensusEntry[];
+}
+
+/** [sentence naming the holder, references it accounts for] */
+export type HolderEntry = [string, number];
+
+export interface ReferrersRecord extends Base {
+  k: 'referrers';
+  type: string;
+  sampled: number;
+  holders: HolderEntry[];
+  unexplained: number;
+  dur: number;
+}
+
+export interface EventRecord extends Base {
+  k: 'event';
+  event: string;
+  detail: string;
+}
+
+export type EndHow = 'exit' | 'exception' | 'interrupt' | 'start-failed';
+
+export interface EndRecord extends Base {
+  k: 'end';
+  how: EndHow;
+  exit: number;
+  error: string | null;
+  probeCpu: number;
+  censuses: number;
+  records: number;
+}
+
+export type ProbeRecord =
+  | StartRecord
+  | SampleRecord
+  | CensusRecord
+  | ReferrersRecord
+  | EventRecord
+  | EndRecord;
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isNumOrNull = (v: unknown): v is number | null => v === null || isNum(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function marksOf(v: unknown): MarkCounts | null {
+  if (v === undefined) return {};
+  if (!isObj(v)) return null;
+  const out: MarkCounts = Object.create(null) as MarkCounts;
+  for (const [name, n] of Object.entries(v)) {
+    if (!isNum(n)) return null;
+    out[name] = n;
+  }
+  return out;
+}
+
+/**
+ * Validate one decoded JSON value as a record. Returns null when it is not one.
+ * Unknown kinds are returned as null too (a newer probe's record; counted, not fatal).
+ */
+export function toRecord(v: unknown): ProbeRecord | null {
+  if (!isObj(v) || !isNum(v.seq) || !isNum(v.t) || !isStr(v.k)) return null;
+  const seq = v.seq;
+  const t = v.t;
+  switch (v.k) {
+    case 'start': {
+      const obs = isObj(v.observer) && isNum(v.observer.refcountOffset) ? v.observer.refcountOffset : 0;
+      return {
+        seq, t, k: 'start',
+        schema: isStr(v.schema) ? v.schema : '',
+        probe: isStr(v.probe) ? v.probe : '',
+        wall: isNum(v.wall) ? v.wall : 0,
+        pid: isNum(v.pid) ? v.pid : 0,
+        python: isStr(v.python) ? v.python : '',
+        impl: isStr(v.impl) ? v.impl : '',
+        platform: isStr(v.platform) ? v.platform : '',
+        executable: isStr(v.executable) ? v.executable : '',
+        argv: Array.isArray(v.argv) ? v.argv.filter(isStr) : [],
+        target: isStr(v.target) ? v.target : '',
+        module: v.module === true,
+        interval: isNum(v.interval) ? v.interval : 1,
+        censusBudget: isNum(v.censusBudget) ? v.censusBudget : 0.02,
+        pageKiB: isNum(v.pageKiB) ? v.pageKiB : 4,
+        observer: { refcountOffset: obs },
+      };
+    }
+    case 'sample': {
+      const marks = marksOf(v.marks);
+      if (!marks || !isNumOrNull(v.rss ?? null) || !isNumOrNull(v.peak ?? null)) return null;
+      const cpu = Array.isArray(v.cpu) && v.cpu.length >= 2 && isNum(v.cpu[0]) && isNum(v.cpu[1])
+        ? [v.cpu[0], v.cpu[1]] as [number, number] : [0, 0] as [number, number];
+      const watch: WatchEntry[] = [];
+      if (Array.isArray(v.watch)) {
+        for (const w of v.watch) {
+          if (Array.isArray(w) && isStr(w[0]) && isNumOrNull(w[1]) && isStr(w[2])) watch.push([w[0], w[1], w[2]]);
+        }
+      }
+      return {
+        seq, t, k: 'sample',
+        rss: (v.rss as number | null | undefined) ?? null,
+        peak: (v.peak as number | null | undefined) ?? null,
+        gc: Array.isArray(v.gc) ? v.gc.filter(isNum) : [],
+        marks, cpu,
+        probeCpu: isNum(v.probeCpu) ? v.probeCpu : 0,
+        threads: isNum(v.threads) ? v.threads : 0,
+        watch,
+      };
+    }
+    case 'census': {
+      const marks = marksOf(v.marks);
+      if (!marks || !Array.isArray(v.types)) return null;
+      const types: CensusEntry[] = [];
+      for (const e of v.types) {
+        if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
+        else return null;
+      }
+      return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, types };
+    }
+    case 'referrers': {
+      if (!isStr(v.type) || !Array.isArray(v.holders)) return null;
+      const holders: HolderEntry[] = [];
+      for (const h of v.holders) {
+        if (Array.isArray(h) && isStr(h[0]) && isNum(h[1])) holders.push([h[0], h[1]]);
+      }
+      return {
+        seq, t, k: 'referrers', type: v.type,
+        sampled: isNum(v.sampled) ? v.sampled : 0,
+        holders,
+        unexplained: isNum(v.unexplained) ? v.unexplained : 0,
+        dur: isNum(v.dur) ? v.dur : 0,
+      };
+    }
+    case 'event':
+      return { seq, t, k: 'event', event: isStr(v.event) ? v.event : 'unknown', detail: isStr(v.detail) ? v.detail : '' };
+    case 'end': {
+      const how = v.how;
+      const okHow = how === 'exit' || how === 'exception' || how === 'interrupt' || how === 'start-failed';
+      return {
+        seq, t, k: 'end',
+        how: okHow ? how : 'exit',
+        exit: isNum(v.exit) ? v.exit : 0,
+        error: isStr(v.error) ? v.error : null,
+        probeCpu: isNum(v.probeCpu) ? v.probeCpu : 0,
+        censuses: isNum(v.censuses) ? v.censuses : 0,
+        records: isNum(v.records) ? v.records : 0,
+      };
+    }
+    default:
+      return null;
+  }
+}
