@@ -1,0 +1,147 @@
+/**
+ * Real SSH servers on 127.0.0.1 for the tests: OpenSSH sshd (own config, no SFTP
+ * subsystem, like a dropbear device) and dropbear (authorized_keys bind-mounted over
+ * root's ~/.ssh inside its own mount namespace, so the machine's real keys are never
+ * touched; the sftp-server binary is hidden in that namespace, as on a device that has
+ * none). Every login runs the rig device's forced command (busybox sh, busybox PATH).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RigDevice } from './device.js';
+import { freePort, readBanner, waitFor } from './wait.js';
+
+export type ServerKind = 'openssh' | 'dropbear';
+
+export interface RigServer {
+  kind: ServerKind;
+  host: '127.0.0.1';
+  port: number;
+  user: 'root';
+  /** client private key that the server accepts */
+  identityFile: string;
+  /** known_hosts holding the server's real host key */
+  knownHosts: string;
+  /** the host public key line, "type base64" */
+  hostKey: string;
+  /** everything the server wrote to stderr so far */
+  log(): string;
+  /** pids of the per-connection server processes (children of the listener) */
+  sessionPids(): number[];
+  stop(): Promise<void>;
+}
+
+export function serverAvailable(kind: ServerKind): string | null {
+  const bin = kind === 'openssh' ? '/usr/sbin/sshd' : '/usr/sbin/dropbear';
+  if (!existsSync(bin)) return `${bin} not installed (apt-get install ${kind === 'openssh' ? 'openssh-server' : 'dropbear-bin'})`;
+  if (process.getuid?.() !== 0) return 'the SSH rig needs root (sshd privilege separation, mount namespaces)';
+  return null;
+}
+
+function keygen(path: string): string {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'refscope-rig', '-f', path]);
+  return readFileSync(`${path}.pub`, 'utf8').trim();
+}
+
+function childPids(pid: number): number[] {
+  try {
+    const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+    return out.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+export async function startServer(kind: ServerKind, device: RigDevice, extraConfig = ''): Promise<RigServer> {
+  const dir = mkdtempSync(join(tmpdir(), `refscope-${kind}-`));
+  const identityFile = join(dir, 'client_key');
+  const clientPub = keygen(identityFile);
+  const knownHosts = join(dir, 'known_hosts');
+  let hostKey: string;
+  let proc: ChildProcess | null = null;
+  let stderr = '';
+  let port = 0;
+  let listenerPid = 0;
+
+  for (let attempt = 0; attempt < 5 && !proc; attempt++) {
+    port = await freePort();
+    if (kind === 'openssh') {
+      const hk = join(dir, 'ssh_host_ed25519_key');
+      if (!existsSync(hk)) keygen(hk);
+      hostKey = readFileSync(`${hk}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+      writeFileSync(join(dir, 'authorized_keys'), clientPub + '\n', { mode: 0o600 });
+      const cfg = join(dir, 'sshd_config');
+      writeFileSync(cfg, [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hk}`,
+        'PidFile none',
+        'UsePAM no',
+        'StrictModes no',
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        `ForceCommand ${device.shell}`,
+        'LogLevel VERBOSE',
+        extraConfig,
+        '',
+      ].join('\n'));
+      mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+      proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } else {
+      const hk = join(dir, 'dropbear_ed25519_host_key');
+      if (!existsSync(hk)) execFileSync('dropbearkey', ['-t', 'ed25519', '-f', hk], { stdio: 'ignore' });
+      const pub = execFileSync('dropbearkey', ['-y', '-f', hk], { encoding: 'utf8' });
+      hostKey = (pub.split('\n').find((l) => l.startsWith('ssh-')) ?? '').split(' ').slice(0, 2).join(' ');
+      const sshDir = join(dir, 'dot-ssh');
+      mkdirSync(sshDir, { mode: 0o700 });
+      writeFileSync(join(sshDir, 'authorized_keys'), clientPub + '\n', { mode: 0o600 });
+      mkdirSync('/root/.ssh', { recursive: true, mode: 0o700 }); // mount point only; bound over in the namespace
+      proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+        'mount --bind "$1" /root/.ssh && { [ ! -e /usr/lib/openssh/sftp-server ] || mount --bind /dev/null /usr/lib/openssh/sftp-server; } && exec /usr/sbin/dropbear -F -E -s -p "127.0.0.1:$2" -r "$3" -c "$4" -P "$5"',
+        'sh', sshDir, String(port), hk, device.shell, join(dir, 'dropbear.pid')],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+    proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<null>((resolve) => proc!.once('exit', () => resolve(null)));
+    const banner = await Promise.race([
+      waitFor(`${kind} banner on port ${port}`, () => readBanner(port).catch(() => null), 10_000),
+      exited,
+    ]).catch(() => null);
+    if (!banner) {
+      proc.kill('SIGKILL');
+      proc = null;
+      continue; // lost the port race, or the server refused to start: try again
+    }
+    listenerPid = proc.pid!;
+  }
+  if (!proc) throw new Error(`${kind} did not start:\n${stderr}`);
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey!}\n`);
+  const running = proc;
+
+  return {
+    kind,
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    identityFile,
+    knownHosts,
+    hostKey: hostKey!,
+    log: () => stderr,
+    sessionPids: () => {
+      // dropbear runs under `unshare`, which execs it: the listener is the spawned pid either way
+      return childPids(listenerPid);
+    },
+    stop: async () => {
+      if (running.exitCode === null && running.signalCode === null) {
+        const gone = new Promise((r) => running.once('exit', r));
+        running.kill('SIGTERM');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+        if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
