@@ -152,6 +152,24 @@ describe.skipIf(serverAvailable('openssh') !== null || serverAvailable('dropbear
     }
   });
 
+  it('retries an old server with legacy algorithms appended, and says so', async () => {
+    const d = makeDevice();
+    const old = await startServer('openssh', d, 'KexAlgorithms diffie-hellman-group14-sha1\nCiphers aes128-cbc,3des-cbc\nMACs hmac-sha1');
+    const lines: string[] = [];
+    try {
+      const never = await refusal(SshTransport.connect({ target: target(old), knownHostsFiles: [old.knownHosts], legacy: 'never' }));
+      expect(never.exitCode).toBe(3);
+      const t = await SshTransport.connect({ target: target(old), knownHostsFiles: [old.knownHosts], log: (m) => lines.push(m) });
+      expect(t.info.legacyAlgorithms).toBe(true);
+      expect((await t.run(['echo', 'old'])).stdout).toBe('old\n');
+      await t.close();
+      expect(lines.join('\n')).toMatch(/retrying with legacy algorithms/);
+    } finally {
+      await old.stop();
+      d.cleanup();
+    }
+  });
+
   it('says ECONNREFUSED in one line with the doctor hint', async () => {
     const port = await freePort();
     const e = await refusal(SshTransport.connect({
