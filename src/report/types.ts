@@ -23,6 +23,10 @@ export interface Suspect {
   referrers: Referrer[];
   /** added fields: the 95 % interval of perMark (or perSecond when there are no marks) */
   interval?: { low: number; high: number; per: 'mark' | 'second' };
+  /** added: what perMark/perSecond count: live objects, summed references, or bytes (native-growth) */
+  unit?: 'objects' | 'references' | 'bytes';
+  /** added: for a builtin helper whose growth follows an app type's, that type (the suspect is ranked below it) */
+  dependsOn?: string;
 }
 
 export interface ReportSession {

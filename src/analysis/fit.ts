@@ -1,0 +1,129 @@
+/**
+ * One growth fit: a series y over census (or sample) points, against the primary-mark
+ * count x and against time t, on the window after the warm-up.
+ */
+import {
+  clamp01,
+  mad,
+  mannKendall,
+  median,
+  pick,
+  theilSen,
+  thinIndices,
+  type MannKendall,
+  type SenSlope,
+} from './stats.js';
+
+/** Points given to the O(n²) estimators at most (the series itself may hold more). */
+export const MAX_FIT_POINTS = 300;
+/** Trend significance of the Mann–Kendall test (one-sided, increasing). */
+export const TREND_P = 0.01;
+
+/**
+ * Points skipped at the start when fitting: about 20 %, at least 2, leaving at least 3.
+ * Start values still come from the first point.
+ */
+export function warmupSkip(n: number): number {
+  return Math.max(0, Math.min(Math.max(2, Math.floor(0.2 * n)), n - 3));
+}
+
+export interface GrowthFit {
+  /** slope per primary mark, null without marks (or when marks never advanced) */
+  perMark: SenSlope | null;
+  perSecond: SenSlope | null;
+  mk: MannKendall;
+  /** points in the fitted window (after thinning) */
+  points: number;
+  /** first and last raw values of the whole series */
+  first: number;
+  last: number;
+  /** median of y over the window */
+  level: number;
+  /** growth over the window predicted by the slope */
+  net: number;
+  /** robust spread (1.4826·MAD) of the residuals around the fit */
+  noise: number;
+  /** slope over the later half of the window, in the same unit as the main slope */
+  lateSlope: number;
+}
+
+/** The slope the rest of the analysis uses: per mark when there are marks, else per second. */
+export function mainSlope(f: GrowthFit): SenSlope | null {
+  return f.perMark ?? f.perSecond;
+}
+
+export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Array): GrowthFit | null {
+  const n = y.length;
+  if (n < 3) return null;
+  const skip = warmupSkip(n);
+  const idx = thinIndices(n - skip, MAX_FIT_POINTS).map((i) => i + skip);
+  const wy = pick(y, idx);
+  const wt = pick(t, idx);
+  const wx = x ? pick(x, idx) : null;
+  const perSecond = theilSen(wt, wy);
+  const perMark = wx ? theilSen(wx, wy) : null;
+  const main = perMark ?? perSecond;
+  if (!main) return null;
+  const wm = perMark ? wx! : wt;
+  const m = wy.length;
+  const resid = new Float64Array(m);
+  for (let i = 0; i < m; i++) resid[i] = wy[i]! - main.slope * wm[i]! - main.intercept;
+  const half = m >> 1;
+  const late = theilSen(wm.subarray(half), wy.subarray(half));
+  return {
+    perMark,
+    perSecond,
+    mk: mannKendall(wy),
+    points: m,
+    first: y[0]!,
+    last: y[n - 1]!,
+    level: median(wy),
+    net: main.slope * (wm[m - 1]! - wm[0]!),
+    noise: mad(resid),
+    lateSlope: late ? late.slope : 0,
+  };
+}
+
+export interface GrowthTest {
+  /** smallest net growth over the window, in units of y */
+  minNet: number;
+  /** smallest net growth relative to the level */
+  minRelative: number;
+}
+
+export const OBJECT_TEST: GrowthTest = { minNet: 3, minRelative: 0.01 };
+
+/**
+ * Is y growing? All of: Mann–Kendall p < 0.01; the slope's 95 % CI above 0; net growth over
+ * the window >= minNet, >= minRelative × level, and >= 3 × the residual noise (big random
+ * swings with a small net change are not growth); and still growing in the later half of
+ * the window (>= 25 % of the slope: a cache that filled and stopped is not a leak).
+ */
+export function isGrowing(f: GrowthFit, test: GrowthTest): boolean {
+  const s = mainSlope(f);
+  if (!s) return false;
+  return (
+    f.mk.pUp < TREND_P &&
+    s.low > 0 &&
+    f.net >= test.minNet &&
+    f.net >= test.minRelative * Math.abs(f.level) &&
+    f.net >= 3 * f.noise &&
+    f.lateSlope >= 0.25 * s.slope
+  );
+}
+
+/**
+ * Confidence in a growth, 0..1: the trend's p-value (0 at p = 0.01, 1 at p <= 1e-6), how
+ * tight the slope's interval is relative to the slope, and how many points the fit had
+ * (full weight from 20).
+ */
+export function growthConfidence(f: GrowthFit): number {
+  const s = mainSlope(f);
+  if (!s || s.slope <= 0) return 0;
+  const cP = clamp01((-Math.log10(Math.max(f.mk.pUp, 1e-300)) - 2) / 4);
+  const cW = clamp01(1 - (s.high - s.low) / (2 * s.slope));
+  const cN = clamp01((f.points - 4) / 16);
+  return round2(0.45 * cP + 0.35 * cW + 0.2 * cN);
+}
+
+export const round2 = (v: number): number => Math.round(v * 100) / 100;

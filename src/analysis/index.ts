@@ -1,0 +1,130 @@
+/**
+ * The analysis: records → series → suspects → a refscope.report/1 report.
+ * `analyseRecords` is pure (records in, report out); `analyseSession` reads a directory.
+ */
+import { basename, resolve } from 'node:path';
+import { REPORT_SCHEMA, type Report, type Suspect, type Verdict } from '../report/types.js';
+import type { ProbeRecord } from '../session/records.js';
+import { openSession } from '../session/reader.js';
+import { fitGrowth, mainSlope } from './fit.js';
+import { buildSeries, type Series } from './series.js';
+import { findSuspects, reportable } from './suspects.js';
+
+/** Fewer census points than this, or fewer primary marks, and the verdict is inconclusive. */
+export const MIN_CENSUSES = 5;
+export const MIN_MARKS = 20;
+/** A verdict of leak needs a non-dependent suspect at least this confident. */
+export const LEAK_CONFIDENCE = 0.6;
+
+export interface AnalysisMeta {
+  /** session id (manifest id or folder name) */
+  id: string;
+  device?: string;
+  /** app exit status from the manifest, used when there is no end record */
+  exitCode?: number | null;
+  /** ISO start time from the manifest, used when the start record has no wall clock */
+  createdAt?: string;
+  lostRecords?: number;
+  /** cap on census/sample points kept per series (tests lower it) */
+  maxPoints?: number;
+}
+
+export async function analyseRecords(
+  records: AsyncIterable<ProbeRecord> | Iterable<ProbeRecord>,
+  meta: AnalysisMeta,
+): Promise<Report> {
+  const series = await buildSeries(records, meta.maxPoints);
+  return reportFromSeries(series, meta);
+}
+
+/** Read a session directory (SESSION/ or a bare folder of seg-*.jsonl) and analyse it. */
+export async function analyseSession(dir: string): Promise<Report> {
+  const session = await openSession(dir);
+  const report = await analyseRecords(session.records(), {
+    id: session.manifest?.id || basename(resolve(dir)),
+    device: session.manifest?.device,
+    exitCode: session.manifest?.exitCode ?? null,
+    createdAt: session.manifest?.createdAt,
+  });
+  report.session.lostRecords = session.stats.lostRecords;
+  return report;
+}
+
+export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
+  const ranked = findSuspects(series);
+  const suspects = reportable(ranked);
+  const { verdict, summary } = decide(series, suspects);
+  const { start, end } = series;
+  const duration = series.lastT;
+  const rssFit = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
+  const kib = series.rss.kib;
+  return {
+    schema: REPORT_SCHEMA,
+    session: {
+      id: meta.id,
+      device: meta.device || 'unknown',
+      python: start?.python ?? 'unknown',
+      startedAt: start && start.wall > 0 ? new Date(start.wall * 1000).toISOString() : meta.createdAt ?? '',
+      durationSeconds: duration,
+      exitCode: end ? end.exit : meta.exitCode ?? null,
+      samples: series.samples,
+      lostRecords: meta.lostRecords ?? 0,
+      ended: end ? end.how : 'abnormal',
+      censuses: series.censuses,
+      marks: series.marks,
+      argv: start?.argv ?? [],
+    },
+    verdict,
+    summary,
+    suspects,
+    rss: {
+      startKiB: kib.length ? kib[0]! : 0,
+      endKiB: kib.length ? kib[kib.length - 1]! : 0,
+      slopeKiBPerSecond: rssFit?.perSecond?.slope ?? 0,
+      slopeKiBPerMark: rssFit?.perMark?.slope ?? null,
+    },
+    overhead: {
+      probeCpuSeconds: series.probeCpu,
+      probeCpuFraction: duration > 0 ? series.probeCpu / duration : 0,
+    },
+  };
+}
+
+const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;
+
+function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summary: string } {
+  const mark = series.primaryMark;
+  const marks = mark ? series.marks[mark] ?? 0 : 0;
+  const censusPoints = series.census.t.length;
+  const needs: string[] = [];
+  if (censusPoints < MIN_CENSUSES) {
+    needs.push(`needs ${plural(MIN_CENSUSES - censusPoints, 'more census', 'more censuses')} (run longer)`);
+  }
+  if (mark && marks < MIN_MARKS) needs.push(`needs ${plural(MIN_MARKS - marks, 'more mark')}`);
+  if (needs.length) {
+    const have = mark ? `${plural(marks, `'${mark}' mark`)} and ` : '';
+    return {
+      verdict: 'inconclusive',
+      summary: `only ${have}${plural(censusPoints, 'census', 'censuses')}: ${needs.join('; ')}`,
+    };
+  }
+  const lead = suspects.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE);
+  if (lead) {
+    const what = lead.type ?? 'native memory';
+    const rate = lead.perMark
+      ? `${lead.perMark.value.toPrecision(3)} per ${lead.perMark.mark}`
+      : `${lead.perSecond.toPrecision(3)} per second`;
+    const unit = lead.unit === 'bytes' ? ' bytes' : lead.unit === 'references' ? ' references' : '';
+    return { verdict: 'leak', summary: `${lead.kind} of ${what}: +${rate}${unit} (confidence ${lead.confidence})` };
+  }
+  const rss = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
+  const rssSlope = rss ? mainSlope(rss) : null;
+  const rssText = rssSlope
+    ? `; RSS ${rssSlope.slope >= 0 ? '+' : ''}${rssSlope.slope.toFixed(2)} KiB per ${rss?.perMark ? mark : 'second'}`
+    : '';
+  const over = mark ? ` and ${plural(marks, `'${mark}' mark`)}` : '';
+  return {
+    verdict: 'no-leak',
+    summary: `no type grows steadily over ${plural(censusPoints, 'census', 'censuses')}${over}${rssText}`,
+  };
+}

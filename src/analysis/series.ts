@@ -1,0 +1,305 @@
+/**
+ * Series from a record stream, in bounded memory: census points per type (count, refsum),
+ * RSS samples, cumulative marks, and aggregated referrers. Long sessions are thinned
+ * deterministically: a table keeps at most `maxPoints` rows; when full it drops every
+ * other row and from then on keeps only every 2nd (4th, …) arriving row. The last row
+ * seen is always kept, so end values are exact.
+ */
+import type {
+  CensusRecord,
+  EndRecord,
+  MarkCounts,
+  ProbeRecord,
+  ReferrersRecord,
+  SampleRecord,
+  StartRecord,
+} from '../session/records.js';
+
+export const DEFAULT_MAX_POINTS = 2000;
+/** Hostile-input caps: beyond these, new names are ignored (and counted). */
+export const MAX_TYPES = 5000;
+export const MAX_MARK_NAMES = 32;
+export const MAX_VIAS_PER_TYPE = 256;
+export const MAX_REFERRER_TYPES = 2000;
+
+/**
+ * A table of numeric rows with named columns, thinned by decimation. Columns are created
+ * on first use; a row that does not name a column holds `fill` there (0 by default).
+ */
+class DecimatedTable {
+  private cols = new Map<string, Float64Array>();
+  private len = 0;
+  private cap = 64;
+  private stride = 1;
+  private arrived = 0;
+  private last: Map<string, number> | null = null;
+  private lastKept = false;
+  dropped = 0;
+
+  constructor(
+    private readonly maxPoints: number,
+    private readonly maxCols: number,
+  ) {}
+
+  append(row: Map<string, number>): void {
+    const index = this.arrived++;
+    this.last = row;
+    this.lastKept = false;
+    if (index % this.stride !== 0) return;
+    if (this.len >= this.maxPoints) {
+      this.compact();
+      if (index % this.stride !== 0) return;
+    }
+    this.write(row);
+    this.lastKept = true;
+  }
+
+  private compact(): void {
+    const half = Math.ceil(this.len / 2);
+    for (const col of this.cols.values()) {
+      for (let i = 0; i < half; i++) col[i] = col[2 * i]!;
+    }
+    this.len = half;
+    this.stride *= 2;
+  }
+
+  private write(row: Map<string, number>): void {
+    if (this.len >= this.cap) {
+      this.cap = Math.min(Math.max(this.cap * 2, 64), this.maxPoints + 1);
+      for (const [name, col] of this.cols) {
+        const grown = new Float64Array(this.cap);
+        grown.set(col.subarray(0, this.len));
+        this.cols.set(name, grown);
+      }
+    }
+    const at = this.len++;
+    for (const col of this.cols.values()) col[at] = 0;
+    for (const [name, v] of row) {
+      let col = this.cols.get(name);
+      if (!col) {
+        if (this.cols.size >= this.maxCols) {
+          this.dropped++;
+          continue;
+        }
+        col = new Float64Array(this.cap);
+        this.cols.set(name, col);
+      }
+      col[at] = v;
+    }
+  }
+
+  /** The kept rows, the final row included, sorted by the column `sortBy` when out of order. */
+  finish(sortBy: string): Map<string, Float64Array> {
+    if (this.last && !this.lastKept) {
+      if (this.len >= this.maxPoints) this.len--; // the final row replaces the last kept one
+      this.write(this.last);
+      this.lastKept = true;
+    }
+    const out = new Map<string, Float64Array>();
+    for (const [name, col] of this.cols) out.set(name, col.slice(0, this.len));
+    const key = out.get(sortBy);
+    if (key && !isSorted(key)) {
+      const order = Array.from({ length: key.length }, (_, i) => i).sort((a, b) => key[a]! - key[b]!);
+      for (const [name, col] of out) out.set(name, Float64Array.from(order, (i) => col[i]!));
+    }
+    return out;
+  }
+
+  get rows(): number {
+    return this.len;
+  }
+}
+
+function isSorted(a: Float64Array): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i]! < a[i - 1]!) return false;
+  return true;
+}
+
+export interface TypeSeries {
+  count: Float64Array;
+  refsum: Float64Array;
+}
+
+/** A type's referrers records, merged: per holder its largest count in any one record. */
+export interface ReferrerAgg {
+  records: number;
+  /** largest number of objects sampled in one record */
+  sampled: number;
+  unexplained: number;
+  holders: Map<string, number>;
+}
+
+export interface Series {
+  start: StartRecord | null;
+  end: EndRecord | null;
+  /** the mark name with the most calls, null when the app never marked */
+  primaryMark: string | null;
+  /** final cumulative count per mark name */
+  marks: Record<string, number>;
+  census: {
+    t: Float64Array;
+    /** cumulative primary-mark count at each census, null when no marks */
+    x: Float64Array | null;
+    types: Map<string, TypeSeries>;
+  };
+  rss: {
+    t: Float64Array;
+    x: Float64Array | null;
+    kib: Float64Array;
+  };
+  referrers: Map<string, ReferrerAgg>;
+  censuses: number;
+  samples: number;
+  /** probe CPU seconds: end record, else the last sample */
+  probeCpu: number;
+  /** last t of any record */
+  lastT: number;
+  /** type names dropped by the hostile-input caps */
+  droppedNames: number;
+}
+
+/** Accumulates records into series; feed it in stream order, then call `finish`. */
+export class SeriesBuilder {
+  private census: DecimatedTable;
+  private rss: DecimatedTable;
+  private markMax = new Map<string, number>();
+  private censusMarks = new Map<string, number>();
+  private sampleMarks = new Map<string, number>();
+  private referrers = new Map<string, ReferrerAgg>();
+  private start: StartRecord | null = null;
+  private end: EndRecord | null = null;
+  private censuses = 0;
+  private samples = 0;
+  private probeCpu = 0;
+  private lastT = 0;
+  private droppedNames = 0;
+
+  constructor(maxPoints = DEFAULT_MAX_POINTS) {
+    this.census = new DecimatedTable(maxPoints, 2 * MAX_TYPES + MAX_MARK_NAMES + 1);
+    this.rss = new DecimatedTable(maxPoints, MAX_MARK_NAMES + 2);
+  }
+
+  add(r: ProbeRecord): void {
+    if (r.t > this.lastT) this.lastT = r.t;
+    switch (r.k) {
+      case 'start':
+        if (!this.start) this.start = r;
+        break;
+      case 'sample':
+        this.addSample(r);
+        break;
+      case 'census':
+        this.addCensus(r);
+        break;
+      case 'referrers':
+        this.addReferrers(r);
+        break;
+      case 'end':
+        this.end = r;
+        this.probeCpu = r.probeCpu;
+        break;
+      case 'event':
+        break;
+    }
+  }
+
+  private noteMarks(marks: MarkCounts, carry: Map<string, number>): void {
+    for (const [name, n] of Object.entries(marks)) {
+      if (!carry.has(name) && carry.size >= MAX_MARK_NAMES) {
+        this.droppedNames++;
+        continue;
+      }
+      carry.set(name, n);
+      if (n > (this.markMax.get(name) ?? -Infinity)) this.markMax.set(name, n);
+    }
+  }
+
+  private addCensus(r: CensusRecord): void {
+    this.censuses++;
+    this.noteMarks(r.marks, this.censusMarks);
+    const row = new Map<string, number>([['t', r.t]]);
+    for (const [name, n] of this.censusMarks) row.set('m:' + name, n);
+    for (const [type, count, refsum] of r.types) {
+      row.set('c:' + type, (row.get('c:' + type) ?? 0) + count);
+      row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum);
+    }
+    this.census.append(row);
+  }
+
+  private addSample(r: SampleRecord): void {
+    this.samples++;
+    if (this.end === null) this.probeCpu = r.probeCpu;
+    this.noteMarks(r.marks, this.sampleMarks);
+    if (r.rss === null) return;
+    const row = new Map<string, number>([['t', r.t], ['rss', r.rss]]);
+    for (const [name, n] of this.sampleMarks) row.set('m:' + name, n);
+    this.rss.append(row);
+  }
+
+  private addReferrers(r: ReferrersRecord): void {
+    let agg = this.referrers.get(r.type);
+    if (!agg) {
+      if (this.referrers.size >= MAX_REFERRER_TYPES) {
+        this.droppedNames++;
+        return;
+      }
+      agg = { records: 0, sampled: 0, unexplained: 0, holders: new Map() };
+      this.referrers.set(r.type, agg);
+    }
+    // each record samples a few live objects; the same holder seen again is the same
+    // holder, so keep its largest count in any one record rather than a sum over time
+    agg.sampled = Math.max(agg.sampled, r.sampled);
+    agg.unexplained = Math.max(agg.unexplained, r.unexplained);
+    agg.records++;
+    for (const [via, n] of r.holders) {
+      if (!agg.holders.has(via) && agg.holders.size >= MAX_VIAS_PER_TYPE) continue;
+      agg.holders.set(via, Math.max(agg.holders.get(via) ?? 0, n));
+    }
+  }
+
+  finish(): Series {
+    let primaryMark: string | null = null;
+    let best = 0;
+    for (const [name, n] of [...this.markMax].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (n > best) {
+        best = n;
+        primaryMark = name;
+      }
+    }
+    const c = this.census.finish('t');
+    const s = this.rss.finish('t');
+    const types = new Map<string, TypeSeries>();
+    const empty = new Float64Array(this.census.rows);
+    for (const [key, col] of c) {
+      if (!key.startsWith('c:')) continue;
+      const type = key.slice(2);
+      types.set(type, { count: col, refsum: c.get('r:' + type) ?? empty });
+    }
+    const markCol = (cols: Map<string, Float64Array>, rows: number): Float64Array | null =>
+      primaryMark === null ? null : cols.get('m:' + primaryMark) ?? new Float64Array(rows);
+    return {
+      start: this.start,
+      end: this.end,
+      primaryMark,
+      marks: Object.fromEntries(this.markMax),
+      census: { t: c.get('t') ?? new Float64Array(0), x: markCol(c, this.census.rows), types },
+      rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, this.rss.rows), kib: s.get('rss') ?? new Float64Array(0) },
+      referrers: this.referrers,
+      censuses: this.censuses,
+      samples: this.samples,
+      probeCpu: this.probeCpu,
+      lastT: this.lastT,
+      droppedNames: this.droppedNames + this.census.dropped,
+    };
+  }
+}
+
+/** Build series from records (sync or async). */
+export async function buildSeries(
+  records: AsyncIterable<ProbeRecord> | Iterable<ProbeRecord>,
+  maxPoints = DEFAULT_MAX_POINTS,
+): Promise<Series> {
+  const b = new SeriesBuilder(maxPoints);
+  for await (const r of records) b.add(r);
+  return b.finish();
+}

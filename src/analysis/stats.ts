@@ -1,0 +1,148 @@
+/**
+ * Robust statistics for short, noisy, possibly tied series: medians, the Theil–Sen slope
+ * with Sen's confidence interval, and the Mann–Kendall trend test with tie correction.
+ * Inputs are plain numeric arrays (or typed arrays) of equal length; nothing here allocates
+ * more than O(n²) for n points, so callers thin long series first (see `thin`).
+ */
+
+export type Num = ArrayLike<number>;
+
+/** Median of the values (NaN for none). Does not modify the input. */
+export function median(values: Num): number {
+  const n = values.length;
+  if (n === 0) return NaN;
+  const s = Float64Array.from(values as ArrayLike<number>).sort();
+  const mid = n >> 1;
+  return n % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Median absolute deviation from the median, scaled to estimate σ for normal data. */
+export function mad(values: Num): number {
+  const m = median(values);
+  const dev = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) dev[i] = Math.abs(values[i]! - m);
+  return 1.4826 * median(dev);
+}
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 via erfc; |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erfc = poly * Math.exp(-x * x);
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/** Σ t(t-1)(2t+5) over groups of tied values: the tie term of Var(S). */
+function tieTerm(values: Num): number {
+  const s = Float64Array.from(values as ArrayLike<number>).sort();
+  let term = 0;
+  let run = 1;
+  for (let i = 1; i <= s.length; i++) {
+    if (i < s.length && s[i] === s[i - 1]) {
+      run++;
+    } else {
+      if (run > 1) term += run * (run - 1) * (2 * run + 5);
+      run = 1;
+    }
+  }
+  return term;
+}
+
+/** Var(S) of the Mann–Kendall statistic with the correction for ties in y. */
+export function kendallVariance(y: Num): number {
+  const n = y.length;
+  return (n * (n - 1) * (2 * n + 5) - tieTerm(y)) / 18;
+}
+
+export interface MannKendall {
+  /** Kendall's S: Σ sign(y_j − y_i) over i < j */
+  s: number;
+  variance: number;
+  /** continuity-corrected normal score */
+  z: number;
+  /** one-sided p-value for an increasing trend */
+  pUp: number;
+  /** two-sided p-value */
+  p: number;
+}
+
+/** Mann–Kendall trend test of y in the given order, with tie correction. */
+export function mannKendall(y: Num): MannKendall {
+  const n = y.length;
+  let s = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const yi = y[i]!;
+    for (let j = i + 1; j < n; j++) {
+      const d = y[j]! - yi;
+      s += d > 0 ? 1 : d < 0 ? -1 : 0;
+    }
+  }
+  const variance = kendallVariance(y);
+  let z = 0;
+  if (variance > 0) z = s > 0 ? (s - 1) / Math.sqrt(variance) : s < 0 ? (s + 1) / Math.sqrt(variance) : 0;
+  const pUp = variance > 0 ? 1 - normalCdf(z) : s > 0 ? 0 : 1;
+  const p = variance > 0 ? Math.min(1, 2 * (1 - normalCdf(Math.abs(z)))) : 1;
+  return { s, variance, z, pUp, p };
+}
+
+export interface SenSlope {
+  slope: number;
+  intercept: number;
+  /** 95 % confidence interval of the slope (Sen 1968, from Var(S)) */
+  low: number;
+  high: number;
+  /** number of pairwise slopes (pairs with distinct x) */
+  pairs: number;
+}
+
+/**
+ * Theil–Sen estimator: the median of the pairwise slopes (pairs with equal x are skipped),
+ * intercept the median of y − slope·x. The interval takes the order statistics
+ * (N − C)/2 and (N + C)/2 + 1 of the N sorted slopes, C = z·√Var(S).
+ * Returns null when no two points have distinct x.
+ */
+export function theilSen(x: Num, y: Num, z = 1.959964): SenSlope | null {
+  const n = Math.min(x.length, y.length);
+  const slopes = new Float64Array((n * (n - 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const xi = x[i]!;
+    const yi = y[i]!;
+    for (let j = i + 1; j < n; j++) {
+      const dx = x[j]! - xi;
+      if (dx !== 0) slopes[k++] = (y[j]! - yi) / dx;
+    }
+  }
+  if (k === 0) return null;
+  const sorted = slopes.subarray(0, k).sort();
+  const mid = k >> 1;
+  const slope = k % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const resid = new Float64Array(n);
+  for (let i = 0; i < n; i++) resid[i] = y[i]! - slope * x[i]!;
+  const intercept = median(resid);
+  const c = z * Math.sqrt(kendallVariance(y));
+  const loRank = Math.max(1, Math.min(k, Math.round((k - c) / 2)));
+  const hiRank = Math.max(1, Math.min(k, Math.round((k + c) / 2) + 1));
+  return { slope, intercept, low: sorted[loRank - 1]!, high: sorted[hiRank - 1]!, pairs: k };
+}
+
+/**
+ * Indices of at most `max` points spread evenly over [0, n): deterministic thinning so the
+ * O(n²) estimators stay cheap on long series. Always keeps the first and the last point.
+ */
+export function thinIndices(n: number, max: number): Uint32Array {
+  if (n <= max) return Uint32Array.from({ length: n }, (_, i) => i);
+  const out = new Uint32Array(max);
+  for (let i = 0; i < max; i++) out[i] = Math.round((i * (n - 1)) / (max - 1));
+  return out;
+}
+
+/** Pick the given indices out of a numeric array. */
+export function pick(values: Num, idx: Uint32Array): Float64Array {
+  const out = new Float64Array(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = values[idx[i]!]!;
+  return out;
+}
+
+export const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : Number.isFinite(v) ? v : 0);

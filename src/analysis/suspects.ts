@@ -1,0 +1,291 @@
+/**
+ * Classify growth into suspects and rank them: object-growth (a type's live count climbs),
+ * refcount-growth (count flat, summed refcount climbs), native-growth (RSS climbs beyond
+ * what growing types explain). Builtin helpers that grow because an app type grows are
+ * kept as dependents, ranked below it.
+ */
+import type { Referrer, Suspect } from '../report/types.js';
+import { fitGrowth, growthConfidence, isGrowing, mainSlope, OBJECT_TEST, round2, type GrowthFit } from './fit.js';
+import type { ReferrerAgg, Series } from './series.js';
+import {
+  bytesPerObject,
+  holderMentions,
+  isBuiltinHelper,
+  isUserType,
+  perInstanceHelper,
+  shortName,
+} from './types.js';
+
+/** Reported suspects have at least this confidence. */
+export const MIN_CONFIDENCE = 0.3;
+/** A dependent helper's confidence is scaled by this. */
+const DEPENDENT_FACTOR = 0.5;
+/** Native growth must be at least 4 KiB per 100 marks, or 4 KiB per minute without marks. */
+const NATIVE_MIN_BYTES_PER_MARK = 4096 / 100;
+const NATIVE_MIN_BYTES_PER_SECOND = 4096 / 60;
+/** …and at least 16 pages over the fitted window (allocator and page granularity). */
+const NATIVE_MIN_NET_KIB = 64;
+const NO_REFERRER = /^no referrer\b/;
+
+export interface RankedSuspect extends Suspect {
+  /** bytes per mark (or per second without marks) × confidence, for ordering */
+  score: number;
+}
+
+interface Rate {
+  value: number;
+  low: number;
+  high: number;
+  per: 'mark' | 'second';
+}
+
+function rateOf(f: GrowthFit): Rate {
+  const s = mainSlope(f)!;
+  return { value: s.slope, low: s.low, high: s.high, per: f.perMark ? 'mark' : 'second' };
+}
+
+const fmt = (v: number): string => {
+  const a = Math.abs(v);
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 0.01 || a === 0) return v.toFixed(2);
+  return v.toPrecision(2);
+};
+
+export function topReferrers(agg: ReferrerAgg | undefined, n = 5): Referrer[] {
+  if (!agg) return [];
+  return [...agg.holders]
+    .map(([via, count]) => ({ via, count }))
+    .sort((a, b) => b.count - a.count || (a.via < b.via ? -1 : a.via > b.via ? 1 : 0))
+    .slice(0, n);
+}
+
+/** "9 of 11 references are bound methods (on_click, on_key) stored in EventBus.handlers" */
+export function holderPhrase(agg: ReferrerAgg | undefined): string {
+  if (!agg || agg.holders.size === 0) return 'no holders were sampled yet';
+  let total = 0;
+  let bound = 0;
+  const methods: string[] = [];
+  const stores: string[] = [];
+  for (const [via, n] of agg.holders) {
+    total += n;
+    const m = /^bound method (\S+?) in (?:(?:list|dict|tuple|set) )?(.+?)(?:\[.*\])?$/.exec(via)
+      ?? /^bound method (\S+)$/.exec(via);
+    if (!m) continue;
+    bound += n;
+    const meth = shortName(m[1]!);
+    if (!methods.includes(meth)) methods.push(meth);
+    if (m[2] && !stores.includes(m[2])) stores.push(m[2]);
+  }
+  if (bound > 0 && bound * 2 >= total) {
+    const list = (xs: string[]): string => (xs.length > 3 ? `${xs.slice(0, 3).join(', ')}, ...` : xs.join(', '));
+    const where = stores.length ? ` stored in ${list(stores)}` : '';
+    return `${bound} of ${total} references are bound methods (${list(methods)})${where}`;
+  }
+  const top = topReferrers(agg, 1)[0]!;
+  return top.count * 2 >= total
+    ? `most are held by ${top.via}`
+    : `the largest holder is ${top.via} (${top.count} of ${total} references)`;
+}
+
+function perText(rate: Rate, mark: string | null): string {
+  return rate.per === 'mark' ? `per ${mark}` : 'per second';
+}
+
+interface Candidate {
+  type: string;
+  fit: GrowthFit;
+  rate: Rate;
+  confidence: number;
+}
+
+/** Growth of every type's count and refsum in the census series. */
+function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate[] } {
+  const objects: Candidate[] = [];
+  const refs: Candidate[] = [];
+  const { t, x } = series.census;
+  for (const [type, ys] of series.census.types) {
+    const n = ys.count.length;
+    if (n < 3) continue;
+    // cheap pre-filter: nothing grew from the start to the end in count or refsum
+    const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
+    const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
+    if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
+    const fc = fitGrowth(t, x, ys.count);
+    if (fc && isGrowing(fc, OBJECT_TEST)) {
+      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc) });
+      continue;
+    }
+    const fr = fitGrowth(t, x, ys.refsum);
+    if (fr && isGrowing(fr, OBJECT_TEST)) {
+      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr) });
+    }
+  }
+  return { objects, refs };
+}
+
+function objectSuspect(c: Candidate, series: Series): RankedSuspect {
+  const mark = series.primaryMark;
+  const agg = series.referrers.get(c.type);
+  const size = bytesPerObject(c.type);
+  const accumulated = Math.max(0, Math.round(c.fit.last - c.fit.first));
+  const evidence =
+    `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
+    `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)}); ${holderPhrase(agg)}`;
+  return {
+    kind: 'object-growth',
+    type: c.type,
+    confidence: c.confidence,
+    perSecond: c.fit.perSecond?.slope ?? 0,
+    perMark: c.rate.per === 'mark' ? { mark: mark!, value: c.rate.value } : null,
+    bytesPerMark: c.rate.per === 'mark' ? c.rate.value * size : null,
+    evidence,
+    referrers: topReferrers(agg),
+    interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
+    unit: 'objects',
+    score: c.rate.value * size * c.confidence,
+  };
+}
+
+function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
+  const mark = series.primaryMark;
+  const agg = series.referrers.get(c.type);
+  const ys = series.census.types.get(c.type)!;
+  const count = Math.round(medianOf(ys.count));
+  const per = perText(c.rate, mark);
+  const perObject = count > 0 ? c.rate.value / count : 0;
+  let evidence =
+    `refcount sum of ${c.type} grows by ${fmt(c.rate.value)} ${per} while its count stays at ${count}: ` +
+    `a reference leak (a missing Py_DECREF, e.g. after PyIter_Next), about ${fmt(perObject)} extra ` +
+    `references per object ${per}`;
+  if (agg) {
+    let total = 0;
+    let none = 0;
+    for (const [via, n] of agg.holders) {
+      total += n;
+      if (NO_REFERRER.test(via)) none += n;
+    }
+    if (none > 0) evidence += `; ${none} of ${total} sampled references have no referrer (reference leaked by C code)`;
+    else if (total > 0) evidence += `; but Python code holds them: ${holderPhrase(agg)}`;
+  }
+  const size = bytesPerObject(c.type);
+  return {
+    kind: 'refcount-growth',
+    type: c.type,
+    confidence: c.confidence,
+    perSecond: c.fit.perSecond?.slope ?? 0,
+    perMark: c.rate.per === 'mark' ? { mark: mark!, value: c.rate.value } : null,
+    bytesPerMark: null,
+    evidence,
+    referrers: topReferrers(agg),
+    interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
+    unit: 'references',
+    // each leaked reference may pin an object for good: rank as if one object per reference
+    score: c.rate.value * size * c.confidence,
+  };
+}
+
+function medianOf(a: Float64Array): number {
+  const s = Float64Array.from(a).sort();
+  return s.length ? s[s.length >> 1]! : 0;
+}
+
+/**
+ * Mark builtin helpers that follow an app type: the helper grows at >= 0.8 × the app type's
+ * rate and, when the app type's holders were sampled, they mention the helper (or it is one
+ * every instance carries, like its __dict__).
+ */
+function markDependents(suspects: RankedSuspect[], series: Series): void {
+  const users = suspects.filter((s) => s.kind === 'object-growth' && s.type && isUserType(s.type));
+  for (const s of suspects) {
+    if (s.kind !== 'object-growth' || !s.type || !isBuiltinHelper(s.type)) continue;
+    const rate = s.perMark?.value ?? s.perSecond;
+    let best: { user: RankedSuspect; ratio: number } | null = null;
+    for (const u of users) {
+      const urate = u.perMark?.value ?? u.perSecond;
+      if (!(urate > 0) || (s.perMark === null) !== (u.perMark === null)) continue;
+      const ratio = rate / urate;
+      if (ratio < 0.8) continue;
+      const agg = series.referrers.get(u.type!);
+      const mentioned =
+        !agg || agg.holders.size === 0 || perInstanceHelper(s.type) ||
+        [...agg.holders.keys()].some((via) => holderMentions(s.type!, via));
+      if (!mentioned) continue;
+      if (!best || u.confidence > best.user.confidence) best = { user: u, ratio };
+    }
+    if (!best) continue;
+    const u = best.user.type!;
+    const r = best.ratio;
+    const near = Math.abs(r - Math.round(r)) <= 0.2 ? String(Math.round(r)) : r.toFixed(1);
+    s.dependsOn = u;
+    s.confidence = round2(s.confidence * DEPENDENT_FACTOR);
+    s.score *= DEPENDENT_FACTOR;
+    s.evidence = `follows ${u} (~${near} per ${shortName(u)}): ${s.evidence}`;
+  }
+}
+
+/** RSS growth that the growing types do not explain. */
+function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect | null {
+  const { t, x, kib } = series.rss;
+  const f = fitGrowth(t, x, kib);
+  if (!f) return null;
+  const s = mainSlope(f);
+  if (!s || !isGrowing(f, { minNet: NATIVE_MIN_NET_KIB, minRelative: 0 })) return null;
+  const perMark = f.perMark !== null;
+  // bytes per mark (or per second) the growing types account for; a dict that follows an app
+  // instance is its __dict__, already in the instance's estimate
+  let explained = 0;
+  for (const o of objects) {
+    if (o.kind !== 'object-growth' || !o.type) continue;
+    if (o.dependsOn && o.type === 'dict') continue;
+    const rate = perMark ? o.perMark?.value ?? 0 : o.perSecond;
+    explained += rate * bytesPerObject(o.type);
+  }
+  const unexplained = s.slope * 1024 - explained;
+  const unexplainedLow = s.low * 1024 - explained;
+  const min = perMark ? NATIVE_MIN_BYTES_PER_MARK : NATIVE_MIN_BYTES_PER_SECOND;
+  if (unexplainedLow <= 0 || unexplained < min) return null;
+  const share = Math.min(1, unexplained / (s.slope * 1024));
+  const confidence = round2(growthConfidence(f) * share);
+  const mark = series.primaryMark;
+  const per = perMark ? `per ${mark}` : 'per second';
+  const perSecondBytes = (f.perSecond?.slope ?? 0) * 1024 - (perMark ? 0 : explained);
+  return {
+    kind: 'native-growth',
+    type: null,
+    confidence,
+    perSecond: perMark ? perSecondBytes * share : unexplained,
+    perMark: perMark ? { mark: mark!, value: unexplained } : null,
+    bytesPerMark: perMark ? unexplained : null,
+    evidence:
+      `RSS grows by ${fmt(unexplained / 1024)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)} KiB of RSS) and ` +
+      `no Python type explains it: a native (C heap) leak`,
+    referrers: [],
+    interval: { low: unexplainedLow, high: s.high * 1024 - explained, per: perMark ? 'mark' : 'second' },
+    unit: 'bytes',
+    score: unexplained * confidence,
+  };
+}
+
+/** All suspects, most likely first (dependents after the rest), before the confidence cut. */
+export function findSuspects(series: Series): RankedSuspect[] {
+  const { objects, refs } = typeCandidates(series);
+  const out = objects.map((c) => objectSuspect(c, series));
+  markDependents(out, series);
+  for (const c of refs) out.push(refcountSuspect(c, series));
+  const native = nativeSuspect(series, out);
+  if (native) out.push(native);
+  return out.sort(
+    (a, b) =>
+      Number(a.dependsOn !== undefined) - Number(b.dependsOn !== undefined) ||
+      b.score - a.score ||
+      (String(a.type) < String(b.type) ? -1 : 1),
+  );
+}
+
+/** The report's suspects: confident enough, without the ranking score. */
+export function reportable(ranked: RankedSuspect[]): Suspect[] {
+  return ranked
+    .filter((s) => s.confidence >= MIN_CONFIDENCE)
+    .map(({ score: _score, ...s }) => s);
+}

@@ -1,0 +1,200 @@
+/**
+ * The text report: a verdict line, the session's facts, then the suspects, most likely
+ * first, wrapped to the width (80 by default). Every string that came from the device
+ * (type names, holders, argv, ids) is made visible-safe first: control characters, ANSI
+ * escapes and bidi overrides are shown as escapes, never passed to the terminal.
+ */
+import type { Report, Suspect } from './types.js';
+
+export interface TextOptions {
+  color: boolean;
+  width?: number;
+}
+
+/** Escape C0/C1 controls, DEL and bidi controls visibly: ESC → `\x1b`, U+202E → `\u202e`. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+type Paint = (s: string) => string;
+interface Palette {
+  bold: Paint;
+  dim: Paint;
+  red: Paint;
+  green: Paint;
+  yellow: Paint;
+}
+const sgr = (open: number, close: number): Paint => (s) => `\x1b[${open}m${s}\x1b[${close}m`;
+const id: Paint = (s) => s;
+const COLOR: Palette = { bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39) };
+const PLAIN: Palette = { bold: id, dim: id, red: id, green: id, yellow: id };
+
+/** Greedy word wrap; words longer than the line are cut. Returns the lines without indent. */
+export function wrap(text: string, width: number): string[] {
+  const w = Math.max(10, width);
+  const lines: string[] = [];
+  let line = '';
+  for (let word of text.split(/\s+/).filter(Boolean)) {
+    while (word.length > w) {
+      if (line) {
+        lines.push(line);
+        line = '';
+      }
+      lines.push(word.slice(0, w));
+      word = word.slice(w);
+    }
+    if (!line) line = word;
+    else if (line.length + 1 + word.length <= w) line += ' ' + word;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+const indentWrap = (text: string, indent: number, width: number): string[] =>
+  wrap(text, width - indent).map((l) => ' '.repeat(indent) + l);
+
+function n(v: number, digits = 2): string {
+  if (!Number.isFinite(v)) return '?';
+  const a = Math.abs(v);
+  if (a >= 1000) return v.toFixed(0);
+  if (a >= 100) return v.toFixed(Math.min(digits, 1));
+  return v.toFixed(digits);
+}
+
+function bytes(b: number): string {
+  const a = Math.abs(b);
+  if (a >= 1024 * 1024) return `${n(b / (1024 * 1024), 1)} MiB`;
+  if (a >= 1024) return `${n(b / 1024, 1)} KiB`;
+  return `${b.toFixed(0)} B`;
+}
+
+function duration(s: number): string {
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  if (s >= 120) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${n(s, 1)} s`;
+}
+
+const LABEL: Record<Report['verdict'], [string, keyof Palette]> = {
+  leak: ['LEAK', 'red'],
+  'no-leak': ['NO LEAK', 'green'],
+  inconclusive: ['INCONCLUSIVE', 'yellow'],
+};
+
+function verdictLines(r: Report, width: number, p: Palette): string[] {
+  const [label, colour] = LABEL[r.verdict];
+  const body = wrap(r.summary ? printable(r.summary) : '', width - label.length - 2);
+  const out = [`${p[colour](p.bold(label))}  ${body[0] ?? ''}`.trimEnd()];
+  for (const more of body.slice(1)) out.push(' '.repeat(label.length + 2) + more);
+  return out;
+}
+
+function facts(r: Report): [string, string][] {
+  const s = r.session;
+  const rows: [string, string][] = [];
+  rows.push(['session', `${printable(s.id)} on ${printable(s.device)}, python ${printable(s.python)}`]);
+  if (s.argv && s.argv.length) rows.push(['app', printable(s.argv.join(' '))]);
+  if (s.startedAt) rows.push(['started', printable(s.startedAt)]);
+  const markEntries = Object.entries(s.marks ?? {}).sort((a, b) => b[1] - a[1]);
+  let run = `${duration(s.durationSeconds)}, ${s.samples} samples`;
+  if (s.censuses !== undefined) run += `, ${s.censuses} censuses`;
+  rows.push(['duration', run]);
+  if (markEntries.length) {
+    const [name, count] = markEntries[0]!;
+    const rate = s.durationSeconds > 0 ? `, ${n(count / s.durationSeconds, 1)}/s` : '';
+    const others = markEntries.length > 1 ? ` (+${markEntries.length - 1} other mark names)` : '';
+    rows.push(['marks', `${count} '${printable(name)}'${rate}${others}`]);
+  } else {
+    rows.push(['marks', 'none (growth is per second only; call refscope.mark() once per iteration)']);
+  }
+  const how = s.ended ?? 'exit';
+  const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
+  rows.push(['ended', how === 'abnormal' ? `abnormally (no end record), ${exit}` : `${how}, ${exit}`]);
+  rows.push(['lost', s.lostRecords === 0 ? 'no records lost' : `${s.lostRecords} records lost`]);
+  const o = r.overhead;
+  rows.push(['probe', `${n(o.probeCpuSeconds)} s CPU, ${n(o.probeCpuFraction * 100, 1)} % of the run`]);
+  const perMark = r.rss.slopeKiBPerMark;
+  const markName = markEntries[0]?.[0];
+  const rssPerMark = perMark !== undefined && perMark !== null && markName ? `, ${n(perMark)} KiB per ${printable(markName)}` : '';
+  rows.push([
+    'rss',
+    `${r.rss.startKiB} -> ${r.rss.endKiB} KiB, ${n(r.rss.slopeKiBPerSecond)} KiB/s${rssPerMark}`,
+  ]);
+  return rows;
+}
+
+function rateText(s: Suspect): string {
+  const unit = s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : '';
+  const parts: string[] = [];
+  if (s.perMark) {
+    let t = `${sign(s.perMark.value)}${unit} per ${printable(s.perMark.mark)}`;
+    if (s.interval?.per === 'mark') t += ` (95 % CI ${n(s.interval.low)} to ${n(s.interval.high)})`;
+    parts.push(t);
+  }
+  let ps = `${sign(s.perSecond)}${unit}/s`;
+  if (!s.perMark && s.interval?.per === 'second') ps += ` (95 % CI ${n(s.interval.low)} to ${n(s.interval.high)})`;
+  parts.push(ps);
+  if (s.bytesPerMark !== null && s.perMark && s.unit !== 'bytes') {
+    parts.push(`~${bytes(s.bytesPerMark)} per ${printable(s.perMark.mark)}`);
+  }
+  return parts.join(', ');
+}
+
+const sign = (v: number): string => (v >= 0 ? '+' : '') + n(v);
+
+function suspectBlock(s: Suspect, rank: number, width: number, p: Palette): string[] {
+  const name = s.type === null ? 'native memory' : printable(s.type);
+  const tail = `${s.kind}  confidence ${s.confidence.toFixed(2)}`;
+  const out: string[] = [];
+  if (5 + name.length + 2 + tail.length <= width) {
+    out.push(`${String(rank).padStart(2)}. ${p.bold(name)}  ${tail}`);
+  } else {
+    const names = wrap(name, width - 4);
+    out.push(`${String(rank).padStart(2)}. ${p.bold(names[0] ?? '')}`);
+    for (const more of names.slice(1)) out.push(`    ${p.bold(more)}`);
+    out.push(`    ${tail}`);
+  }
+  if (s.dependsOn) out.push(...indentWrap(`(ranked below ${printable(s.dependsOn)}, whose growth explains it)`, 4, width).map(p.dim));
+  out.push(...indentWrap(rateText(s), 4, width));
+  out.push(...indentWrap(printable(s.evidence), 4, width));
+  if (s.referrers.length) {
+    out.push('    held by:');
+    for (const ref of s.referrers) {
+      const count = String(ref.count).padStart(5);
+      const lines = wrap(printable(ref.via), width - 13);
+      out.push(`    ${count}  ${lines[0] ?? ''}`);
+      for (const more of lines.slice(1)) out.push(`           ${more}`);
+    }
+  }
+  return out;
+}
+
+export function renderText(report: Report, opts: TextOptions): string {
+  const width = Math.max(40, opts.width ?? 80);
+  const p = opts.color ? COLOR : PLAIN;
+  const lines: string[] = [];
+  lines.push(...verdictLines(report, width, p));
+  lines.push('');
+  for (const [k, v] of facts(report)) {
+    const body = wrap(v, width - 11);
+    lines.push(`${k.padEnd(9)}  ${body[0] ?? ''}`);
+    for (const more of body.slice(1)) lines.push(' '.repeat(11) + more);
+  }
+  lines.push('');
+  if (report.suspects.length === 0) {
+    lines.push('No suspects.');
+  } else {
+    lines.push(p.bold('Suspects, most likely first:'));
+    report.suspects.forEach((s, i) => {
+      lines.push('');
+      lines.push(...suspectBlock(s, i + 1, width, p));
+    });
+  }
+  return lines.join('\n') + '\n';
+}

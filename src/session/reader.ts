@@ -1,0 +1,276 @@
+/**
+ * Streaming reader of a session directory: SESSION/ (manifest.json + segments/seg-*.jsonl)
+ * or a bare folder of seg-*.jsonl (a probe's --out copied off a device).
+ *
+ * Segments are read in name order, line by line, in bounded memory: a line longer than
+ * `maxLineBytes` is skipped without being buffered whole. It never follows a symlink (every
+ * entry is lstat'ed, files are opened with O_NOFOLLOW) and never writes.
+ *
+ * Lost records: a line that does not parse, a truncated last line, and sequence numbers
+ * missing from 0..max. A garbled line usually is also a missing seq, so the count is
+ * max(missing seqs + unparseable lines after the last good record, unparseable lines).
+ * A seq seen before is a duplicate (ignored); a seq filling an earlier gap is out of order
+ * (kept, and the analysis sorts by time).
+ */
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RefscopeError } from '../errors.js';
+import type { Manifest } from './manifest.js';
+import { toRecord, type ProbeRecord } from './records.js';
+
+export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const CHUNK = 64 * 1024;
+const SEGMENT_NAME = /^seg-(\d+)\.jsonl$/;
+const HINT = 'Give the directory passed to --out';
+
+export interface ReaderStats {
+  /** records yielded */
+  records: number;
+  lostRecords: number;
+  duplicates: number;
+  /** 1 when the last line of the last segment was cut off */
+  truncated: number;
+  outOfOrder: number;
+  /** lines that did not parse (garbled, too long, or not a record) */
+  unparseable: number;
+  hasEnd: boolean;
+  segments: number;
+}
+
+export interface SessionReader {
+  dir: string;
+  manifest: Manifest | null;
+  /** segment files, in read order */
+  segmentPaths: string[];
+  /** stream the records; stats are final once the iteration ends */
+  records(): AsyncIterable<ProbeRecord>;
+  readonly stats: ReaderStats;
+}
+
+export interface ReaderOptions {
+  maxLineBytes?: number;
+}
+
+/** Control characters shown visibly, so a hostile folder name cannot drive the terminal. */
+const visible = (s: string): string =>
+  s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch {
+    return null;
+  }
+}
+
+async function listSegments(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const segs: { path: string; n: number; name: string }[] = [];
+  for (const name of names) {
+    const m = SEGMENT_NAME.exec(name);
+    if (!m) continue;
+    const path = join(dir, name);
+    const st = await lstatOrNull(path);
+    if (!st || !st.isFile()) continue; // symlinks, directories, devices: skipped
+    segs.push({ path, n: Number(m[1]), name });
+  }
+  segs.sort((a, b) => a.n - b.n || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return segs.map((s) => s.path);
+}
+
+async function readManifest(path: string): Promise<Manifest | null> {
+  const st = await lstatOrNull(path);
+  if (!st || !st.isFile() || st.size > MAX_MANIFEST_BYTES) return null;
+  try {
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const v: unknown = JSON.parse(await fh.readFile('utf8'));
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+      const m = v as Partial<Manifest>;
+      // trust only the fields the reader's callers use, with their types checked
+      return {
+        ...(m as Manifest),
+        id: typeof m.id === 'string' ? m.id : '',
+        device: typeof m.device === 'string' ? m.device : '',
+        createdAt: typeof m.createdAt === 'string' ? m.createdAt : '',
+        exitCode: typeof m.exitCode === 'number' && Number.isFinite(m.exitCode) ? m.exitCode : null,
+      };
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Open a session directory; throws ERR_SESSION when it is not one. */
+export async function openSession(dir: string, opts: ReaderOptions = {}): Promise<SessionReader> {
+  let st: Stats;
+  try {
+    st = await stat(dir); // the directory itself may be a symlink the user chose
+  } catch {
+    throw new RefscopeError('ERR_SESSION', `${visible(dir)} does not exist`, HINT);
+  }
+  if (!st.isDirectory()) throw new RefscopeError('ERR_SESSION', `${visible(dir)} is not a directory`, HINT);
+  const hasManifestFile = (await lstatOrNull(join(dir, 'manifest.json')))?.isFile() ?? false;
+  const manifest = hasManifestFile ? await readManifest(join(dir, 'manifest.json')) : null;
+  const segDirStat = await lstatOrNull(join(dir, 'segments'));
+  let segmentPaths = segDirStat?.isDirectory() ? await listSegments(join(dir, 'segments')) : [];
+  if (segmentPaths.length === 0) segmentPaths = await listSegments(dir);
+  if (segmentPaths.length === 0) {
+    const msg = hasManifestFile
+      ? `${visible(dir)} holds no records yet (manifest.json but no segments/seg-*.jsonl)`
+      : `${visible(dir)} is not a refscope session (no manifest.json and no seg-*.jsonl)`;
+    throw new RefscopeError('ERR_SESSION', msg, HINT);
+  }
+  const stats: ReaderStats = {
+    records: 0, lostRecords: 0, duplicates: 0, truncated: 0, outOfOrder: 0, unparseable: 0,
+    hasEnd: false, segments: segmentPaths.length,
+  };
+  const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  return {
+    dir,
+    manifest,
+    segmentPaths,
+    stats,
+    records: () => readRecords(segmentPaths, maxLine, stats),
+  };
+}
+
+interface Line {
+  /** the line's text, or null when it was longer than the limit */
+  text: string | null;
+  /** false for a last line without its newline */
+  terminated: boolean;
+}
+
+/** Lines of a file, each at most maxBytes buffered; longer ones come back as text null. */
+export async function* readLines(path: string, maxBytes: number): AsyncGenerator<Line> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let parts: Buffer[] = [];
+    let size = 0;
+    let tooLong = false;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      let from = 0;
+      while (from < bytesRead) {
+        const nl = buf.indexOf(10, from);
+        const end = nl === -1 || nl >= bytesRead ? bytesRead : nl;
+        const piece = end - from;
+        if (!tooLong) {
+          if (size + piece > maxBytes) {
+            tooLong = true;
+            parts = [];
+            size = 0;
+          } else if (piece > 0) {
+            parts.push(Buffer.from(buf.subarray(from, end)));
+            size += piece;
+          }
+        }
+        if (end === bytesRead) break;
+        yield { text: tooLong ? null : Buffer.concat(parts, size).toString('utf8'), terminated: true };
+        parts = [];
+        size = 0;
+        tooLong = false;
+        from = end + 1;
+      }
+    }
+    if (tooLong || size > 0) {
+      yield { text: tooLong ? null : Buffer.concat(parts, size).toString('utf8'), terminated: false };
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Sequence numbers seen so far, as the next expected seq plus the gaps below it. */
+class SeqTracker {
+  next = 0;
+  /** [from, to) ranges not seen yet, below `next`, in order */
+  private gaps: [number, number][] = [];
+
+  /** 'new', 'late' (filled a gap), or 'dup' */
+  see(seq: number): 'new' | 'late' | 'dup' {
+    if (seq >= this.next) {
+      if (seq > this.next) this.gaps.push([this.next, seq]);
+      this.next = seq + 1;
+      return 'new';
+    }
+    for (let i = this.gaps.length - 1; i >= 0; i--) {
+      const [from, to] = this.gaps[i]!;
+      if (seq >= to) return 'dup';
+      if (seq < from) continue;
+      const parts: [number, number][] = [];
+      if (seq > from) parts.push([from, seq]);
+      if (seq + 1 < to) parts.push([seq + 1, to]);
+      this.gaps.splice(i, 1, ...parts);
+      return 'late';
+    }
+    return 'dup';
+  }
+
+  missing(): number {
+    let n = 0;
+    for (const [from, to] of this.gaps) n += to - from;
+    return n;
+  }
+}
+
+async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats): AsyncGenerator<ProbeRecord> {
+  const seqs = new SeqTracker();
+  let unparseableAfterLast = 0;
+  for (let s = 0; s < paths.length; s++) {
+    let lines: AsyncGenerator<Line>;
+    try {
+      lines = readLines(paths[s]!, maxLine);
+    } catch {
+      continue;
+    }
+    try {
+      for await (const line of lines) {
+        if (line.text !== null && line.text.trim() === '') continue;
+        let rec: ProbeRecord | null = null;
+        if (line.text !== null) {
+          try {
+            rec = toRecord(JSON.parse(line.text));
+          } catch {
+            rec = null;
+          }
+        }
+        if (rec && !(Number.isSafeInteger(rec.seq) && rec.seq >= 0)) rec = null;
+        if (!rec) {
+          stats.unparseable++;
+          unparseableAfterLast++;
+          if (!line.terminated) stats.truncated++;
+          continue;
+        }
+        const seen = seqs.see(rec.seq);
+        if (seen === 'dup') {
+          stats.duplicates++;
+          continue;
+        }
+        unparseableAfterLast = 0;
+        if (seen === 'late') stats.outOfOrder++;
+        if (rec.k === 'end') stats.hasEnd = true;
+        stats.records++;
+        yield rec;
+      }
+    } catch {
+      // a segment that vanished or became unreadable mid-way: what it held is lost (seq gaps)
+      stats.unparseable++;
+      unparseableAfterLast++;
+    }
+    stats.lostRecords = Math.max(seqs.missing() + unparseableAfterLast, stats.unparseable);
+  }
+  stats.lostRecords = Math.max(seqs.missing() + unparseableAfterLast, stats.unparseable);
+}
