@@ -1,0 +1,44 @@
+/**
+ * Where the probe is and how it is launched (device-scripts/refscope_probe.py; its
+ * command line is documented in docs/protocol.md).
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { RefscopeError } from '../errors.js';
+
+/** dist/capture/probe.js (or src/capture/probe.ts) → <package>/device-scripts/refscope_probe.py */
+export function probePath(): string {
+  return fileURLToPath(new URL('../../device-scripts/refscope_probe.py', import.meta.url));
+}
+
+/** The probe's version from its `PROBE_VERSION = '…'` line; throws when the probe is missing. */
+export async function readProbeVersion(path = probePath()): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'latin1');
+  } catch (e) {
+    throw new RefscopeError('ERR_INPUT', `the probe is missing (${path}: ${(e as NodeJS.ErrnoException).code ?? e})`,
+      'Reinstall refscope');
+  }
+  const m = /^PROBE_VERSION\s*=\s*['"]([^'"]+)['"]/m.exec(text);
+  return m?.[1] ?? null;
+}
+
+export interface ProbeArgs {
+  python: string;
+  probe: string;
+  outDir: string;
+  interval: number;
+  censusBudget: number;
+  watchTypes: readonly string[];
+  /** ['script.py', ...args] or ['-m', 'module', ...args] */
+  command: readonly string[];
+}
+
+/** The argv that runs the app under the probe. */
+export function probeArgv(a: ProbeArgs): string[] {
+  const argv = [a.python, a.probe, '--out', a.outDir, '--interval', String(a.interval), '--census-budget', String(a.censusBudget)];
+  for (const t of a.watchTypes) argv.push('--watch-type', t);
+  argv.push('--', ...a.command);
+  return argv;
+}

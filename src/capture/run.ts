@@ -1,0 +1,164 @@
+/**
+ * `refscope run`, the work without the terminal: check everything first (nothing is
+ * written when an input is wrong), then create the session, launch the probe with the
+ * app, follow its segments while it runs, stop it on --duration or on the user's
+ * interrupt, and finish (finish.ts).
+ */
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { RefscopeError } from '../errors.js';
+import type { Log } from '../log.js';
+import { resolvePython, type PythonInfo } from '../device/python.js';
+import { MANIFEST_SCHEMA, type Manifest } from '../session/manifest.js';
+import { SEGMENTS_DIR, checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
+import type { ExitStatus, Transport, TransportProcess } from '../transport/types.js';
+import { finishSession, type RunOutcome } from './finish.js';
+import { probeArgv, probePath, readProbeVersion } from './probe.js';
+import { Progress, type ProgressSnapshot } from './progress.js';
+import { Stopper } from './stop.js';
+import { SegmentTail } from './tail.js';
+
+export const TAIL_POLL_MS = 250;
+
+export interface RunRequest {
+  transport: Transport;
+  /** ['script.py', ...args] or ['-m', 'module', ...args] */
+  command: string[];
+  python?: string;
+  out?: string;
+  /** reuse --out when it holds an earlier refscope session */
+  force?: boolean;
+  interval: number;
+  censusBudget: number;
+  duration: number | null;
+  watchTypes: string[];
+  /** run the app under a pseudo-terminal */
+  tty: boolean;
+  cwd: string;
+}
+
+export interface PreparedRun {
+  req: RunRequest;
+  sessionDir: string;
+  python: PythonInfo;
+  probe: { path: string; version: string | null };
+  manifest: Manifest;
+}
+
+function usage(message: string, hint?: string): RefscopeError {
+  return new RefscopeError('ERR_USAGE', message, hint);
+}
+
+function checkNumbers(req: RunRequest): void {
+  if (!(Number.isFinite(req.interval) && req.interval > 0)) throw usage(`--interval must be a number of seconds above 0 (got ${req.interval})`);
+  if (!(Number.isFinite(req.censusBudget) && req.censusBudget > 0 && req.censusBudget <= 1)) {
+    throw usage(`--census-budget must be a fraction of one core, above 0 and at most 1 (got ${req.censusBudget})`);
+  }
+  if (req.duration !== null && !(Number.isFinite(req.duration) && req.duration > 0)) {
+    throw usage(`--duration must be a number of seconds above 0 (got ${req.duration})`);
+  }
+}
+
+async function checkTarget(req: RunRequest): Promise<void> {
+  const [first, second] = req.command;
+  if (first === undefined) throw usage('name the app to run after --', 'For example: refscope run --local -- app.py');
+  if (first === '-m') {
+    if (!second) throw usage('-m needs a module name', 'For example: refscope run --local -- -m mypkg.main');
+    return;
+  }
+  const st = await stat(resolve(req.cwd, first)).catch(() => null);
+  if (!st) throw new RefscopeError('ERR_INPUT', `script '${first}' not found`, 'Check the path; it is relative to the current directory');
+  if (!st.isFile()) throw new RefscopeError('ERR_INPUT', `script '${first}' is not a file`, 'Name the .py file to run');
+}
+
+/** Check every input; write nothing. */
+export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
+  checkNumbers(req);
+  await checkTarget(req);
+  const python = await resolvePython(req.transport, req.python);
+  const path = probePath();
+  const version = await readProbeVersion(path);
+  const sessionDir = req.out !== undefined ? resolve(req.cwd, req.out) : defaultSessionDir(req.cwd, req.command);
+  await checkSessionDir(sessionDir, { force: req.force ?? false });
+  const manifest: Manifest = {
+    schema: MANIFEST_SCHEMA,
+    id: newSessionId(),
+    createdAt: new Date().toISOString(),
+    device: req.transport.device,
+    transport: req.transport.kind,
+    python: { path: python.path, version: python.version },
+    probeVersion: version,
+    command: [...req.command],
+    options: { interval: req.interval, censusBudget: req.censusBudget, watchTypes: [...req.watchTypes], duration: req.duration },
+    state: 'running',
+  };
+  return { req, sessionDir, python, probe: { path, version }, manifest };
+}
+
+export interface LiveSnapshot extends ProgressSnapshot {
+  elapsedSeconds: number;
+}
+
+export interface RunHandle {
+  sessionDir: string;
+  /** the probe's process (with --tty: its terminal's output is on proc.stdout) */
+  proc: TransportProcess;
+  snapshot(): LiveSnapshot;
+  /** the user asked to stop; `delivered`: the app already got the interrupt */
+  interrupt(delivered: boolean): void;
+  /** how many interrupts the user has sent */
+  readonly interrupts: number;
+  done: Promise<RunOutcome>;
+}
+
+/** Create the session and launch the app under the probe. */
+export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { cols: number; rows: number } } = {}): Promise<RunHandle> {
+  const { req, sessionDir } = prep;
+  await createSession(sessionDir, prep.manifest, { force: req.force ?? false });
+  log.attachSession(sessionDir);
+  const segDir = join(sessionDir, SEGMENTS_DIR);
+  const argv = probeArgv({
+    python: prep.python.path, probe: prep.probe.path, outDir: segDir,
+    interval: req.interval, censusBudget: req.censusBudget, watchTypes: req.watchTypes, command: req.command,
+  });
+  log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
+
+  const progress = new Progress();
+  const tail = new SegmentTail(segDir, progress.onRecord);
+  const proc = await req.transport.spawn(argv, {
+    cwd: req.cwd,
+    stdio: 'inherit',
+    ...(req.tty ? { tty: opts.ttySize ?? true } : {}),
+  });
+  const startedAt = Date.now();
+  const stopper = new Stopper(proc, log.logger);
+  if (req.duration !== null) stopper.armDuration(req.duration);
+  const poller = setInterval(() => { void tail.poll().catch(() => undefined); }, TAIL_POLL_MS);
+
+  const done = (async (): Promise<RunOutcome> => {
+    let exit: ExitStatus | null = null;
+    let spawnError: Error | null = null;
+    try {
+      exit = await proc.exited;
+    } catch (e) {
+      spawnError = e as Error;
+      log.logger.error({ err: spawnError.message }, 'could not start python');
+    } finally {
+      clearInterval(poller);
+      stopper.dispose();
+    }
+    const lost = await tail.finish();
+    return finishSession({
+      sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0, log: log.logger,
+    });
+  })();
+
+  return {
+    sessionDir,
+    proc,
+    snapshot: () => ({ elapsedSeconds: (Date.now() - startedAt) / 1000, ...progress.snapshot() }),
+    interrupt: (delivered: boolean) => stopper.interrupt(delivered),
+    get interrupts() { return stopper.interrupts; },
+    done,
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Follow the probe's segment files while it runs: poll the directory, read only the bytes
+ * that are new since the last look, and hand over whole records. A line is complete only
+ * when its `\n` has arrived; a last line that never completes (the probe was killed
+ * mid-write) is reported by finish() as lost.
+ */
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { toRecord, type ProbeRecord } from '../session/records.js';
+
+const SEGMENT = /^seg-\d+\.jsonl$/;
+const CHUNK = 1 << 20;
+
+interface FileState {
+  offset: number;
+  rest: string;
+  decoder: StringDecoder;
+}
+
+export class SegmentTail {
+  private readonly files = new Map<string, FileState>();
+  private busy: Promise<void> | null = null;
+  /** lines that did not parse as a record */
+  lost = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly onRecord: (r: ProbeRecord) => void,
+  ) {}
+
+  /** Read what is new. Overlapping calls share one read. */
+  poll(): Promise<void> {
+    this.busy ??= this.readNew().finally(() => { this.busy = null; });
+    return this.busy;
+  }
+
+  /** A last poll once the probe has ended; returns how many lines were lost (incomplete last lines included). */
+  async finish(): Promise<number> {
+    if (this.busy) await this.busy;
+    await this.poll();
+    for (const st of this.files.values()) {
+      const tail = st.rest + st.decoder.end();
+      if (tail.trim() !== '') this.line(tail, true);
+      st.rest = '';
+    }
+    return this.lost;
+  }
+
+  private async readNew(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => SEGMENT.test(n)).sort();
+    } catch {
+      return; // not there yet
+    }
+    for (const name of names) {
+      let st = this.files.get(name);
+      if (!st) {
+        st = { offset: 0, rest: '', decoder: new StringDecoder('utf8') };
+        this.files.set(name, st);
+      }
+      await this.readFile(join(this.dir, name), st);
+    }
+  }
+
+  private async readFile(path: string, st: FileState): Promise<void> {
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, st.offset);
+        if (bytesRead === 0) break;
+        st.offset += bytesRead;
+        const text = st.rest + st.decoder.write(buf.subarray(0, bytesRead));
+        const lines = text.split('\n');
+        st.rest = lines.pop() ?? '';
+        for (const l of lines) this.line(l, false);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private line(text: string, incomplete: boolean): void {
+    if (text.trim() === '') return;
+    if (incomplete) { this.lost++; return; }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.lost++;
+      return;
+    }
+    const rec = toRecord(value);
+    if (rec) this.onRecord(rec);
+    else this.lost++;
+  }
+}

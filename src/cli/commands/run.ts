@@ -1,0 +1,183 @@
+/**
+ * `refscope run (DEVICE | --local) [opts] -- SCRIPT [ARGS...]` (or `-- -m MODULE ARGS`).
+ * Parses, wires the terminal (live line, Ctrl-C, --tty), prints; the work is in capture/.
+ */
+import { relative, isAbsolute } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { RefscopeError } from '../../errors.js';
+
+export interface RunArgs {
+  device?: string;
+  local: boolean;
+  python?: string;
+  out?: string;
+  force: boolean;
+  interval: number;
+  'census-budget': number;
+  duration?: number;
+  'watch-type'?: string | string[];
+  json: boolean;
+  tty: boolean;
+  verbose: boolean;
+  '--'?: (string | number)[];
+}
+
+export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
+  command: 'run [device]',
+  describe: 'Run an app under the probe, show a live status line, then report',
+  builder: (y: Argv<{ verbose: boolean }>) =>
+    y
+      .usage('$0 run (DEVICE | --local) [options] -- (SCRIPT | -m MODULE) [ARGS...]')
+      .positional('device', { type: 'string', describe: '[user@]host[:port] or an ssh Host alias (not supported yet)' })
+      .option('local', { type: 'boolean', default: false, describe: 'run the app on this machine' })
+      .option('python', { type: 'string', describe: 'interpreter name or path (default: python3, python2.7, python2, python)' })
+      .option('out', { type: 'string', describe: 'session directory (default: ./refscope-sessions/<time>-<app>)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
+      .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
+      .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
+      .option('duration', { type: 'number', describe: 'stop the app after this many seconds (SIGINT, then SIGTERM, then SIGKILL)' })
+      .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (only) on stdout' })
+      .option('tty', { type: 'boolean', default: false, describe: 'run the app under a pseudo-terminal' })
+      .example('$0 run --local -- app.py --frames 100', '')
+      .example('$0 run --local --python python2.7 --out runs/first --duration 60 -- -m myapp', ''),
+  handler: async (args) => {
+    process.exitCode = await runRun(args);
+  },
+};
+
+/** A path as the user would like to read it: relative when under the current directory. */
+export function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function toList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
+async function runRun(args: RunArgs): Promise<number> {
+  if (args.device !== undefined && args.local) {
+    throw new RefscopeError('ERR_USAGE', 'give DEVICE or --local, not both', 'The app goes after --: refscope run --local -- app.py');
+  }
+  if (args.device === undefined && !args.local) {
+    throw new RefscopeError('ERR_USAGE', 'run needs DEVICE or --local', 'For this machine: refscope run --local -- app.py');
+  }
+  if (args.device !== undefined) {
+    throw new RefscopeError('ERR_USAGE', 'remote devices are not supported yet; use --local');
+  }
+  const command = (args['--'] ?? []).map(String);
+
+  const [{ createLog }, { LocalTransport, inTerminalForeground }, { prepareRun, startRun }] = await Promise.all([
+    import('../../log.js'), import('../../transport/local.js'), import('../../capture/run.js'),
+  ]);
+  const log = await createLog({ verbose: args.verbose });
+  const transport = new LocalTransport();
+  const prep = await prepareRun({
+    transport, command, python: args.python, out: args.out, force: args.force,
+    interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
+    watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
+  });
+  process.stderr.write(`refscope: session ${shown(prep.sessionDir)}\n`);
+
+  const ttySize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+  const handle = await startRun(prep, log, { ttySize });
+  const { LiveLine } = await import('../live.js');
+  const live = LiveLine.for(process.stderr);
+  const say = (line: string) => { live?.clear(); process.stderr.write(`refscope: ${line}\n`); };
+
+  // Ctrl-C: the first reaches the app and we wait; the second kills it; a third leaves at once
+  let userInterrupts = 0;
+  const onInterrupt = (delivered: boolean) => {
+    userInterrupts++;
+    if (userInterrupts >= 3) {
+      say('interrupted three times: leaving without a report');
+      process.exit(130);
+    }
+    handle.interrupt(delivered);
+    say(userInterrupts === 1 ? 'stopping: waiting for the app to end (Ctrl-C again to kill it)' : 'killing the app; the report follows');
+  };
+  const onSigint = () => onInterrupt(handle.proc.sharesProcessGroup && inTerminalForeground());
+  const onSigterm = () => onInterrupt(false);
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSigterm);
+
+  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt) : async () => undefined;
+  const ticker = live ? setInterval(() => live.render(handle.snapshot()), 250) : null;
+
+  try {
+    const outcome = await handle.done;
+    if (ticker) clearInterval(ticker);
+    live?.clear();
+    await detachTerminal();
+    log.flush();
+
+    if (outcome.report) {
+      const out = args.json
+        ? (await import('../../report/json.js')).renderJson(outcome.report)
+        : (await import('../../report/text.js')).renderText(outcome.report, {
+          color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+          width: process.stdout.columns || 80,
+        });
+      await write(process.stdout, out);
+    }
+    if (outcome.startFailure) say(outcome.startFailure);
+    if (outcome.reportFiles) say(`reports written to ${shown(outcome.reportFiles.text)} and ${shown(outcome.reportFiles.json)}`);
+    else say(`session in ${shown(outcome.sessionDir)} (no report: nothing to analyse)`);
+    return outcome.exitCode;
+  } finally {
+    if (ticker) clearInterval(ticker);
+    live?.clear();
+    await detachTerminal();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSigterm);
+  }
+}
+
+/** --tty: the app's terminal output to our stdout, our stdin (raw) to it, our size to it. */
+function attachTerminal(
+  proc: import('../../transport/types.js').TransportProcess,
+  onInterrupt: (delivered: boolean) => void,
+): () => Promise<void> {
+  const stdin = process.stdin;
+  const raw = Boolean(stdin.isTTY);
+  proc.stdout?.pipe(process.stdout, { end: false });
+  // the app's last output must reach stdout before the report does
+  const drained = new Promise<void>((resolve) => {
+    if (!proc.stdout) return resolve();
+    proc.stdout.once('end', resolve);
+    proc.stdout.once('close', resolve);
+  });
+  let ctrlC = 0;
+  const onData = (chunk: Buffer) => {
+    // in raw mode Ctrl-C is a byte: the pty turns the first into the app's SIGINT
+    if (raw && chunk.includes(0x03)) {
+      ctrlC++;
+      if (ctrlC === 1) { proc.stdin?.write(chunk); onInterrupt(true); } else onInterrupt(false);
+      return;
+    }
+    proc.stdin?.write(chunk);
+  };
+  if (raw) stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  const onResize = () => proc.resize?.(process.stdout.columns || 80, process.stdout.rows || 24);
+  process.stdout.on('resize', onResize);
+  let detached = false;
+  return async () => {
+    if (detached) return;
+    detached = true;
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 2000).unref())]);
+    stdin.off('data', onData);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+    process.stdout.off('resize', onResize);
+    proc.stdout?.unpipe(process.stdout);
+  };
+}
+
+function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (e) => (e ? reject(e) : resolve())));
+}

@@ -1,0 +1,59 @@
+/**
+ * yargs wiring and the one error boundary. A RefscopeError prints its one line
+ * (`refscope: <message>. <hint>`) and exits with its code; anything else is a bug: one
+ * line, the stack only with --verbose, exit 2. Commands and heavy modules load lazily.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { ExitCode, RefscopeError } from '../errors.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
+}
+
+/** Parse and run; resolves to the process exit code. Never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await yargs(argv)
+      .scriptName('refscope')
+      .parserConfiguration({ 'populate--': true })
+      .option('verbose', { type: 'boolean', default: false, global: true, describe: 'log to stderr too; show stacks' })
+      .command(runCommand)
+      .command(reportCommand)
+      .demandCommand(1, 'name a command: run or report')
+      .strict()
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new RefscopeError('ERR_USAGE', firstLine(msg ?? 'bad usage'), 'Run refscope --help');
+      })
+      .help()
+      .alias('h', 'help')
+      .version(packageVersion())
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .exitProcess(false)
+      .parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (e) {
+    if (e instanceof RefscopeError) {
+      process.stderr.write(`${e.toLine()}\n`);
+      if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+      return e.exitCode;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`refscope: unexpected error: ${firstLine(err.message)} (run with --verbose for the stack)\n`);
+    if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+    return ExitCode.usage;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The local transport: child processes on this machine, never through a shell (argv
+ * goes to execve verbatim). node-pty is loaded only when a terminal is asked for.
+ */
+import { spawn as spawnChild } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { PassThrough, Writable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
+import type {
+  ExitStatus, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
+} from './types.js';
+
+const DEFAULT_RUN_TIMEOUT_MS = 30_000;
+
+export class LocalTransport implements Transport {
+  readonly kind = 'local' as const;
+  readonly device = 'local';
+
+  async spawn(argv: readonly string[], opts: SpawnOptions = {}): Promise<TransportProcess> {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error('spawn: empty argv');
+    if (opts.tty) return spawnPty(file, args, opts);
+    return spawnPlain(file, args, opts);
+  }
+
+  run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new Error('run: empty argv'));
+    return new Promise((resolve, reject) => {
+      const child = spawnChild(file, args, {
+        cwd: opts.cwd, env: opts.env ?? process.env, shell: false, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS);
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.stdin.on('error', () => { /* the process may not read its stdin */ });
+      child.stdin.end(opts.input ?? '');
+      child.once('error', (e) => { clearTimeout(timer); reject(e); });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({
+          code, signal, timedOut,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> { /* nothing to release */ }
+}
+
+function spawnPlain(file: string, args: string[], opts: SpawnOptions): TransportProcess {
+  const inherit = opts.stdio === 'inherit';
+  const child = spawnChild(file, args, {
+    cwd: opts.cwd, env: opts.env ?? process.env, shell: false,
+    stdio: inherit ? 'inherit' : 'pipe',
+  });
+  const exited = new Promise<ExitStatus>((resolve, reject) => {
+    child.once('error', (e) => { if (child.pid === undefined) reject(e); });
+    // 'close' waits for the pipes to drain; with inherited stdio 'exit' is the end
+    child.once(inherit ? 'exit' : 'close', (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code, signal }));
+  });
+  exited.catch(() => { /* observed by the caller */ });
+  let ended = false;
+  void exited.then(() => { ended = true; }, () => { ended = true; });
+  return {
+    pid: child.pid,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    sharesProcessGroup: true,
+    kill(signal: Signal = 'SIGTERM') {
+      if (!ended) child.kill(signal);
+    },
+  };
+}
+
+async function spawnPty(file: string, args: string[], opts: SpawnOptions): Promise<TransportProcess> {
+  const pty = await import('node-pty');
+  const size = typeof opts.tty === 'object' ? opts.tty : { cols: 80, rows: 24 };
+  const env = opts.env ?? process.env;
+  const term = pty.spawn(file, args, {
+    name: env.TERM ?? 'xterm-256color', cols: size.cols, rows: size.rows,
+    cwd: opts.cwd ?? process.cwd(), env, encoding: null,
+  });
+  const stdout = new PassThrough();
+  let ended = false;
+  term.onData((d: string | Buffer) => { stdout.write(d); });
+  const exited = new Promise<ExitStatus>((resolve) => {
+    term.onExit(({ exitCode, signal }) => {
+      ended = true;
+      stdout.end();
+      resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode, signal: null });
+    });
+  });
+  const stdin = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (!ended) term.write(chunk);
+      done();
+    },
+  });
+  return {
+    pid: term.pid,
+    stdin,
+    stdout,
+    stderr: null,
+    exited,
+    sharesProcessGroup: false,
+    kill(signal: Signal = 'SIGTERM') {
+      if (!ended) {
+        try { term.kill(signal); } catch { /* already gone */ }
+      }
+    },
+    resize(cols: number, rows: number) {
+      if (!ended) term.resize(cols, rows);
+    },
+  };
+}
+
+function signalName(n: number): string {
+  for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name;
+  return `signal ${n}`;
+}
+
+/**
+ * True when this process is in the foreground process group of a controlling terminal,
+ * so a Ctrl-C typed there reached every process of the group, our children included.
+ * Reads /proc/self/stat (Linux); false when that cannot be read.
+ */
+export function inTerminalForeground(): boolean {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // fields after "(comm)": state ppid pgrp session tty_nr tpgid ...
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(rest[2]);
+    const tpgid = Number(rest[5]);
+    return tpgid > 0 && tpgid === pgrp;
+  } catch {
+    return false;
+  }
+}
