@@ -90,6 +90,7 @@ export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
   };
 }
 
+const fmtRate = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;
 
 function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summary: string } {
@@ -111,11 +112,14 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
   const lead = suspects.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE);
   if (lead) {
     const what = lead.type ?? 'native memory';
+    const unit = lead.unit === 'bytes' ? 'bytes' : lead.unit === 'references' ? 'references' : 'objects';
     const rate = lead.perMark
-      ? `${lead.perMark.value.toPrecision(3)} per ${lead.perMark.mark}`
-      : `${lead.perSecond.toPrecision(3)} per second`;
-    const unit = lead.unit === 'bytes' ? ' bytes' : lead.unit === 'references' ? ' references' : '';
-    return { verdict: 'leak', summary: `${lead.kind} of ${what}: +${rate}${unit} (confidence ${lead.confidence})` };
+      ? `+${fmtRate(lead.perMark.value)} ${unit} per ${lead.perMark.mark}`
+      : `+${fmtRate(lead.perSecond)} ${unit} per second`;
+    return {
+      verdict: 'leak',
+      summary: `${lead.kind} of ${what}: ${rate} (confidence ${lead.confidence.toFixed(2)})`,
+    };
   }
   const rss = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
   const rssSlope = rss ? mainSlope(rss) : null;

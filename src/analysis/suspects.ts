@@ -25,6 +25,8 @@ const NATIVE_MIN_BYTES_PER_MARK = 4096 / 100;
 const NATIVE_MIN_BYTES_PER_SECOND = 4096 / 60;
 /** …and at least 16 pages over the fitted window (allocator and page granularity). */
 const NATIVE_MIN_NET_KIB = 64;
+/** Factor on the bytes growing types explain before RSS growth counts as native. */
+const SIZE_SLACK = 2;
 const NO_REFERRER = /^no referrer\b/;
 
 export interface RankedSuspect extends Suspect {
@@ -244,7 +246,9 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   const unexplained = s.slope * 1024 - explained;
   const unexplainedLow = s.low * 1024 - explained;
   const min = perMark ? NATIVE_MIN_BYTES_PER_MARK : NATIVE_MIN_BYTES_PER_SECOND;
-  if (unexplainedLow <= 0 || unexplained < min) return null;
+  // the per-object sizes are estimates, good to about a factor of 2: only RSS growth beyond
+  // twice what the types explain counts as unexplained
+  if (s.low * 1024 - SIZE_SLACK * explained <= 0 || unexplained < min) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f) * share);
   const mark = series.primaryMark;

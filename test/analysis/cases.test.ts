@@ -56,6 +56,21 @@ describe('analyseRecords on synthetic sessions', () => {
     expect(dict.evidence).toMatch(/^follows app\.Widget \(~1 per Widget\)/);
     expect(method.confidence).toBeLessThan(first!.confidence);
     expect(Math.abs(method.perMark!.value - 3)).toBeLessThan(0.3);
+    // the helpers' and the instances' bytes explain the RSS growth: no native suspect
+    expect(r.suspects.some((s) => s.kind === 'native-growth')).toBe(false);
+  });
+
+  it('finds a native leak next to an object leak, subtracting what the objects explain', async () => {
+    const records = synthSession({
+      seed: 12, marks: 600, types: { 'app.Particle': leaking(1, 10, 6) }, nativeKiB: (m) => 16 * m,
+    });
+    const r = await analyseRecords(records, meta);
+    const native = r.suspects.find((s) => s.kind === 'native-growth')!;
+    expect(native).toBeDefined();
+    // 16 KiB per frame of native growth, plus ~300 B per Particle that the objects explain
+    expect(Math.abs(native.bytesPerMark! - 16384) / 16384).toBeLessThan(0.15);
+    expect(r.suspects[0]!.kind).toBe('native-growth');
+    expect(r.suspects.some((s) => s.type === 'app.Particle')).toBe(true);
   });
 
   it('reports a refcount-only leak as refcount-growth first', async () => {
