@@ -1,0 +1,131 @@
+/**
+ * Deploy without SFTP: a folder is packed with tar-stream and piped into `tar -xf -`
+ * (busybox tar is enough) over an exec channel, into a content-addressed folder on the
+ * device. An unchanged payload costs one round trip and sends no bytes.
+ *
+ * The extraction lands in a temporary folder that is renamed into place only when tar
+ * succeeded, so a half-sent payload is never mistaken for a good one.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, posix, relative, sep } from 'node:path';
+import { pack as tarPack } from 'tar-stream';
+import { RefscopeError } from '../errors.js';
+import type { SshTransport } from '../transport/ssh.js';
+
+export interface PayloadFile {
+  /** path inside the payload, '/'-separated */
+  name: string;
+  mode: number;
+  data: Buffer;
+}
+
+export interface Payload {
+  files: PayloadFile[];
+  /** sha256 over names, modes and contents: the folder name on the device */
+  hash: string;
+  bytes: number;
+}
+
+const SKIP = /(^|\/)(__pycache__|\.git|node_modules)(\/|$)|\.py[co]$/;
+
+/** Every regular file under `dir` (symlinks are not followed), under `prefix/` in the payload. */
+export function collectPayload(dir: string, prefix = ''): Payload {
+  const files: PayloadFile[] = [];
+  const walk = (abs: string): void => {
+    for (const name of readdirSync(abs).sort()) {
+      const p = join(abs, name);
+      const rel = relative(dir, p).split(sep).join('/');
+      if (SKIP.test(rel)) continue;
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) files.push({ name: prefix ? `${prefix}/${rel}` : rel, mode: st.mode & 0o755, data: readFileSync(p) });
+    }
+  };
+  walk(dir);
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const f of files) {
+    h.update(`${f.name}\0${f.mode.toString(8)}\0${f.data.length}\0`).update(f.data);
+    bytes += f.data.length;
+  }
+  return { files, hash: h.digest('hex').slice(0, 16), bytes };
+}
+
+/** A tar stream of the payload (ustar, what busybox tar reads). */
+export function packPayload(p: Payload): NodeJS.ReadableStream {
+  const pk = tarPack();
+  const dirs = new Set<string>();
+  for (const f of p.files) {
+    const parts = f.name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join('/');
+      if (!dirs.has(d)) {
+        dirs.add(d);
+        pk.entry({ name: `${d}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
+      }
+    }
+    pk.entry({ name: f.name, mode: f.mode, size: f.data.length, mtime: new Date(0) }, f.data);
+  }
+  pk.finalize();
+  return pk;
+}
+
+// $1 = final folder. Prints "present" when it is already complete.
+const CHECK = 'if [ -f "$1/.complete" ]; then echo present; else echo missing; fi';
+// $1 = final folder. Extracts stdin into a temp folder, then renames it into place.
+const EXTRACT = [
+  'set -e',
+  'final="$1"; tmp="$1.part.$$"',
+  'rm -rf "$tmp"',
+  'mkdir -p "$tmp"',
+  'tar -xf - -C "$tmp"',
+  ': > "$tmp/.complete"',
+  'rm -rf "$final"',
+  'mv "$tmp" "$final"',
+].join('\n');
+
+export interface DeployResult {
+  dir: string;
+  hash: string;
+  /** payload bytes put on the wire (0 when the device already had it) */
+  bytesSent: number;
+  roundTrips: number;
+}
+
+function deviceDirError(dir: string, stderr: string, device: string): RefscopeError {
+  const why = stderr.trim().split('\n').pop() ?? 'unknown error';
+  if (/no space/i.test(stderr)) {
+    return new RefscopeError('ERR_DEVICE', `the device directory ${dir} is full (${why})`, `Free space on ${device} or pass --device-dir on a larger filesystem`);
+  }
+  if (/permission denied|read-only/i.test(stderr)) {
+    return new RefscopeError('ERR_DEVICE', `cannot write the device directory ${dir} (${why})`, 'Pass --device-dir with a folder the login user can write');
+  }
+  return new RefscopeError('ERR_DEVICE', `deploy to ${device}:${dir} failed (${why})`, `Try: refscope doctor ${device}`);
+}
+
+/** Send `payload` to `<baseDir>/<name>-<hash>` unless it is there already. */
+export async function deploy(t: SshTransport, payload: Payload, baseDir: string, name: string): Promise<DeployResult> {
+  const dir = posix.join(baseDir, `${name}-${payload.hash}`);
+  const check = await t.run(['sh', '-c', CHECK, 'sh', dir], { timeoutMs: 30_000 });
+  if (check.code === 0 && check.stdout.trim() === 'present') {
+    return { dir, hash: payload.hash, bytesSent: 0, roundTrips: 1 };
+  }
+  const r = await t.pipeInto(['sh', '-c', EXTRACT, 'sh', dir], packPayload(payload));
+  if (r.code !== 0 || r.timedOut) throw deviceDirError(baseDir, r.stderr, t.device);
+  return { dir, hash: payload.hash, bytesSent: r.bytesSent, roundTrips: 2 };
+}
+
+/** The device folder for refscope's files: --device-dir, or ~/.refscope of the login user. */
+export async function resolveDeviceDir(t: SshTransport, requested?: string): Promise<string> {
+  if (requested && requested.startsWith('/')) return requested;
+  const r = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
+  const home = r.stdout.trim() || '/tmp';
+  return posix.join(home, requested ?? '.refscope');
+}
+
+/** A label for an app folder sent with --push: its base name, made safe. */
+export function pushName(dir: string): string {
+  return basename(dir).replace(/[^A-Za-z0-9._-]/g, '_') || 'app';
+}
