@@ -226,6 +226,26 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
   }
 }
 
+/**
+ * New objects reference old ones: leaked Widgets raise the refcount sum of their class
+ * (`type`), their methods' functions, their attribute-name strings. So while some type's
+ * count grows, a refcount growth elsewhere is taken as following it, unless the probe's
+ * referrer walk found references no Python object accounts for (the mark of a C leak).
+ */
+function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[], series: Series): void {
+  const lead = objects.find((o) => !o.dependsOn && o.kind === 'object-growth');
+  if (!lead?.type) return;
+  for (const s of refs) {
+    const agg = s.type ? series.referrers.get(s.type) : undefined;
+    const leakedByC = agg ? [...agg.holders].some(([via, n]) => n > 0 && NO_REFERRER.test(via)) || agg.unexplained > 0 : false;
+    if (leakedByC) continue;
+    s.dependsOn = lead.type;
+    s.confidence = round2(s.confidence * DEPENDENT_FACTOR);
+    s.score *= DEPENDENT_FACTOR;
+    s.evidence = `follows ${lead.type} (references from the new objects): ${s.evidence}`;
+  }
+}
+
 /** RSS growth that the growing types do not explain. */
 function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect | null {
   const { t, x, kib } = series.rss;
@@ -276,7 +296,9 @@ export function findSuspects(series: Series): RankedSuspect[] {
   const { objects, refs } = typeCandidates(series);
   const out = objects.map((c) => objectSuspect(c, series));
   markDependents(out, series);
-  for (const c of refs) out.push(refcountSuspect(c, series));
+  const refSuspects = refs.map((c) => refcountSuspect(c, series));
+  markExplainedReferences(refSuspects, out, series);
+  out.push(...refSuspects);
   const native = nativeSuspect(series, out);
   if (native) out.push(native);
   return out.sort(

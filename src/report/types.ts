@@ -25,7 +25,10 @@ export interface Suspect {
   interval?: { low: number; high: number; per: 'mark' | 'second' };
   /** added: what perMark/perSecond count: live objects, summed references, or bytes (native-growth) */
   unit?: 'objects' | 'references' | 'bytes';
-  /** added: for a builtin helper whose growth follows an app type's, that type (the suspect is ranked below it) */
+  /**
+   * added: the type whose object growth explains this suspect's (a builtin helper created
+   * with each app object, or references the new objects hold); ranked below it, confidence halved
+   */
   dependsOn?: string;
 }
 

@@ -73,6 +73,27 @@ describe('analyseRecords on synthetic sessions', () => {
     expect(r.suspects.some((s) => s.type === 'app.Particle')).toBe(true);
   });
 
+  it('ranks refcount growth that new objects cause below the growing type', async () => {
+    const records = synthSession({
+      seed: 13,
+      marks: 600,
+      types: {
+        'app.Widget': leaking(1, 4, 2, 4),
+        // each Widget references its class; each bound method its function
+        type: (m) => [0, m],
+        function: (m) => [0, 3 * m],
+      },
+    });
+    const r = await analyseRecords(records, meta);
+    expect(r.suspects[0]!.type).toBe('app.Widget');
+    const refs = r.suspects.filter((x) => x.kind === 'refcount-growth');
+    expect(refs.map((x) => x.type)).toContain('function');
+    for (const s of refs) {
+      expect(s.dependsOn).toBe('app.Widget');
+      expect(s.evidence).toMatch(/^follows app\.Widget/);
+    }
+  });
+
   it('reports a refcount-only leak as refcount-growth first', async () => {
     const records = synthSession({
       seed: 3,
