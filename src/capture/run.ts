@@ -76,10 +76,10 @@ export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
   checkNumbers(req);
   await checkTarget(req);
   const python = await resolvePython(req.transport, req.python);
-  const path = probePath();
-  const version = await readProbeVersion(path);
   const sessionDir = req.out !== undefined ? resolve(req.cwd, req.out) : defaultSessionDir(req.cwd, req.command);
   await checkSessionDir(sessionDir, { force: req.force ?? false });
+  const path = probePath();
+  const version = await readProbeVersion(path);
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
     id: newSessionId(),

@@ -1,0 +1,87 @@
+/**
+ * The live status line: on a terminal it shows (and is cleared at the end); on a pipe it
+ * never appears. Ctrl-C on the terminal reaches the app, which ends; the report follows.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/session/manifest.js';
+import type { Report } from '../../src/report/types.js';
+import { ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
+import { coreInterpreters } from '../helpers/pythons.js';
+
+const APPS = join(ROOT, 'test', 'cli', 'apps');
+const FAST = ['--interval', '0.1', '--census-budget', '0.2'];
+const py = coreInterpreters().pop();
+let work: string;
+
+const LIVE = /refscope \d\d:\d\d {2}RSS [\d.]+ MiB {2}[\d.-]+ marks\/s/;
+
+describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython under pyenv: skipped)'}`, () => {
+  beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'refscope-cli-live-')); });
+  afterAll(() => { rmSync(work, { recursive: true, force: true }); });
+
+  it('shows on a terminal while the app runs, and Ctrl-C ends the app and still reports', async () => {
+    const out = join(work, 'tty');
+    const term = await startCliPty(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'forever.py')]);
+    try {
+      await term.waitFor(LIVE, 20_000);
+      expect(term.output()).toContain('\r');
+      term.write('\x03');
+      const { code } = await within(term.exited, 30_000, 'refscope to end after Ctrl-C');
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+      expect(code).toBe(report.verdict === 'leak' ? 1 : 0);
+      expect(term.output()).toContain('forever: interrupted');
+      expect(term.output()).toContain('\r\x1b[K');
+      expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: 0 } satisfies Partial<Manifest>);
+    } finally {
+      term.kill();
+    }
+  });
+
+  it('never appears when stderr is a pipe', async () => {
+    const r = await runCli(['run', '--local', '--python', py!.path, '--out', join(work, 'pipe'), ...FAST, '--', join(APPS, 'quiet.py'), '60'],
+      { timeoutMs: 60_000 });
+    expect([0, 1]).toContain(r.code);
+    expect(r.stderr).not.toContain('\r');
+    expect(r.stderr).not.toMatch(/marks\/s/);
+  });
+
+  it('a SIGINT sent to refscope alone is passed to the app, which ends; the report follows', async () => {
+    const out = join(work, 'sigint');
+    const cli = startCli(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'forever.py')],
+      { timeoutMs: 60_000, detached: true });
+    await cli.waitForStderr(/refscope: session/, 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    cli.child.kill('SIGINT');
+    const r = await within(cli.result, 40_000, 'refscope to end after SIGINT');
+    expect(r.stderr).toContain('forever: interrupted');
+    expect([0, 1]).toContain(r.code);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted' });
+  });
+
+  it('a second SIGINT kills an app that ignores the first; the session is still reported', async () => {
+    const out = join(work, 'stubborn');
+    const cli = startCli(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'stubborn.py')],
+      { timeoutMs: 60_000, detached: true });
+    await cli.waitForStderr(/stubborn: running/, 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    cli.child.kill('SIGINT');
+    await cli.waitForStderr(/waiting for the app to end/, 10_000);
+    cli.child.kill('SIGINT');
+    const r = await within(cli.result, 40_000, 'refscope to end after a second SIGINT');
+    expect(r.stderr).toContain('killing the app');
+    expect([0, 1]).toContain(r.code);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: null });
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
+  });
+
+  it('--tty runs the app on a terminal; its output reaches our stdout', async () => {
+    const out = join(work, 'apptty');
+    const r = await runCli(['run', '--local', '--tty', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'args.py'), 'x y'],
+      { timeoutMs: 60_000 });
+    expect([0, 1]).toContain(r.code);
+    expect(r.stdout.toString('utf8')).toMatch(/(^|\n)\['x y'\]\r?\n/);
+  });
+});
