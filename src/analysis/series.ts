@@ -21,6 +21,11 @@ export const MAX_TYPES = 5000;
 export const MAX_MARK_NAMES = 32;
 export const MAX_VIAS_PER_TYPE = 256;
 export const MAX_REFERRER_TYPES = 2000;
+/** Names from the device are clipped to this many characters (a hostile file could hold megabytes). */
+export const MAX_NAME_CHARS = 512;
+
+export const clipName = (s: string): string =>
+  s.length > MAX_NAME_CHARS ? `${s.slice(0, MAX_NAME_CHARS)}...(${s.length - MAX_NAME_CHARS} more)` : s;
 
 /**
  * A table of numeric rows with named columns, thinned by decimation. Columns are created
@@ -204,7 +209,8 @@ export class SeriesBuilder {
   }
 
   private noteMarks(marks: MarkCounts, carry: Map<string, number>): void {
-    for (const [name, n] of Object.entries(marks)) {
+    for (const [raw, n] of Object.entries(marks)) {
+      const name = clipName(raw);
       if (!carry.has(name) && carry.size >= MAX_MARK_NAMES) {
         this.droppedNames++;
         continue;
@@ -219,7 +225,8 @@ export class SeriesBuilder {
     this.noteMarks(r.marks, this.censusMarks);
     const row = new Map<string, number>([['t', r.t]]);
     for (const [name, n] of this.censusMarks) row.set('m:' + name, n);
-    for (const [type, count, refsum] of r.types) {
+    for (const [raw, count, refsum] of r.types) {
+      const type = clipName(raw);
       row.set('c:' + type, (row.get('c:' + type) ?? 0) + count);
       row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum);
     }
@@ -237,21 +244,23 @@ export class SeriesBuilder {
   }
 
   private addReferrers(r: ReferrersRecord): void {
-    let agg = this.referrers.get(r.type);
+    const type = clipName(r.type);
+    let agg = this.referrers.get(type);
     if (!agg) {
       if (this.referrers.size >= MAX_REFERRER_TYPES) {
         this.droppedNames++;
         return;
       }
       agg = { records: 0, sampled: 0, unexplained: 0, holders: new Map() };
-      this.referrers.set(r.type, agg);
+      this.referrers.set(type, agg);
     }
     // each record samples a few live objects; the same holder seen again is the same
     // holder, so keep its largest count in any one record rather than a sum over time
     agg.sampled = Math.max(agg.sampled, r.sampled);
     agg.unexplained = Math.max(agg.unexplained, r.unexplained);
     agg.records++;
-    for (const [via, n] of r.holders) {
+    for (const [raw, n] of r.holders) {
+      const via = clipName(raw);
       if (!agg.holders.has(via) && agg.holders.size >= MAX_VIAS_PER_TYPE) continue;
       agg.holders.set(via, Math.max(agg.holders.get(via) ?? 0, n));
     }

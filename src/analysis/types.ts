@@ -44,13 +44,13 @@ export function isBuiltinHelper(name: string): boolean {
   return HELPER_TYPES.has(name);
 }
 
-const SIZES: Record<string, number> = {
+const SIZES = new Map<string, number>(Object.entries({
   tuple: 64, list: 88, dict: 232, set: 216, frozenset: 216, function: 136, method: 64, instancemethod: 64,
   builtin_function_or_method: 72, 'method-wrapper': 56, cell: 40, weakref: 80, str: 56, unicode: 64,
   bytes: 40, int: 28, long: 28, float: 24, frame: 400, generator: 200, coroutine: 200, traceback: 64,
   type: 1000, classobj: 400, module: 80, code: 150, property: 80, staticmethod: 48, classmethod: 48,
   deque: 624, 'collections.deque': 624, 'collections.OrderedDict': 400, bytearray: 56, memoryview: 184,
-};
+}));
 
 /** An instance of an app class, its __dict__ included. */
 export const INSTANCE_BYTES = 300;
@@ -59,7 +59,7 @@ export const DEFAULT_BYTES = 64;
 
 /** Estimated bytes per live object of the type. */
 export function bytesPerObject(name: string): number {
-  return SIZES[name] ?? (isUserType(name) ? INSTANCE_BYTES : DEFAULT_BYTES);
+  return SIZES.get(name) ?? (isUserType(name) ? INSTANCE_BYTES : DEFAULT_BYTES);
 }
 
 /**

@@ -40,7 +40,8 @@ function ordered(v: unknown, path: string): Json {
     const obj = v as Record<string, unknown>;
     const known = ORDER[path] ?? [];
     const rest = Object.keys(obj).filter((k) => !known.includes(k)).sort();
-    const out: { [k: string]: Json } = {};
+    // no prototype: a key named __proto__ (a mark name from the device) stays a plain key
+    const out = Object.create(null) as { [k: string]: Json };
     for (const k of [...known, ...rest]) {
       if (!(k in obj) || obj[k] === undefined) continue;
       out[k] = ordered(obj[k], path ? `${path}.${k}` : k);

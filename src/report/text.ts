@@ -11,8 +11,15 @@ export interface TextOptions {
   width?: number;
 }
 
-/** Escape C0/C1 controls, DEL and bidi controls visibly: ESC → `\x1b`, U+202E → `\u202e`. */
-export function printable(s: string): string {
+/** Untrusted strings longer than this are clipped before rendering. */
+const MAX_SHOWN = 2000;
+
+/**
+ * Escape C0/C1 controls, DEL and bidi controls visibly (ESC → `\x1b`, U+202E → `\u202e`),
+ * clipping strings longer than 2000 characters.
+ */
+export function printable(text: string): string {
+  const s = text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}...` : text;
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
