@@ -1,0 +1,1653 @@
+# refscope_probe.py -- the refscope device probe.
+#
+#   python refscope_probe.py [--out DIR] [--interval S] [--census-budget FRACTION]
+#                            [--watch-type NAME]... [--segment-kib N] -- script.py ARGS...
+#   python refscope_probe.py [options] -- -m module ARGS...
+#
+# Runs the app in this process exactly as `python script.py ARGS` would, and writes
+# what it sees as records (docs/protocol.md, refscope.records/1) into rotating segment
+# files under DIR. One file, standard library only, CPython 2.5 to 3.13: keep to the
+# 2.5 subset (DESIGN.md section 4; test/lint/py25_lint.py checks it).
+#
+# Sections, top to bottom: encoder, writer, names and census, referrers, sampler,
+# app-side API, runner, main.
+
+import sys
+import os
+import gc
+import time
+import re
+import threading
+import weakref
+import itertools
+import types
+
+_RUN_AS_MAIN = (__name__ == '__main__')
+# Warnings raised by the probe's own code must not be shown as if from the app's
+# __main__ (DeprecationWarning is shown there by default on 3.7+).
+__name__ = 'refscope_probe'
+_SELF_MODULE = sys.modules.get('__main__')
+_G = globals()
+_PROBE_FILE = sys._getframe().f_code.co_filename
+
+PROBE_VERSION = '0.1.0'
+SCHEMA = 'refscope.records/1'
+PY3 = sys.version_info[0] >= 3
+PY25 = sys.version_info[:2] == (2, 5)
+# Refcounts at or above this are immortal objects (3.12+: 2**32-1 on 64-bit builds,
+# 2**30-1 on 32-bit ones): counted, but left out of refcount sums.
+IMMORTAL_MIN = 1 << 29
+REFERRER_PERIOD = 30.0
+MAX_WATCHES = 1000
+
+try:
+    _unicode = unicode
+except NameError:
+    _unicode = str
+try:
+    _long = long
+except NameError:
+    _long = int
+try:
+    _xrange = xrange
+except NameError:
+    _xrange = range
+try:
+    import fcntl as _fcntl
+except ImportError:
+    _fcntl = None
+
+_grc = sys.getrefcount
+_InstanceType = getattr(types, 'InstanceType', None)
+_ClassType = getattr(types, 'ClassType', None)
+
+# Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
+_S = {
+    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0,
+    'censuses': 0, 'interval': 1.0, 'budget': 0.02, 'next_census': 0.0,
+    'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
+    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
+}
+
+
+# ---------------------------------------------------------------- encoder
+
+_NEEDS_ESC = re.compile('[^ !#-\\[\\]-~]')
+_SHORT_ESC = {'"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
+def _esc_char(m):
+    c = m.group(0)
+    s = _SHORT_ESC.get(c)
+    if s is not None:
+        return s
+    o = ord(c)
+    if o > 0xFFFF:
+        o -= 0x10000
+        return '\\u%04x\\u%04x' % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF))
+    return '\\u%04x' % o
+
+
+def _enc_str(s):
+    if _NEEDS_ESC.search(s) is None:
+        return '"' + s + '"'
+    if not PY3 and isinstance(s, str):
+        try:
+            s = s.decode('utf-8')
+        except UnicodeError:
+            s = s.decode('latin-1')
+    elif PY3 and not isinstance(s, str):
+        s = s.decode('latin-1')
+    return '"' + _NEEDS_ESC.sub(_esc_char, s) + '"'
+
+
+def _enc(v, out):
+    t = type(v)
+    if t is str or t is _unicode:
+        out.append(_enc_str(v))
+    elif v is None:
+        out.append('null')
+    elif v is True:
+        out.append('true')
+    elif v is False:
+        out.append('false')
+    elif t is int or t is _long:
+        out.append('%d' % v)
+    elif t is float:
+        if v != v or v in (1e999, -1e999):
+            out.append('null')
+        elif v >= 1e7 or v <= -1e7:
+            out.append('%.3f' % v)   # e.g. wall-clock seconds: keep the milliseconds
+        else:
+            out.append('%.9g' % v)
+    elif t is list or t is tuple:
+        out.append('[')
+        first = True
+        for x in v:
+            if not first:
+                out.append(',')
+            first = False
+            _enc(x, out)
+        out.append(']')
+    elif t is dict:
+        out.append('{')
+        first = True
+        keys = list(v.keys())
+        keys.sort()
+        for k in keys:
+            if not first:
+                out.append(',')
+            first = False
+            if not isinstance(k, (str, _unicode)):
+                out.append(_enc_str(str(k)))
+            else:
+                out.append(_enc_str(k))
+            out.append(':')
+            _enc(v[k], out)
+        out.append('}')
+    elif isinstance(v, (int, _long)):
+        _enc(int(v), out)
+    elif isinstance(v, float):
+        _enc(float(v), out)
+    else:
+        out.append(_enc_str(str(v)))
+
+
+def encode(v):
+    """One JSON value as an ASCII str (tiny encoder: Python 2.5 has no json)."""
+    out = []
+    _enc(v, out)
+    return ''.join(out)
+
+
+def _ascii(s):
+    """Text to what os.write takes: str on Python 2, bytes on Python 3."""
+    if PY3:
+        return s.encode('ascii')
+    if isinstance(s, _unicode):
+        return s.encode('ascii')
+    return s
+
+
+# ---------------------------------------------------------------- writer
+
+_wlock = threading.Lock()
+_W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 * 1024,
+      'seq': 0, 'written': 0, 'failed': 0, 'fail_detail': None, 'rotate': False}
+
+
+def _open_segment(n):
+    path = os.path.join(_W['dir'], 'seg-%06d.jsonl' % n)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 420)
+    if fd < 3 and _fcntl is not None:
+        # never sit on 0/1/2: an app that closed them would reopen them onto us
+        fd2 = _fcntl.fcntl(fd, _fcntl.F_DUPFD, 10)
+        os.close(fd)
+        fd = fd2
+    if _fcntl is not None:
+        try:
+            _fcntl.fcntl(fd, _fcntl.F_SETFD, _fcntl.FD_CLOEXEC)
+        except (IOError, OSError):
+            pass
+    st = os.fstat(fd)
+    _W['fd'] = fd
+    _W['ident'] = (st.st_dev, st.st_ino)
+    _W['segno'] = n
+    _W['size'] = st.st_size
+    _W['rotate'] = False
+
+
+def _close_segment():
+    fd = _W['fd']
+    _W['fd'] = -1
+    if fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _fd_is_ours():
+    fd = _W['fd']
+    if fd < 0:
+        return False
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == _W['ident']
+
+
+def _write_line(data):
+    """Write one record line; True when all of it was written."""
+    if _W['rotate'] or (_W['size'] > 0 and _W['size'] + len(data) > _W['cap']):
+        _close_segment()
+        _open_segment(_W['segno'] + 1)
+    elif not _fd_is_ours():
+        # the app closed (or reused) our descriptor: reopen our segment by name
+        _W['fd'] = -1
+        _open_segment(_W['segno'])
+    n = os.write(_W['fd'], data)
+    _W['size'] += n
+    while n < len(data):
+        data = data[n:]
+        try:
+            n = os.write(_W['fd'], data)
+        except OSError:
+            _W['rotate'] = True
+            raise
+        if n <= 0:
+            _W['rotate'] = True
+            raise OSError('short write')
+        _W['size'] += n
+    return True
+
+
+def _record_line(seq, kind, fields):
+    t = time.time() - _S['t0']
+    parts = ['{"seq":%d,"k":"%s","t":%s' % (seq, kind, encode(round(t, 6)))]
+    for i in _xrange(0, len(fields), 2):
+        parts.append(',"%s":' % fields[i])
+        parts.append(encode(fields[i + 1]))
+    parts.append('}\n')
+    return ''.join(parts)
+
+
+def emit(kind, fields):
+    """Write one record (fields: flat [key, value, ...] list, written in order).
+    Never raises; a failed write is reported by the next record that gets out."""
+    if os.getpid() != _S['pid'] or _W['dir'] is None:
+        return False
+    _wlock.acquire()
+    try:
+        seq = _W['seq']
+        _W['seq'] = seq + 1
+        try:
+            line = _record_line(seq, kind, fields)
+        except Exception:
+            line = _record_line(seq, 'event', ['event', 'probe-error', 'detail',
+                                               'encode %s: %s' % (kind, _exc_text())])
+        ok = _try_write(line)
+        if ok and _W['failed']:
+            detail = '%d record(s) lost: %s' % (_W['failed'], _W['fail_detail'])
+            seq2 = _W['seq']
+            _W['seq'] = seq2 + 1
+            if _try_write(_record_line(seq2, 'event', ['event', 'write-failed', 'detail', detail])):
+                _W['failed'] = 0
+        return ok
+    finally:
+        _wlock.release()
+
+
+def _try_write(line):
+    try:
+        _write_line(_ascii(line))
+        _W['written'] += 1
+        return True
+    except Exception:
+        _W['failed'] += 1
+        _W['fail_detail'] = _exc_text()
+        return False
+
+
+def _exc_text():
+    e = sys.exc_info()
+    try:
+        msg = str(e[1])
+    except Exception:
+        msg = '?'
+    name = getattr(e[0], '__name__', '?')
+    if msg:
+        return '%s: %s' % (name, msg)
+    return name
+
+
+def probe_error(where):
+    """Record the current exception as a probe-error event (rate-limited)."""
+    try:
+        now = time.time()
+        if now - _S['err_window'] > 60.0:
+            _S['err_window'] = now
+            _S['err_count'] = 0
+        _S['err_count'] += 1
+        if _S['err_count'] > 10:
+            _S['err_dropped'] += 1
+            return
+        detail = '%s: %s' % (where, _exc_text())
+        if _S['err_dropped']:
+            detail = '%s (%d earlier errors not recorded)' % (detail, _S['err_dropped'])
+            _S['err_dropped'] = 0
+        emit('event', ['event', 'probe-error', 'detail', detail])
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------- names and census
+
+class _Calib(object):
+    """Objects of known refcount, for measuring the observer (never in a census)."""
+    pass
+
+
+_names = {}          # type (or old-style class) -> name; its keys are corrected for
+_PROBE_TYPES = (_Calib,)
+
+
+def type_name(t):
+    """'module.QualName', builtins bare; old-style classes by their own name."""
+    try:
+        n = getattr(t, '__qualname__', None)
+        if not isinstance(n, (str, _unicode)):
+            n = t.__name__
+        m = getattr(t, '__module__', None)
+        if m is None or m in ('builtins', '__builtin__', 'exceptions') or not isinstance(m, (str, _unicode)):
+            return str(n)
+        return '%s.%s' % (m, n)
+    except Exception:
+        probe_error('type name')
+        return '?'
+
+
+def _name_of_obj(o):
+    t = type(o)
+    if t is _InstanceType:
+        t = o.__class__
+    n = _names.get(t)
+    if n is None:
+        n = type_name(t)
+    return n
+
+
+# Three variants of the census loop, picked once: plain; Python 2 (old-style
+# instances counted under their class); 3.12+ (immortal refcounts left out).
+def _tally_plain(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += grc(o)
+        else:
+            cnt[t] = 1
+            rs[t] = grc(o)
+
+
+def _tally_py2(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        if t is inst:
+            t = o.__class__
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += grc(o)
+        else:
+            cnt[t] = 1
+            rs[t] = grc(o)
+
+
+def _tally_immortal(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        r = grc(o)
+        if r >= lim:
+            r = 0
+            imm[t] = imm.get(t, 0) + 1
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += r
+        else:
+            cnt[t] = 1
+            rs[t] = r
+
+
+if not PY3:
+    _tally = _tally_py2
+elif sys.version_info[:2] >= (3, 12):
+    _tally = _tally_immortal
+else:
+    _tally = _tally_plain
+
+
+def _hold_gil():
+    """Make this thread keep the GIL for the census; returns what to restore."""
+    if hasattr(sys, 'setswitchinterval'):
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(30.0)
+        return old
+    if hasattr(sys, 'setcheckinterval'):
+        old = sys.getcheckinterval()
+        sys.setcheckinterval(1 << 30)
+        return old
+    return None
+
+
+def _release_gil(old):
+    if old is None:
+        return
+    if hasattr(sys, 'setswitchinterval'):
+        sys.setswitchinterval(old)
+    else:
+        sys.setcheckinterval(old)
+
+
+def _heap_flagged(t):
+    if _ClassType is not None and type(t) is _ClassType:
+        return True
+    try:
+        return bool(t.__flags__ & (1 << 9))
+    except Exception:
+        return False
+
+
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'samples': None}
+
+
+def census(final):
+    """One census (and, unless final, a referrers pass for growing types)."""
+    t_start = time.time()
+    gil = _hold_gil()
+    samples = None
+    try:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            objs = gc.get_objects()
+            known = _names
+            cnt = dict.fromkeys(known, 0)
+            rs = dict.fromkeys(known, 0)
+            imm = {}
+            _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, imm)
+            n_total = len(objs)
+            result, correction = _census_result(cnt, rs, imm)
+            cnt = rs = imm = None
+            n_total -= correction
+            chosen = _choose(result, final)
+            if chosen:
+                samples = _pick_samples(objs, chosen)
+            objs = None
+        finally:
+            if was:
+                gc.enable()
+    finally:
+        _release_gil(gil)
+    dur = time.time() - t_start
+    _S['censuses'] += 1
+    types_out = []
+    for name in result:
+        c, r = result[name]
+        types_out.append([name, c, r])
+    types_out.sort(key=_census_sort_key)
+    emit('census', ['marks', marks_snapshot(), 'dur', round(dur, 6), 'n', n_total,
+                    'types', types_out])
+    spent = dur
+    if samples:
+        t1 = time.time()
+        for name, objs_of in samples:
+            try:
+                referrers_pass(name, objs_of)
+            except Exception:
+                probe_error('referrers %s' % name)
+            if time.time() - t1 > 2.0:
+                break
+        spent += time.time() - t1
+        samples = None
+    _S['probe_cpu'] += spent
+    _S['next_census'] = time.time() + spent / _S['budget']
+
+
+def _census_sort_key(e):
+    return (-e[1], e[0])
+
+
+def _census_result(cnt, rs, imm):
+    """Name the tallied types, correct for the observer, merge by name."""
+    off = _S['off_census']
+    ncache = 3  # references the probe holds to a known type: _names, cnt and rs keys
+    for t in list(_names.keys()):
+        if _heap_flagged(t):
+            mt = type(t)
+            if mt in rs:
+                rs[mt] -= ncache
+    for e in _WATCHES:
+        if e[3]:
+            o = e[1]
+            mt = type(o)
+            if mt is _InstanceType:
+                mt = o.__class__
+            if mt in rs and _tracked(o):
+                rs[mt] -= 1
+    out = {}
+    correction = 0
+    for t in cnt:
+        c = cnt[t]
+        if t in _PROBE_TYPES:
+            correction += c
+            continue
+        if c == 0:
+            if t in _names:
+                del _names[t]   # no instances: stop holding it (let dead classes go)
+            continue
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+            _names[t] = name
+        r = rs[t] - off * (c - imm.get(t, 0))
+        prev = out.get(name)
+        if prev is None:
+            out[name] = (c, r)
+        else:
+            out[name] = (prev[0] + c, prev[1] + r)
+    for name in _STATE['watch_types']:
+        if name not in out:
+            out[name] = (0, 0)
+    return out, correction
+
+
+def _tracked(o):
+    f = getattr(gc, 'is_tracked', None)
+    if f is None:
+        return type(o) not in (int, str, float, _unicode, _long, type(None))
+    return f(o)
+
+
+def _choose(result, final):
+    """Which types to ask 'who holds these?' after this census."""
+    hist = _STATE['hist']
+    base = _STATE['base']
+    first = base is None
+    if first:
+        base = {}
+        for name in result:
+            base[name] = result[name][0]
+        _STATE['base'] = base
+    for name in result:
+        h = hist.get(name, ())
+        hist[name] = (h + (result[name],))[-5:]
+    for name in list(hist.keys()):
+        if name not in result:
+            del hist[name]
+    if first:
+        return []
+    now = time.time()
+    last = _STATE['last_ref']
+    scored = []
+    for name in hist:
+        h = hist[name]
+        if name in _STATE['watch_types']:
+            scored.append((0, 0, name))
+            continue
+        if len(h) < 3 or now - last.get(name, -1e9) < REFERRER_PERIOD:
+            continue
+        ups = 0
+        rups = 0
+        for i in _xrange(1, len(h)):
+            if h[i][0] > h[i - 1][0]:
+                ups += 1
+            if h[i][1] > h[i - 1][1]:
+                rups += 1
+        steps = len(h) - 1
+        growth = h[-1][0] - base.get(name, 0)
+        if ups * 2 > steps and growth >= 2:
+            score = growth
+        elif h[-1][0] == h[0][0] and rups * 2 > steps and h[-1][1] - h[0][1] >= 2:
+            score = h[-1][1] - h[0][1]
+        else:
+            continue
+        builtin = 1
+        if '.' in name:
+            builtin = 0
+        scored.append((builtin, -score, name))
+    scored.sort()
+    chosen = {}
+    n = 0
+    for b, s, name in scored:
+        if name in _STATE['watch_types'] or n < 3:
+            chosen[name] = []
+            if name not in _STATE['watch_types']:
+                n += 1
+            last[name] = now
+    return chosen
+
+
+def _probe_ids():
+    out = {}
+    for o in (_S, _W, _STATE, _G, _names, _WATCHES, _mark_pairs, _mark_next,
+              _STATE['hist'], _STATE['last_ref'], _STATE['watch_types']):
+        out[id(o)] = 1
+    return out
+
+
+def _pick_samples(objs, chosen):
+    """Up to 3 live instances of each chosen type, youngest generation first."""
+    by_type = {}
+    for t in _names:
+        name = _names[t]
+        if name in chosen:
+            by_type[t] = chosen[name]
+    if not by_type:
+        return None
+    left = 3 * len(by_type)
+    inst = _InstanceType
+    mine = _probe_ids()
+    for o in objs:
+        t = type(o)
+        if t is inst:
+            t = o.__class__
+        lst = by_type.get(t)
+        if lst is not None and len(lst) < 3 and id(o) not in mine:
+            lst.append(o)
+            left -= 1
+            if left <= 0:
+                break
+    out = []
+    for name in chosen:
+        out.append((name, chosen[name]))
+    chosen.clear()
+    by_type.clear()
+    return out
+
+
+# ---------------------------------------------------------------- referrers
+
+_FrameType = types.FrameType
+_MethodType = types.MethodType
+_GenType = types.GeneratorType
+_FunctionType = types.FunctionType
+_CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
+    else type((lambda x: (lambda: x))(0).func_closure[0])
+
+
+def _short(o):
+    t = type(o)
+    if t is _InstanceType:
+        t = o.__class__
+    try:
+        return str(t.__name__)
+    except Exception:
+        return '?'
+
+
+def _key_text(k):
+    if isinstance(k, (str, _unicode)):
+        return "['%s']" % k
+    if isinstance(k, (int, _long)) and not isinstance(k, bool):
+        return '[%d]' % k
+    return '[...]'
+
+
+def _sample_rc(samples, i):
+    x = samples[i]
+    return _grc(x)
+
+
+def referrers_pass(name, objs_of):
+    t0 = time.time()
+    samples = list(objs_of)
+    del objs_of[:]
+    n = len(samples)
+    rcs = []
+    for i in _xrange(n):
+        rc = _sample_rc(samples, i) - _S['off_sample']
+        rc -= _strong_watch_count(samples[i])
+        rcs.append(rc)
+    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'mods': None}
+    skip = ctx['skip']
+    skip[id(samples)] = 1
+    skip[id(rcs)] = 1
+    skip[id(ctx['hold'])] = 1
+    skip[id(_WATCHES)] = 1
+    skip[id(_names)] = 1
+    refs = _filtered(gc.get_referrers(*samples), skip, samples)
+    skip[id(refs)] = 1
+    ctx['hold'].append(refs)
+    found = [0] * n
+    holders = {}
+    for r in refs:
+        try:
+            sub = gc.get_referents(r)
+        except Exception:
+            continue
+        for i in _xrange(n):
+            x = samples[i]
+            k = 0
+            for y in sub:
+                if y is x:
+                    k += 1
+            if k:
+                found[i] += k
+                try:
+                    s = _describe(x, r, ctx)
+                except Exception:
+                    probe_error('describe')
+                    s = 'referenced by ' + _short(r)
+                holders[s] = holders.get(s, 0) + k
+        sub = None
+    refs = r = x = y = None
+    unexplained = 0
+    for i in _xrange(n):
+        u = rcs[i] - found[i]
+        if u > 0:
+            unexplained += u
+    if unexplained:
+        s = 'no referrer (reference leaked by C code)'
+        holders[s] = holders.get(s, 0) + unexplained
+    out = []
+    for s in holders:
+        out.append([s, holders[s]])
+    out.sort(key=_holder_sort_key)
+    samples = None
+    ctx['hold'] = None
+    emit('referrers', ['type', name, 'sampled', n, 'holders', out,
+                       'unexplained', unexplained, 'dur', round(time.time() - t0, 6)])
+
+
+def _holder_sort_key(h):
+    return (-h[1], h[0])
+
+
+def _strong_watch_count(x):
+    k = 0
+    for e in _WATCHES:
+        if e[3] and e[1] is x:
+            k += 1
+    return k
+
+
+def _is_probe(r, skip):
+    if id(r) in skip:
+        return True
+    if type(r) is _FrameType and r.f_globals is _G:
+        return True
+    if r is _G or r is _S or r is _STATE:
+        return True
+    return False
+
+
+def _parents(c, ctx):
+    """The app's objects that refer to c (the probe's own frames and lists left out)."""
+    out = _filtered(gc.get_referrers(c), ctx['skip'], None)
+    ctx['skip'][id(out)] = 1
+    ctx['hold'].append(out)
+    return out
+
+
+def _filtered(ps, skip, args):
+    # Drop the probe's own referrers, and do not keep the raw list: it holds the
+    # probe's frames (Python 2, <= 3.10), which hold it back: a cycle.
+    out = []
+    try:
+        for p in ps:
+            if _is_probe(p, skip) or (args is not None and _is_args(p, args)):
+                continue
+            out.append(p)
+    finally:
+        ps = None
+        p = None
+    return out
+
+
+def _is_args(p, args):
+    # the argument tuple of gc.get_referrers(*samples) holds the samples too
+    if type(p) is not tuple or len(p) != len(args):
+        return False
+    for i in _xrange(len(args)):
+        if p[i] is not args[i]:
+            return False
+    return True
+
+
+def _module_dicts(ctx):
+    m = ctx['mods']
+    if m is None:
+        m = {}
+        for name, mod in list(sys.modules.items()):
+            try:
+                d = mod.__dict__
+            except Exception:
+                continue
+            if type(d) is dict:
+                m[id(d)] = name
+        ctx['mods'] = m
+    return m
+
+
+def _key_of(d, v):
+    for k, val in list(d.items()):
+        if val is v:
+            return k
+    return None
+
+
+def _is_class(o):
+    return isinstance(o, type) or (_ClassType is not None and type(o) is _ClassType)
+
+
+def _root(c, holder, ctx):
+    """(kind, expr) when holder is a namespace (module, instance, class) holding c."""
+    th = type(holder)
+    if th is dict:
+        mods = _module_dicts(ctx)
+        k = None
+        if id(holder) in mods:
+            k = _key_of(holder, c)
+            if k is not None:
+                return ('module global', '%s.%s' % (mods[id(holder)], k))
+            return None
+        owners = _parents(holder, ctx)
+        for o in owners:
+            if _is_class(o):
+                try:
+                    ns = o.__dict__
+                    k = _key_of(holder, c)
+                    if k is not None and k in ns and ns[k] is c:
+                        return ('class attribute', '%s.%s' % (o.__name__, k))
+                except Exception:
+                    pass
+            else:
+                try:
+                    if getattr(o, '__dict__', None) is holder:
+                        k = _key_of(holder, c)
+                        if k is not None:
+                            return ('attribute', '%s.%s' % (_short(o), k))
+                except Exception:
+                    pass
+        return None
+    if th in (list, tuple, set, frozenset, _MethodType, _FrameType, _CellType, _GenType):
+        return None
+    if _is_class(holder):
+        try:
+            k = _key_of(holder.__dict__, c)
+        except Exception:
+            k = None
+        if k is not None:
+            return ('class attribute', '%s.%s' % (holder.__name__, k))
+        return None
+    # an instance whose attributes are not in a separate dict (3.11+, __slots__)
+    try:
+        d = getattr(holder, '__dict__', None)
+        if type(d) is dict:
+            k = _key_of(d, c)
+            if k is not None:
+                return ('attribute', '%s.%s' % (_short(holder), k))
+        for klass in type(holder).__mro__:
+            for slot in klass.__dict__.get('__slots__', ()):
+                if isinstance(slot, (str, _unicode)) and getattr(holder, slot, None) is c:
+                    return ('attribute', '%s.%s' % (_short(holder), slot))
+    except Exception:
+        pass
+    return None
+
+
+_KIND = {list: 'list', tuple: 'tuple', dict: 'dict', set: 'set', frozenset: 'frozenset',
+         _MethodType: 'bound method'}
+
+
+def _name(c, ctx, depth):
+    """(kind, expr) naming container c by a path from a root, or None."""
+    memo = ctx['memo']
+    key = id(c)
+    if key in memo:
+        return memo[key]
+    memo[key] = None
+    if depth > 4:
+        return None
+    parents = _parents(c, ctx)
+    res = None
+    for p in parents:
+        if type(p) in (_FrameType, _GenType):
+            continue
+        res = _root(c, p, ctx)
+        if res is not None:
+            break
+    if res is None:
+        for p in parents:
+            tp = type(p)
+            if tp is dict:
+                sub = None
+                k = _key_of(p, c)
+                if k is not None:
+                    sub = _key_text(k)
+            elif tp is list or tp is tuple:
+                sub = '[*]'
+            else:
+                continue
+            if sub is None:
+                continue
+            pn = _name(p, ctx, depth + 1)
+            if pn is not None:
+                res = (_KIND.get(type(c), _short(c)), pn[1] + sub)
+                break
+    memo[key] = res
+    return res
+
+
+def _phrase(c, ctx):
+    n = _name(c, ctx, 1)
+    if n is None:
+        return 'unnamed ' + _KIND.get(type(c), _short(c))
+    return '%s %s' % n
+
+
+def _holder_phrase(m, ctx):
+    """Where object m (e.g. a bound method) is kept, as a phrase."""
+    parents = _parents(m, ctx)
+    for p in parents:
+        r = _root(m, p, ctx)
+        if r is not None:
+            return '%s %s' % r
+    for p in parents:
+        if type(p) in (list, tuple, dict, set, frozenset):
+            return _phrase(p, ctx)
+    return 'unnamed place'
+
+
+def _func_of_cell(cell, ctx):
+    for p in _parents(cell, ctx):
+        if type(p) is tuple:
+            for f in _parents(p, ctx):
+                if type(f) is _FunctionType and getattr(f, '__closure__', getattr(f, 'func_closure', None)) is p:
+                    return f.__name__
+    return '?'
+
+
+def _describe(x, r, ctx):
+    """One sentence: how referrer r holds x, named from a root."""
+    tr = type(r)
+    if tr is dict:
+        root = _root(x, r, ctx)
+        if root is not None:
+            return '%s %s' % root
+        if _key_of(r, x) is not None:
+            return 'dict value in ' + _phrase(r, ctx)
+        return 'dict key in ' + _phrase(r, ctx)
+    if tr is list:
+        return 'list item in ' + _phrase(r, ctx)
+    if tr is tuple:
+        return 'tuple item in ' + _phrase(r, ctx)
+    if tr is set or tr is frozenset:
+        return 'set member in ' + _phrase(r, ctx)
+    if tr is _MethodType:
+        f = getattr(r, '__func__', None) or getattr(r, 'im_func', None)
+        fname = getattr(f, '__name__', '?')
+        return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
+    if tr is _CellType:
+        return 'closure cell of function ' + _func_of_cell(r, ctx)
+    if tr is _FrameType:
+        return 'local variable in function ' + r.f_code.co_name
+    if tr is _GenType:
+        return 'local variable in generator ' + getattr(r, '__name__', '?')
+    if tr is _FunctionType:
+        return 'function ' + r.__name__
+    root = _root(x, r, ctx)
+    if root is not None:
+        return '%s %s' % root
+    try:
+        if type(x) is dict and getattr(r, '__dict__', None) is x:
+            return '__dict__ of ' + _short(r)
+    except Exception:
+        pass
+    return 'referenced by ' + _short(r)
+
+
+# ---------------------------------------------------------------- sampler
+
+_WATCHES = []
+_wake = threading.Event()
+_work = threading.Lock()
+
+
+def _read_proc(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 4096)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(fd)
+    if PY3:
+        return ''.join([c.decode('ascii', 'replace') for c in chunks])
+    return ''.join(chunks)
+
+
+def memory_kib():
+    rss = None
+    peak = None
+    try:
+        rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
+    except Exception:
+        pass
+    try:
+        for line in _read_proc('/proc/self/status').split('\n'):
+            if line.startswith('VmHWM:'):
+                peak = int(line.split()[1])
+                break
+    except Exception:
+        pass
+    return rss, peak
+
+
+def _watch_rc(e):
+    if e[3]:
+        o = e[1]
+    else:
+        o = e[1]()
+    if o is None:
+        return None
+    return _grc(o)
+
+
+def watch_snapshot():
+    out = []
+    for e in list(_WATCHES):
+        rc = _watch_rc(e)
+        if rc is not None:
+            if e[3]:
+                rc -= _S['off_strong']
+            else:
+                rc -= _S['off_weak']
+        out.append([e[0], rc, e[2]])
+    return out
+
+
+def _thread_count():
+    f = getattr(threading, 'active_count', None) or getattr(threading, 'activeCount')
+    return f()
+
+
+def sample():
+    t0 = time.time()
+    rss, peak = memory_kib()
+    cpu = os.times()
+    fields = ['rss', rss, 'peak', peak, 'gc', list(gc.get_count()),
+              'marks', marks_snapshot(), 'cpu', [round(cpu[0], 3), round(cpu[1], 3)]]
+    watch = watch_snapshot()
+    threads = _thread_count()
+    _S['probe_cpu'] += time.time() - t0
+    fields.extend(['probeCpu', round(_S['probe_cpu'], 6), 'threads', threads, 'watch', watch])
+    emit('sample', fields)
+
+
+def _sampler_main():
+    try:
+        _sampler_loop()
+    except:
+        pass
+
+
+def _sampler_loop():
+    interval = _S['interval']
+    next_at = time.time() + interval
+    while True:
+        wait = next_at - time.time()
+        if wait > 0:
+            _wake.wait(wait)
+        if _S['stopped'] or os.getpid() != _S['pid']:
+            return
+        _work.acquire()
+        try:
+            if _S['stopped']:
+                return
+            try:
+                sample()
+            except Exception:
+                probe_error('sample')
+            if time.time() >= _S['next_census']:
+                try:
+                    census(False)
+                except Exception:
+                    probe_error('census')
+        finally:
+            _work.release()
+        now = time.time()
+        next_at += interval
+        if next_at < now:
+            next_at = now + interval
+
+
+def start_sampler():
+    t = threading.Thread(target=_sampler_main, name='refscope-sampler')
+    if hasattr(threading.Thread, 'daemon'):
+        t.daemon = True
+    else:
+        t.setDaemon(True)
+    t.start()
+    _STATE['thread'] = t
+
+
+def stop_sampler():
+    """Stop the sampler between two of its steps and wait for it to go."""
+    _work.acquire()
+    try:
+        _S['stopped'] = True
+        _wake.set()
+    finally:
+        _work.release()
+    t = _STATE.get('thread')
+    if t is not None:
+        t.join(2.0)
+
+
+# ---------------------------------------------------------------- app-side API
+
+_mark_next = {}
+_mark_pairs = {}
+
+
+def mark(name='mark'):
+    """Count one iteration (frame, request) of the app under `name`."""
+    try:
+        _mark_next[name]()
+    except KeyError:
+        _mark_slow(name)
+    except TypeError:
+        _mark_slow(str(name))
+
+
+def _mark_slow(name):
+    c = itertools.count(0)
+    pair = _mark_pairs.setdefault(name, (c, getattr(c, 'next', None) or getattr(c, '__next__')))
+    _mark_next[name] = pair[1]
+    pair[1]()
+
+
+def marks_snapshot():
+    out = {}
+    for name, pair in list(_mark_pairs.items()):
+        r = repr(pair[0])
+        if not isinstance(name, (str, _unicode)):
+            name = str(name)
+        out[name] = int(r[r.index('(') + 1:r.rindex(')')])
+    return out
+
+
+def watch(obj, label=None):
+    """Follow obj's refcount by identity in every sample (weakly when possible)."""
+    try:
+        tname = _name_of_obj(obj)
+        if label is None:
+            label = '%s@%x' % (tname, id(obj))
+        if len(_WATCHES) >= MAX_WATCHES:
+            emit('event', ['event', 'probe-error', 'detail',
+                           'watch: more than %d watched objects; %r ignored' % (MAX_WATCHES, label)])
+            return
+        if not isinstance(label, (str, _unicode)):
+            label = str(label)
+        try:
+            entry = (label, weakref.ref(obj), tname, False)
+        except TypeError:
+            entry = (label, obj, tname, True)
+        _WATCHES.append(entry)
+    except Exception:
+        probe_error('watch')
+
+
+def _api_module():
+    m = type(sys)('refscope')
+    m.__doc__ = 'refscope app-side API (only present under refscope_probe.py)'
+    m.mark = mark
+    m.watch = watch
+    m.version = PROBE_VERSION
+    m._probe = _SELF_MODULE
+    return m
+
+
+# ---------------------------------------------------------------- calibration
+
+def calibrate():
+    """Measure the references the probe's own code paths add (docs/protocol.md)."""
+    keep = [_Calib()]            # one known reference: this list
+    objs = [keep[0]]
+    cnt = {}
+    rs = {}
+    _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, {})
+    _S['off_census'] = rs[_Calib] - 1
+    objs = None
+    _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
+    w = keep[0]
+    e = ('calib', weakref.ref(w), '', False)
+    w = None
+    _S['off_weak'] = _watch_rc(e) - 1
+    keep2 = [[]]
+    e2 = ('calib', keep2[0], '', True)
+    _S['off_strong'] = _watch_rc(e2) - 1
+    e2 = None
+
+
+# ---------------------------------------------------------------- runner
+
+def _usage_error(msg):
+    try:
+        os.write(2, _ascii('refscope_probe: %s\n' % msg))
+    except Exception:
+        pass
+    sys.exit(2)
+
+
+USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
+         '[--watch-type NAME]... [--segment-kib N] -- script.py ARGS... | -- -m module ARGS...')
+
+
+def parse_args(argv):
+    o = {'out': './refscope-out', 'interval': 1.0, 'budget': 0.02, 'watch': [],
+         'segkib': 1024, 'script': None, 'module': None, 'args': []}
+    takes = {'--out': 'out', '--interval': 'interval', '--census-budget': 'budget',
+             '--watch-type': 'watch', '--segment-kib': 'segkib'}
+    i = 0
+    rest = None
+    while i < len(argv):
+        a = argv[i]
+        if a == '--':
+            rest = argv[i + 1:]
+            break
+        if a in ('-h', '--help'):
+            _usage_error(USAGE)
+        val = None
+        if '=' in a and a.split('=', 1)[0] in takes:
+            a, val = a.split('=', 1)
+        elif a in takes:
+            if i + 1 >= len(argv):
+                _usage_error('%s needs a value' % a)
+            i += 1
+            val = argv[i]
+        else:
+            _usage_error('unknown option %r (%s)' % (a, USAGE))
+        key = takes[a]
+        try:
+            if key == 'interval' or key == 'budget':
+                v = float(val)
+                if not (v > 0) or (key == 'budget' and v > 1) or v != v or v > 1e6:
+                    raise ValueError(val)
+                o[key] = v
+            elif key == 'segkib':
+                v = int(val)
+                if v < 1:
+                    raise ValueError(val)
+                o[key] = v
+            elif key == 'watch':
+                o['watch'].append(val)
+            else:
+                if not val:
+                    raise ValueError(val)
+                o[key] = val
+        except ValueError:
+            _usage_error('bad value for %s: %r' % (a, val))
+        i += 1
+    if not rest:
+        _usage_error('nothing to run: give -- script.py ARGS... or -- -m module ARGS...')
+    if rest[0] == '-m':
+        if len(rest) < 2 or not rest[1]:
+            _usage_error('-m needs a module name')
+        o['module'] = rest[1]
+        o['args'] = rest[2:]
+    else:
+        o['script'] = rest[0]
+        o['args'] = rest[1:]
+    return o
+
+
+def _program_name():
+    try:
+        raw = _read_proc('/proc/self/cmdline')
+        first = raw.split('\0')[0]
+        if first:
+            return first
+    except Exception:
+        pass
+    return sys.executable or 'python'
+
+
+def _new_main_module():
+    """A fresh __main__ with the keys (and, on 3.x, key order) the interpreter gives it."""
+    m = type(sys)('__main__')
+    d = m.__dict__
+    if PY3:
+        d['__annotations__'] = {}
+    elif sys.version_info[:2] >= (2, 6):
+        d['__package__'] = None
+    d['__builtins__'] = sys.modules.get('builtins') or sys.modules.get('__builtin__')
+    return m
+
+
+def _exec_code(code, d):
+    exec(code, d)
+
+
+def _strip_probe_tb(tb):
+    while tb is not None and tb.tb_frame.f_code.co_filename == _PROBE_FILE:
+        tb = tb.tb_next
+    return tb
+
+
+def _print_exception(et, ev, tb):
+    """Print an uncaught exception as the interpreter's top level does."""
+    tb = _strip_probe_tb(tb)
+    try:
+        sys.last_type = et
+        sys.last_value = ev
+        sys.last_traceback = tb
+        if sys.version_info[:2] >= (3, 12):
+            sys.last_exc = ev
+        if PY3:
+            try:
+                ev.__traceback__ = tb
+            except Exception:
+                pass
+    except Exception:
+        pass
+    try:
+        hook = getattr(sys, 'excepthook', None) or sys.__excepthook__
+        hook(et, ev, tb)
+    except Exception:
+        pass
+
+
+def _system_exit_status(ev):
+    """What the interpreter does with SystemExit: exit status (prints non-int codes)."""
+    code = getattr(ev, 'code', None)
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        text = str(code)
+    except Exception:
+        text = repr(code)
+    try:
+        if PY3:
+            err = sys.stderr
+            if err is not None:
+                err.write(text)
+                err.write('\n')
+            else:
+                os.write(2, (text + '\n').encode('utf-8', 'replace'))
+        else:
+            os.write(2, text + '\n')
+    except Exception:
+        pass
+    return 1
+
+
+def _module_started(tb):
+    """Did a -m module's own code start (vs. runpy failing to find/compile it)?"""
+    runpy_file = None
+    try:
+        import runpy
+        runpy_file = runpy.__file__
+    except Exception:
+        pass
+    while tb is not None:
+        co = tb.tb_frame.f_code
+        fn = co.co_filename
+        if co.co_name == '<module>' and fn != _PROBE_FILE and not fn.startswith('<frozen') \
+                and not (runpy_file and fn.rstrip('co') == runpy_file.rstrip('co')):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def run_app(o):
+    """Run the app; returns (how, exit status, error text, start_failed)."""
+    main_mod = _new_main_module()
+    d = main_mod.__dict__
+    code = None
+    if o['script'] is not None:
+        script = o['script']
+        fname = script
+        if sys.version_info[:2] >= (3, 9):
+            fname = os.path.abspath(script)
+        try:
+            f = open(script, 'rb')
+            try:
+                source = f.read()
+            finally:
+                f.close()
+        except (IOError, OSError):
+            e = sys.exc_info()[1]
+            quoted = "'%s'" % fname
+            if PY3:
+                quoted = repr(fname)
+            msg = "%s: can't open file %s: [Errno %d] %s\n" % (
+                _program_name(), quoted, e.errno or 0, e.strerror)
+            try:
+                os.write(2, _ascii(msg) if not PY3 else msg.encode('utf-8', 'surrogateescape'))
+            except Exception:
+                pass
+            return ('start-failed', 2, 'cannot open %s' % script, True)
+        if sys.version_info[:2] < (2, 7):
+            source = source.replace('\r\n', '\n').replace('\r', '\n')
+            if not source.endswith('\n'):
+                source += '\n'
+        sys.argv[:] = [script] + o['args']
+        try:
+            sys.path[0] = os.path.dirname(os.path.realpath(script))
+        except IndexError:
+            sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
+        if PY3:
+            ext = sys.modules.get('_frozen_importlib_external')
+            if ext is not None:
+                try:
+                    d['__loader__'] = ext.SourceFileLoader('__main__', fname)
+                except Exception:
+                    pass
+        d['__file__'] = fname
+        if PY3:
+            d['__cached__'] = None
+        sys.modules['__main__'] = main_mod
+        try:
+            code = compile(source, fname, 'exec', 0, True)
+        except:
+            et, ev, tb = sys.exc_info()
+            _print_exception(et, ev, tb)
+            return ('start-failed', 1, _err_text(et, ev), True)
+        source = None
+    else:
+        sys.argv[:] = ['-m'] + o['args']
+        path0 = ''
+        if sys.version_info[:2] >= (3, 7):
+            path0 = os.getcwd()
+        try:
+            sys.path[0] = path0
+        except IndexError:
+            sys.path.insert(0, path0)
+        sys.modules['__main__'] = main_mod
+    baseline_census()
+    try:
+        start_sampler()
+    except Exception:
+        probe_error('start sampler')
+    try:
+        if code is not None:
+            _exec_code(code, d)
+        else:
+            _run_module(o['module'])
+    except SystemExit:
+        ev = sys.exc_info()[1]
+        tb = sys.exc_info()[2]
+        failed = o['module'] is not None and not _module_started(tb)
+        status = _system_exit_status(ev)
+        return ('exit', status, None, failed)
+    except KeyboardInterrupt:
+        et, ev, tb = sys.exc_info()
+        _print_exception(et, ev, tb)
+        return ('interrupt', _exc_status(o), _err_text(et, ev), False)
+    except:
+        et, ev, tb = sys.exc_info()
+        failed = o['module'] is not None and not _module_started(tb)
+        _print_exception(et, ev, tb)
+        return ('exception', _exc_status(o), _err_text(et, ev), failed)
+    return ('exit', 0, None, False)
+
+
+def _exc_status(o):
+    if PY25 and o['module'] is not None:
+        return 255   # 2.5's -m returns -1 from main on an uncaught exception
+    return 1
+
+
+def _err_text(et, ev):
+    try:
+        name = et.__name__
+        msg = str(ev)
+    except Exception:
+        return '?'
+    if msg:
+        return '%s: %s' % (name, msg)
+    return name
+
+
+def _run_module(name):
+    import runpy
+    if hasattr(runpy, '_run_module_as_main'):
+        runpy._run_module_as_main(name, True)
+    else:
+        # Python 2.5: what its -m switch does (Modules/main.c RunModule)
+        runpy.run_module(name, None, '__main__', True)
+
+
+def baseline_census():
+    try:
+        census(True)
+    except Exception:
+        probe_error('baseline census')
+
+
+def join_app_threads():
+    """Wait for the app's non-daemon threads, as the interpreter does at exit."""
+    cur = _current_thread()
+    while True:
+        pending = []
+        for t in threading.enumerate():
+            if t is cur or t is _STATE.get('thread'):
+                continue
+            alive = getattr(t, 'is_alive', None) or getattr(t, 'isAlive')
+            if not alive():
+                continue
+            if hasattr(threading.Thread, 'daemon'):
+                daemon = t.daemon
+            else:
+                daemon = t.isDaemon()
+            if daemon or isinstance(t, getattr(threading, '_DummyThread', ())):
+                continue
+            pending.append(t)
+        if not pending:
+            return
+        for t in pending:
+            t.join()
+
+
+def _current_thread():
+    f = getattr(threading, 'current_thread', None) or getattr(threading, 'currentThread')
+    return f()
+
+
+def start_record(o):
+    page = 4
+    try:
+        page = os.sysconf('SC_PAGE_SIZE') // 1024
+    except Exception:
+        pass
+    _S['page_kib'] = page
+    v = sys.version_info
+    pyver = '%d.%d.%d' % (v[0], v[1], v[2])
+    impl = 'CPython'
+    if hasattr(sys, 'pypy_version_info'):
+        impl = 'PyPy'
+    target = o['script'] or o['module']
+    argv = [target] + o['args']
+    emit('start', ['schema', SCHEMA, 'probe', PROBE_VERSION, 'wall', _S['t0'],
+                   'pid', os.getpid(), 'python', pyver, 'impl', impl,
+                   'platform', sys.platform, 'executable', sys.executable or '',
+                   'argv', argv, 'target', target, 'module', o['module'] is not None,
+                   'interval', o['interval'], 'censusBudget', o['budget'],
+                   'pageKiB', page, 'segmentKiB', o['segkib'], 'watchTypes', o['watch'],
+                   'observer', {'refcountOffset': _S['off_census'],
+                                'watchOffset': _S['off_weak'],
+                                'immortalMin': IMMORTAL_MIN}])
+
+
+def _prepare_out(path):
+    try:
+        if not os.path.isdir(path):
+            os.makedirs(path)
+        for n in os.listdir(path):
+            if re.match('^seg-[0-9]{6}\\.jsonl$', n):
+                os.remove(os.path.join(path, n))
+        _W['dir'] = path
+        _open_segment(1)
+    except (IOError, OSError):
+        e = sys.exc_info()[1]
+        _usage_error('cannot write to --out %s: %s' % (path, getattr(e, 'strerror', None) or e))
+
+
+def main(argv):
+    o = parse_args(argv)
+    _S['interval'] = o['interval']
+    _S['budget'] = o['budget']
+    _STATE['watch_types'] = o['watch']
+    _W['cap'] = o['segkib'] * 1024
+    _prepare_out(o['out'])
+    try:
+        calibrate()
+    except Exception:
+        probe_error('calibrate')
+    start_record(o)
+    api = _api_module()
+    sys.modules['refscope'] = api
+    sys.modules['refscope_probe'] = api
+    how, status, error, failed = run_app(o)
+    if os.getpid() != _S['pid']:
+        # a forked child of the app: behave like python, record nothing
+        try:
+            join_app_threads()
+        except Exception:
+            pass
+        return status
+    if failed:
+        how = 'start-failed'
+    if how != 'start-failed' or _S['censuses']:
+        try:
+            join_app_threads()
+        except Exception:
+            probe_error('join threads')
+    try:
+        stop_sampler()
+    except Exception:
+        probe_error('stop sampler')
+    if _S['censuses']:
+        try:
+            census(True)
+        except Exception:
+            probe_error('final census')
+    exit_field = status
+    if how == 'interrupt' and sys.version_info[:2] >= (3, 8):
+        exit_field = 130
+    emit('end', ['how', how, 'exit', exit_field, 'error', error,
+                 'probeCpu', round(_S['probe_cpu'], 6), 'censuses', _S['censuses'],
+                 'records', _W['written'] + 1])
+    _close_segment()
+    if how == 'interrupt' and sys.version_info[:2] >= (3, 8):
+        _die_by_sigint()
+    return status
+
+
+def _die_by_sigint():
+    """3.8+: an unhandled KeyboardInterrupt ends the process by SIGINT, after cleanup."""
+    import signal
+    import atexit
+    try:
+        atexit._run_exitfuncs()
+    except Exception:
+        pass
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+if _RUN_AS_MAIN:
+    sys.exit(main(sys.argv[1:]))
