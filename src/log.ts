@@ -28,7 +28,7 @@ export async function createLog(opts: { verbose: boolean }): Promise<Log> {
     const { default: pretty } = await import('pino-pretty');
     streams.push({
       level: 'debug',
-      stream: pretty({ destination: 2, sync: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname' }),
+      stream: pretty({ destination: 2, sync: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname', singleLine: true }),
     });
   }
   const multi = pino.multistream(streams);

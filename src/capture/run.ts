@@ -108,6 +108,8 @@ export interface RunHandle {
   interrupt(delivered: boolean): void;
   /** how many interrupts the user has sent */
   readonly interrupts: number;
+  /** settles when the app has ended (the analysis still follows) */
+  appEnded: Promise<void>;
   done: Promise<RunOutcome>;
 }
 
@@ -159,6 +161,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     snapshot: () => ({ elapsedSeconds: (Date.now() - startedAt) / 1000, ...progress.snapshot() }),
     interrupt: (delivered: boolean) => stopper.interrupt(delivered),
     get interrupts() { return stopper.interrupts; },
+    appEnded: proc.exited.then(() => undefined, () => undefined),
     done,
   };
 }

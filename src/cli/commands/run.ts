@@ -103,8 +103,12 @@ async function runRun(args: RunArgs): Promise<number> {
   process.on('SIGTERM', onSigterm);
   process.on('SIGHUP', onSigterm);
 
-  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt) : async () => undefined;
+  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt, () => live?.clear()) : async () => undefined;
   const ticker = live ? setInterval(() => live.render(handle.snapshot()), 250) : null;
+  void handle.appEnded.then(() => {
+    if (ticker) clearInterval(ticker);
+    live?.clear();
+  });
 
   try {
     const outcome = await handle.done;
@@ -140,10 +144,16 @@ async function runRun(args: RunArgs): Promise<number> {
 function attachTerminal(
   proc: import('../../transport/types.js').TransportProcess,
   onInterrupt: (delivered: boolean) => void,
+  beforeOutput: () => void,
 ): () => Promise<void> {
   const stdin = process.stdin;
   const raw = Boolean(stdin.isTTY);
-  proc.stdout?.pipe(process.stdout, { end: false });
+  // the app's output comes through us: take the live line away first, the next tick redraws it
+  const onOutput = (chunk: Buffer) => {
+    beforeOutput();
+    process.stdout.write(chunk);
+  };
+  proc.stdout?.on('data', onOutput);
   // the app's last output must reach stdout before the report does
   const drained = new Promise<void>((resolve) => {
     if (!proc.stdout) return resolve();
@@ -174,7 +184,7 @@ function attachTerminal(
     if (raw) stdin.setRawMode(false);
     stdin.pause();
     process.stdout.off('resize', onResize);
-    proc.stdout?.unpipe(process.stdout);
+    proc.stdout?.off('data', onOutput);
   };
 }
 
