@@ -124,4 +124,36 @@ describe('refscope run --local, defaults', () => {
     expect(r.stderr).toContain(`refscope: session refscope-sessions/${sessions[0]}`);
     expect(readdirSync(cwd)).toEqual(['refscope-sessions']);
   });
+
+  it.skipIf(interps.length === 0)('runs -m MODULE from the current directory and names the session after it', async () => {
+    const py = interps[interps.length - 1]!;
+    const r = await runCli(['run', '--local', '--python', py.path, '--out', join(work, 'module'), ...FAST, '--', '-m', 'args', 'x y'],
+      { cwd: APPS, timeoutMs: 60_000 });
+    expect([0, 1]).toContain(r.code);
+    expect(r.stdout.toString('utf8').split('\n')[0]).toBe(`['x y']`);
+    expect(readJson<Manifest>(join(work, 'module', 'manifest.json')).command).toEqual(['-m', 'args', 'x y']);
+  });
+
+  it.skipIf(interps.length === 0)('gives the app the user\'s stdin', async () => {
+    const py = interps[0]!;
+    const r = await runCli(['run', '--local', '--python', py.path, '--out', join(work, 'stdin'), ...FAST, '--', join(APPS, 'upper.py')],
+      { input: 'hello\nworld\n', timeoutMs: 60_000 });
+    expect([0, 1]).toContain(r.code);
+    expect(r.stdout.toString('utf8').startsWith('HELLO\nWORLD\n')).toBe(true);
+  });
+
+  it.skipIf(interps.length === 0)('--force replaces an earlier session in --out, never other files', async () => {
+    const py = interps[interps.length - 1]!;
+    const out = join(work, 'again');
+    const args = ['run', '--local', '--python', py.path, '--out', out, ...FAST, '--', join(APPS, 'quiet.py'), '5'];
+    const first = await runCli(args, { timeoutMs: 60_000 });
+    expect([0, 1]).toContain(first.code);
+    const id1 = readJson<Manifest>(join(out, 'manifest.json')).id;
+    const refused = await runCli(args, { timeoutMs: 60_000 });
+    expect(refused.code).toBe(2);
+    const second = await runCli([...args.slice(0, 2), '--force', ...args.slice(2)], { timeoutMs: 60_000 });
+    expect([0, 1]).toContain(second.code);
+    expect(readJson<Manifest>(join(out, 'manifest.json')).id).not.toBe(id1);
+    expect(readdirSync(join(out, 'segments')).length).toBeGreaterThan(0);
+  });
 });
