@@ -409,7 +409,7 @@ else:
 
 def _hold_gil():
     """Make this thread keep the GIL for the census; returns what to restore."""
-    if hasattr(sys, 'setswitchinterval'):
+    if hasattr(sys, 'setswitchinterval') and hasattr(sys, 'getswitchinterval'):
         old = sys.getswitchinterval()
         sys.setswitchinterval(30.0)
         return old

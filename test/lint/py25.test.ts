@@ -1,0 +1,97 @@
+/**
+ * The device side must stay inside the Python 2.5 subset (DESIGN.md §4): the lint rejects
+ * newer constructs, and every .py under device-scripts/ must compile under 2.7 and under
+ * the real 2.5 when REFSCOPE_PY25 is set.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { interpreters, type Interp } from '../helpers/pythons.js';
+
+const ROOT = resolve(__dirname, '..', '..');
+const LINT = join(ROOT, 'test', 'lint', 'py25_lint.py');
+const DEVICE = join(ROOT, 'device-scripts');
+
+function pyFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const n of readdirSync(dir).sort()) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) out.push(...pyFiles(p));
+    else if (n.endsWith('.py')) out.push(p);
+  }
+  return out;
+}
+
+const all = interpreters();
+const py3 = all.find((i) => i.label === '3.11') ?? all.filter((i) => i.label.startsWith('3.')).pop();
+const tmp = mkdtempSync(join(tmpdir(), 'refscope-lint-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function lint(...paths: string[]) {
+  return spawnSync(py3!.path, [LINT, ...paths], { encoding: 'utf8', timeout: 60_000 });
+}
+
+describe.skipIf(!py3)('py25 lint', () => {
+  it('finds device-side Python files to check', () => {
+    expect(pyFiles(DEVICE).length).toBeGreaterThan(0);
+  });
+
+  it('passes every .py under device-scripts/', () => {
+    const r = lint(DEVICE);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('rejects a with statement, naming file and line', () => {
+    const bad = join(tmp, 'bad_with.py');
+    writeFileSync(bad, 'import sys\nwith open(sys.argv[0]) as f:\n    pass\n');
+    const r = lint(bad);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${bad}:2: \`with\` statement`);
+  });
+
+  it('rejects the other post-2.5 constructs it knows', () => {
+    const bad = join(tmp, 'bad_many.py');
+    writeFileSync(bad, [
+      'import json',
+      'try:',
+      '    pass',
+      'except ValueError as e:',
+      '    pass',
+      's = {1, 2}',
+      'd = {k: 1 for k in s}',
+      "m = 0o644",
+      "b = b'x'",
+      'n = next(iter(s))',
+      "t = '{}'.format(1)",
+      "f = f'{t}'",
+      'def g(a, *, k=1):',
+      '    nonlocal_ = 1',
+      'import sys',
+      'sys.getsizeof(1)',
+      "if hasattr(sys, 'getsizeof'):",
+      '    sys.getsizeof(2)',
+      '',
+    ].join('\n'));
+    const r = lint(bad);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.trim().split('\n').map((l) => Number(l.split(':')[1]));
+    for (const n of [1, 4, 6, 7, 8, 9, 10, 11, 12, 13, 16]) expect(lines).toContain(n);
+    expect(lines).not.toContain(18); // guarded by hasattr
+  });
+});
+
+const compilers: Interp[] = all.filter((i) => i.label === '2.7' || i.label === '2.5');
+describe.skipIf(compilers.length === 0)('device scripts compile', () => {
+  it.each(compilers.map((i) => [i.label, i] as const))('under Python %s', (_label, interp) => {
+    for (const file of pyFiles(DEVICE)) {
+      const r = spawnSync(interp.path, ['-c',
+        'import sys\nf = open(sys.argv[1])\nsrc = f.read()\nf.close()\ncompile(src, sys.argv[1], "exec")\n', file],
+      { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr, file).toBe('');
+      expect(r.status, file).toBe(0);
+    }
+  });
+});
