@@ -5,14 +5,15 @@
  * interrupt, and finish (finish.ts).
  */
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Log } from '../log.js';
 import { resolvePython, type PythonInfo } from '../device/python.js';
 import { MANIFEST_SCHEMA, type Manifest } from '../session/manifest.js';
-import { SEGMENTS_DIR, checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
+import { checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
 import type { ExitStatus, Transport, TransportProcess } from '../transport/types.js';
 import { finishSession, type RunOutcome } from './finish.js';
+import { localPlacement } from './placement.js';
 import { probeArgv, probePath, readProbeVersion } from './probe.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
@@ -80,6 +81,8 @@ export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
   await checkSessionDir(sessionDir, { force: req.force ?? false });
   const path = probePath();
   const version = await readProbeVersion(path);
+  const uname = await req.transport.run(['uname', '-srm'], { timeoutMs: 5_000 })
+    .then((r) => (r.code === 0 ? r.stdout.trim() : undefined), () => undefined);
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
     id: newSessionId(),
@@ -88,6 +91,7 @@ export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
     transport: req.transport.kind,
     python: { path: python.path, version: python.version },
     probeVersion: version,
+    ...(uname ? { uname } : {}),
     command: [...req.command],
     options: { interval: req.interval, censusBudget: req.censusBudget, watchTypes: [...req.watchTypes], duration: req.duration },
     state: 'running',
@@ -118,15 +122,15 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const { req, sessionDir } = prep;
   await createSession(sessionDir, prep.manifest, { force: req.force ?? false });
   log.attachSession(sessionDir);
-  const segDir = join(sessionDir, SEGMENTS_DIR);
-  const argv = probeArgv({
-    python: prep.python.path, probe: prep.probe.path, outDir: segDir,
+  const place = localPlacement(sessionDir, prep.probe.path);
+  const argv = place.launch(probeArgv({
+    python: prep.python.path, probe: place.probePath, outDir: place.outDir,
     interval: req.interval, censusBudget: req.censusBudget, watchTypes: req.watchTypes, command: req.command,
-  });
+  }));
   log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
 
   const progress = new Progress();
-  const tail = new SegmentTail(segDir, progress.onRecord);
+  const tail = new SegmentTail(place.localSegments, progress.onRecord);
   const proc = await req.transport.spawn(argv, {
     cwd: req.cwd,
     stdio: 'inherit',
@@ -149,6 +153,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
       clearInterval(poller);
       stopper.dispose();
     }
+    await place.collect();
     const lost = await tail.finish();
     return finishSession({
       sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0, log: log.logger,
