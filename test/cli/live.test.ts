@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/session/manifest.js';
 import type { Report } from '../../src/report/types.js';
+import { formatLive } from '../../src/cli/live.js';
 import { ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 
@@ -17,6 +18,16 @@ const py = coreInterpreters().pop();
 let work: string;
 
 const LIVE = /refscope \d\d:\d\d {2}RSS [\d.]+ MiB {2}[\d.-]+ marks\/s/;
+
+describe('formatLive', () => {
+  it('shows elapsed, RSS, marks/s and the top growing type, within the width, without control characters', () => {
+    const s = { elapsedSeconds: 75.4, rssKiB: 46285, marksPerSecond: 29.96, topGrowth: { type: 'w.Widget\x1b[31m', delta: 120 }, records: 9 };
+    expect(formatLive(s, 200)).toBe('refscope 01:15  RSS 45.2 MiB  30.0 marks/s  growing: w.Widget\\x1b[31m +120');
+    expect(formatLive(s, 30)).toHaveLength(29);
+    expect(formatLive({ elapsedSeconds: 3700, rssKiB: null, marksPerSecond: null, topGrowth: null, records: 0 }))
+      .toBe('refscope 1:01:40  RSS -  - marks/s');
+  });
+});
 
 describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython under pyenv: skipped)'}`, () => {
   beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'refscope-cli-live-')); });
@@ -74,6 +85,19 @@ describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython u
     expect(r.stderr).toContain('killing the app');
     expect([0, 1]).toContain(r.code);
     expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: null });
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
+  });
+
+  it('--duration escalates to SIGTERM when the app ignores SIGINT', async () => {
+    const out = join(work, 'escalate');
+    const t0 = Date.now();
+    const r = await runCli(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--duration', '1', '--', join(APPS, 'stubborn.py')],
+      { timeoutMs: 40_000 });
+    const took = Date.now() - t0;
+    expect(r.timedOut).toBe(false);
+    expect(took).toBeGreaterThanOrEqual(5_500);
+    expect(took).toBeLessThan(20_000);
+    expect([0, 1]).toContain(r.code);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
   });
 
