@@ -41,9 +41,15 @@ export interface GrowthFit {
   level: number;
   /** growth over the window predicted by the slope */
   net: number;
+  /** growth over the whole series predicted by the slope (the last census, taken after the
+   * app ended, may already show objects freed at exit, so raw end values understate it) */
+  total: number;
   /** robust spread (1.4826·MAD) of the residuals around the fit */
   noise: number;
-  /** slope over the later half of the window, in the same unit as the main slope */
+  /** span of the window in the main slope's unit (marks, or seconds) */
+  span: number;
+  /** slopes over the earlier and the later half of the window, in the main slope's unit */
+  earlySlope: number;
   lateSlope: number;
 }
 
@@ -69,6 +75,7 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
   const resid = new Float64Array(m);
   for (let i = 0; i < m; i++) resid[i] = wy[i]! - main.slope * wm[i]! - main.intercept;
   const half = m >> 1;
+  const early = theilSen(wm.subarray(0, half + 1), wy.subarray(0, half + 1));
   const late = theilSen(wm.subarray(half), wy.subarray(half));
   return {
     perMark,
@@ -79,7 +86,10 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
     last: y[n - 1]!,
     level: median(wy),
     net: main.slope * (wm[m - 1]! - wm[0]!),
+    total: main.slope * (perMark ? x![n - 1]! - x![0]! : t[n - 1]! - t[0]!),
     noise: mad(resid),
+    span: wm[m - 1]! - wm[0]!,
+    earlySlope: early ? early.slope : 0,
     lateSlope: late ? late.slope : 0,
   };
 }

@@ -97,17 +97,18 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
   const mark = series.primaryMark;
   const marks = mark ? series.marks[mark] ?? 0 : 0;
   const censusPoints = series.census.t.length;
+  const short: string[] = [];
   const needs: string[] = [];
   if (censusPoints < MIN_CENSUSES) {
+    short.push(plural(censusPoints, 'census', 'censuses'));
     needs.push(`needs ${plural(MIN_CENSUSES - censusPoints, 'more census', 'more censuses')} (run longer)`);
   }
-  if (mark && marks < MIN_MARKS) needs.push(`needs ${plural(MIN_MARKS - marks, 'more mark')}`);
+  if (mark && marks < MIN_MARKS) {
+    short.push(plural(marks, `'${mark}' mark`));
+    needs.push(`needs ${plural(MIN_MARKS - marks, 'more mark')}`);
+  }
   if (needs.length) {
-    const have = mark ? `${plural(marks, `'${mark}' mark`)} and ` : '';
-    return {
-      verdict: 'inconclusive',
-      summary: `only ${have}${plural(censusPoints, 'census', 'censuses')}: ${needs.join('; ')}`,
-    };
+    return { verdict: 'inconclusive', summary: `only ${short.join(' and ')}: ${needs.join('; ')}` };
   }
   const lead = suspects.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE);
   if (lead) {

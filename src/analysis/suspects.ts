@@ -23,15 +23,26 @@ const DEPENDENT_FACTOR = 0.5;
 /** Native growth must be at least 4 KiB per 100 marks, or 4 KiB per minute without marks. */
 const NATIVE_MIN_BYTES_PER_MARK = 4096 / 100;
 const NATIVE_MIN_BYTES_PER_SECOND = 4096 / 60;
-/** …and at least 16 pages over the fitted window (allocator and page granularity). */
-const NATIVE_MIN_NET_KIB = 64;
+/**
+ * …and at least 256 KiB unexplained over the fitted window: Python's allocator takes memory
+ * in 256 KiB arenas and glibc trims in 128 KiB steps, so less is within allocator noise.
+ */
+const NATIVE_MIN_NET_KIB = 256;
+/**
+ * RSS that grows ever more slowly is the allocator settling (high-water marks, free lists,
+ * fragmentation): the later half of the window must keep at least half the earlier pace.
+ */
+const NATIVE_MIN_PACE = 0.5;
 /** Factor on the bytes growing types explain before RSS growth counts as native. */
 const SIZE_SLACK = 2;
+const MAX_VIAS = 1000;
 const NO_REFERRER = /^no referrer\b/;
 
 export interface RankedSuspect extends Suspect {
   /** bytes per mark (or per second without marks) × confidence, for ordering */
   score: number;
+  /** the observation without the diagnosis, for when another suspect explains it */
+  observed?: string;
 }
 
 interface Rate {
@@ -62,15 +73,21 @@ export function topReferrers(agg: ReferrerAgg | undefined, n = 5): Referrer[] {
     .slice(0, n);
 }
 
-/** "9 of 11 references are bound methods (on_click, on_key) stored in EventBus.handlers" */
+/**
+ * "9 of 11 references are bound methods (on_click, on_key) stored in EventBus.handlers",
+ * else "most are held by <top Python holder>"; "no referrer" holders only lead when they are
+ * the majority (the probe's count of those is approximate).
+ */
 export function holderPhrase(agg: ReferrerAgg | undefined): string {
   if (!agg || agg.holders.size === 0) return 'no holders were sampled yet';
   let total = 0;
   let bound = 0;
+  let none = 0;
   const methods: string[] = [];
   const stores: string[] = [];
   for (const [via, n] of agg.holders) {
     total += n;
+    if (NO_REFERRER.test(via)) none += n;
     const m = /^bound method (\S+?) in (?:(?:list|dict|tuple|set) )?(.+?)(?:\[.*\])?$/.exec(via)
       ?? /^bound method (\S+)$/.exec(via);
     if (!m) continue;
@@ -79,13 +96,15 @@ export function holderPhrase(agg: ReferrerAgg | undefined): string {
     if (!methods.includes(meth)) methods.push(meth);
     if (m[2] && !stores.includes(m[2])) stores.push(m[2]);
   }
-  if (bound > 0 && bound * 2 >= total) {
+  if (none * 2 > total) return `${none} of ${total} references have no Python referrer (held or leaked by C code)`;
+  if (bound > 0 && bound * 2 >= total - none) {
     const list = (xs: string[]): string => (xs.length > 3 ? `${xs.slice(0, 3).join(', ')}, ...` : xs.join(', '));
     const where = stores.length ? ` stored in ${list(stores)}` : '';
     return `${bound} of ${total} references are bound methods (${list(methods)})${where}`;
   }
-  const top = topReferrers(agg, 1)[0]!;
-  return top.count * 2 >= total
+  const top = topReferrers(agg, MAX_VIAS).find((r) => !NO_REFERRER.test(r.via));
+  if (!top) return 'no holders were sampled yet';
+  return top.count * 2 >= total - none
     ? `most are held by ${top.via}`
     : `the largest holder is ${top.via} (${top.count} of ${total} references)`;
 }
@@ -130,7 +149,7 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
   const agg = series.referrers.get(c.type);
   const size = bytesPerObject(c.type);
-  const accumulated = Math.max(0, Math.round(c.fit.last - c.fit.first));
+  const accumulated = Math.max(0, Math.round(c.fit.total));
   const evidence =
     `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
     `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)}); ${holderPhrase(agg)}`;
@@ -156,8 +175,9 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   const count = Math.round(medianOf(ys.count));
   const per = perText(c.rate, mark);
   const perObject = count > 0 ? c.rate.value / count : 0;
+  const observed = `refcount sum of ${c.type} grows by ${fmt(c.rate.value)} ${per} while its count stays at ${count}`;
   let evidence =
-    `refcount sum of ${c.type} grows by ${fmt(c.rate.value)} ${per} while its count stays at ${count}: ` +
+    `${observed}: ` +
     `a reference leak (a missing Py_DECREF, e.g. after PyIter_Next), about ${fmt(perObject)} extra ` +
     `references per object ${per}`;
   if (agg) {
@@ -182,6 +202,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     referrers: topReferrers(agg),
     interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
     unit: 'references',
+    observed,
     // each leaked reference may pin an object for good: rank as if one object per reference
     score: c.rate.value * size * c.confidence,
   };
@@ -228,21 +249,36 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
 
 /**
  * New objects reference old ones: leaked Widgets raise the refcount sum of their class
- * (`type`), their methods' functions, their attribute-name strings. So while some type's
- * count grows, a refcount growth elsewhere is taken as following it, unless the probe's
- * referrer walk found references no Python object accounts for (the mark of a C leak).
+ * (`type`), their bound methods' functions, their attribute-name strings. So while types'
+ * counts grow, a refcount growth elsewhere of at most REFS_PER_NEW_OBJECT per new object is
+ * taken as following the leading growing type, unless most of its sampled references have no
+ * referrer at all (the probe's mark of a C leak).
  */
+const REFS_PER_NEW_OBJECT = 16;
+
 function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[], series: Series): void {
   const lead = objects.find((o) => !o.dependsOn && o.kind === 'object-growth');
   if (!lead?.type) return;
+  const perMark = lead.perMark !== null;
+  let newObjects = 0;
+  for (const o of objects) if (o.kind === 'object-growth') newObjects += perMark ? o.perMark?.value ?? 0 : o.perSecond;
   for (const s of refs) {
+    const rate = perMark ? s.perMark?.value ?? Infinity : s.perSecond;
+    if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
     const agg = s.type ? series.referrers.get(s.type) : undefined;
-    const leakedByC = agg ? [...agg.holders].some(([via, n]) => n > 0 && NO_REFERRER.test(via)) || agg.unexplained > 0 : false;
-    if (leakedByC) continue;
+    if (agg) {
+      let total = 0;
+      let none = 0;
+      for (const [via, n] of agg.holders) {
+        total += n;
+        if (NO_REFERRER.test(via)) none += n;
+      }
+      if (total > 0 && none * 2 > total) continue;
+    }
     s.dependsOn = lead.type;
     s.confidence = round2(s.confidence * DEPENDENT_FACTOR);
-    s.score *= DEPENDENT_FACTOR;
-    s.evidence = `follows ${lead.type} (references from the new objects): ${s.evidence}`;
+    s.score = 0; // references the new objects hold pin nothing new: after every other suspect
+    s.evidence = `follows ${lead.type}: ${s.observed ?? s.evidence}, as the new objects reference existing ones`;
   }
 }
 
@@ -253,6 +289,7 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   if (!f) return null;
   const s = mainSlope(f);
   if (!s || !isGrowing(f, { minNet: NATIVE_MIN_NET_KIB, minRelative: 0 })) return null;
+  if (f.lateSlope < NATIVE_MIN_PACE * f.earlySlope) return null;
   const perMark = f.perMark !== null;
   // bytes per mark (or per second) the growing types account for; a dict that follows an app
   // instance is its __dict__, already in the instance's estimate
@@ -269,6 +306,7 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   // the per-object sizes are estimates, good to about a factor of 2: only RSS growth beyond
   // twice what the types explain counts as unexplained
   if (s.low * 1024 - SIZE_SLACK * explained <= 0 || unexplained < min) return null;
+  if ((unexplained * f.span) / 1024 < NATIVE_MIN_NET_KIB) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f) * share);
   const mark = series.primaryMark;
@@ -313,5 +351,5 @@ export function findSuspects(series: Series): RankedSuspect[] {
 export function reportable(ranked: RankedSuspect[]): Suspect[] {
   return ranked
     .filter((s) => s.confidence >= MIN_CONFIDENCE)
-    .map(({ score: _score, ...s }) => s);
+    .map(({ score: _score, observed: _observed, ...s }) => s);
 }

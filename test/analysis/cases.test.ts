@@ -125,6 +125,22 @@ describe('analyseRecords on synthetic sessions', () => {
     expect(r.rss.slopeKiBPerMark).toBeGreaterThan(55);
   });
 
+  it('does not call an allocator settling (RSS growing ever more slowly) a native leak', async () => {
+    // RSS follows the running maximum of a random pool: fast at first, then slower and slower
+    const records = synthSession({ seed: 14, marks: 600, nativeKiB: (m) => 900 * Math.log1p(m / 40) });
+    const r = await analyseRecords(records, meta);
+    expect(r.suspects.filter((s) => s.kind === 'native-growth')).toEqual([]);
+    expect(r.verdict).toBe('no-leak');
+  });
+
+  it('finds a slow native leak once it has run long enough', async () => {
+    const records = synthSession({ seed: 15, marks: 3000, rate: 20, nativeKiB: (m) => 0.5 * m });
+    const r = await analyseRecords(records, meta);
+    const native = r.suspects.find((s) => s.kind === 'native-growth')!;
+    expect(native).toBeDefined();
+    expect(Math.abs(native.bytesPerMark! - 512) / 512).toBeLessThan(0.15);
+  });
+
   it('gives no-leak for a clean app with heavy churn, across seeds', async () => {
     for (let seed = 100; seed < 110; seed++) {
       const records = synthSession({
