@@ -22,6 +22,11 @@ function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
 }
 
+/** yargs messages can span lines ("Invalid values:\n  Argument: …"): make them one */
+function oneLine(s: string): string {
+  return s.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/[.:]$/, '');
+}
+
 /** Parse and run; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -36,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       .strict()
       .fail((msg, err) => {
         if (err) throw err;
-        throw new RefscopeError('ERR_USAGE', firstLine(msg ?? 'bad usage'), 'Run refscope --help');
+        throw new RefscopeError('ERR_USAGE', oneLine(msg ?? 'bad usage'), 'Run refscope --help');
       })
       .help()
       .alias('h', 'help')
