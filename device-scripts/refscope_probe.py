@@ -1106,7 +1106,18 @@ def _sampler_loop():
             next_at = now + interval
 
 
+def _quiet_fork_warning():
+    # 3.12+ warns on fork() in a multi-threaded process; the sampler is a thread the
+    # app did not start, so that warning is the probe's, not the app's.
+    if sys.version_info[:2] >= (3, 12):
+        import warnings
+        warnings.filterwarnings(
+            'ignore', message='This process \\(pid=[0-9]+\\) is multi-threaded, use of (fork|forkpty)\\(\\)',
+            category=DeprecationWarning)
+
+
 def start_sampler():
+    _quiet_fork_warning()
     t = threading.Thread(target=_sampler_main, name='refscope-sampler')
     if hasattr(threading.Thread, 'daemon'):
         t.daemon = True
@@ -1467,7 +1478,7 @@ def run_app(o):
         tb = sys.exc_info()[2]
         failed = o['module'] is not None and not _module_started(tb)
         status = _system_exit_status(ev)
-        return ('exit', status, None, failed)
+        return ('sys.exit', status, None, failed)
     except KeyboardInterrupt:
         et, ev, tb = sys.exc_info()
         _print_exception(et, ev, tb)
@@ -1604,9 +1615,14 @@ def main(argv):
         except Exception:
             pass
         return status
+    wait_threads = True
+    if how == 'sys.exit':
+        how = 'exit'
+        # 2.5 exits at once on SystemExit; later versions wait for threads first
+        wait_threads = not PY25
     if failed:
         how = 'start-failed'
-    if how != 'start-failed' or _S['censuses']:
+    if wait_threads and (how != 'start-failed' or _S['censuses']):
         try:
             join_app_threads()
         except Exception:

@@ -1,0 +1,2 @@
+import sys
+sys.stdout.write('package main %r\n' % (__name__,))
