@@ -7,6 +7,7 @@
 import type { Referrer, Suspect } from '../report/types.js';
 import { fitGrowth, growthConfidence, isGrowing, mainSlope, OBJECT_TEST, round2, type GrowthFit } from './fit.js';
 import type { ReferrerAgg, Series } from './series.js';
+import { median } from './stats.js';
 import {
   bytesPerObject,
   holderMentions,
@@ -64,6 +65,17 @@ const fmt = (v: number): string => {
   if (a >= 0.01 || a === 0) return v.toFixed(2);
   return v.toPrecision(2);
 };
+
+/** Sampled references in all, and those with no referrer (the probe's mark of a C leak). */
+function referenceCounts(agg: ReferrerAgg | undefined): { total: number; none: number } {
+  let total = 0;
+  let none = 0;
+  for (const [via, n] of agg?.holders ?? []) {
+    total += n;
+    if (NO_REFERRER.test(via)) none += n;
+  }
+  return { total, none };
+}
 
 export function topReferrers(agg: ReferrerAgg | undefined, n = 5): Referrer[] {
   if (!agg) return [];
@@ -172,7 +184,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
   const agg = series.referrers.get(c.type);
   const ys = series.census.types.get(c.type)!;
-  const count = Math.round(medianOf(ys.count));
+  const count = Math.round(median(ys.count));
   const per = perText(c.rate, mark);
   const perObject = count > 0 ? c.rate.value / count : 0;
   const observed = `refcount sum of ${c.type} grows by ${fmt(c.rate.value)} ${per} while its count stays at ${count}`;
@@ -181,12 +193,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     `a reference leak (a missing Py_DECREF, e.g. after PyIter_Next), about ${fmt(perObject)} extra ` +
     `references per object ${per}`;
   if (agg) {
-    let total = 0;
-    let none = 0;
-    for (const [via, n] of agg.holders) {
-      total += n;
-      if (NO_REFERRER.test(via)) none += n;
-    }
+    const { total, none } = referenceCounts(agg);
     if (none > 0) evidence += `; ${none} of ${total} sampled references have no referrer (reference leaked by C code)`;
     else if (total > 0) evidence += `; but Python code holds them: ${holderPhrase(agg)}`;
   }
@@ -206,11 +213,6 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     // each leaked reference may pin an object for good: rank as if one object per reference
     score: c.rate.value * size * c.confidence,
   };
-}
-
-function medianOf(a: Float64Array): number {
-  const s = Float64Array.from(a).sort();
-  return s.length ? s[s.length >> 1]! : 0;
 }
 
 /**
@@ -265,16 +267,8 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
   for (const s of refs) {
     const rate = perMark ? s.perMark?.value ?? Infinity : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
-    const agg = s.type ? series.referrers.get(s.type) : undefined;
-    if (agg) {
-      let total = 0;
-      let none = 0;
-      for (const [via, n] of agg.holders) {
-        total += n;
-        if (NO_REFERRER.test(via)) none += n;
-      }
-      if (total > 0 && none * 2 > total) continue;
-    }
+    const { total, none } = referenceCounts(s.type ? series.referrers.get(s.type) : undefined);
+    if (total > 0 && none * 2 > total) continue;
     s.dependsOn = lead.type;
     s.confidence = round2(s.confidence * DEPENDENT_FACTOR);
     s.score = 0; // references the new objects hold pin nothing new: after every other suspect
