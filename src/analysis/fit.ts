@@ -104,16 +104,24 @@ export interface GrowthTest {
 export const OBJECT_TEST: GrowthTest = { minNet: 3, minRelative: 0.01 };
 
 /**
- * Is y growing? All of: Mann–Kendall p < 0.01; the slope's 95 % CI above 0; net growth over
+ * The trend's p-value, Bonferroni-corrected for the number of series tested together: with
+ * hundreds of types in a census, some look like a trend by chance.
+ */
+export function adjustedP(f: GrowthFit, tests: number): number {
+  return Math.min(1, f.mk.pUp * Math.max(1, tests));
+}
+
+/**
+ * Is y growing? All of: Mann–Kendall p < 0.01 (corrected for `tests` series); the slope's 95 % CI above 0; net growth over
  * the window >= minNet, >= minRelative × level, and >= 3 × the residual noise (big random
  * swings with a small net change are not growth); and still growing in the later half of
  * the window (>= 25 % of the slope: a cache that filled and stopped is not a leak).
  */
-export function isGrowing(f: GrowthFit, test: GrowthTest): boolean {
+export function isGrowing(f: GrowthFit, test: GrowthTest, tests = 1): boolean {
   const s = mainSlope(f);
   if (!s) return false;
   return (
-    f.mk.pUp < TREND_P &&
+    adjustedP(f, tests) < TREND_P &&
     s.low > 0 &&
     f.net >= test.minNet &&
     f.net >= test.minRelative * Math.abs(f.level) &&
@@ -123,14 +131,14 @@ export function isGrowing(f: GrowthFit, test: GrowthTest): boolean {
 }
 
 /**
- * Confidence in a growth, 0..1: the trend's p-value (0 at p = 0.01, 1 at p <= 1e-6), how
+ * Confidence in a growth, 0..1: the trend's corrected p-value (0 at 0.01, 1 at <= 1e-6), how
  * tight the slope's interval is relative to the slope, and how many points the fit had
  * (full weight from 20).
  */
-export function growthConfidence(f: GrowthFit): number {
+export function growthConfidence(f: GrowthFit, tests = 1): number {
   const s = mainSlope(f);
   if (!s || s.slope <= 0) return 0;
-  const cP = clamp01((-Math.log10(Math.max(f.mk.pUp, 1e-300)) - 2) / 4);
+  const cP = clamp01((-Math.log10(Math.max(adjustedP(f, tests), 1e-300)) - 2) / 4);
   const cW = clamp01(1 - (s.high - s.low) / (2 * s.slope));
   const cN = clamp01((f.points - 4) / 16);
   return round2(0.45 * cP + 0.35 * cW + 0.2 * cN);

@@ -137,6 +137,8 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
   const objects: Candidate[] = [];
   const refs: Candidate[] = [];
   const { t, x } = series.census;
+  // every type is tested twice (count, refsum): correct the trend tests for all of them
+  const tests = 2 * series.census.types.size;
   for (const [type, ys] of series.census.types) {
     const n = ys.count.length;
     if (n < 3) continue;
@@ -145,13 +147,13 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
     const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
     if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
     const fc = fitGrowth(t, x, ys.count);
-    if (fc && isGrowing(fc, OBJECT_TEST)) {
-      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc) });
+    if (fc && isGrowing(fc, OBJECT_TEST, tests)) {
+      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests) });
       continue;
     }
     const fr = fitGrowth(t, x, ys.refsum);
-    if (fr && isGrowing(fr, OBJECT_TEST)) {
-      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr) });
+    if (fr && isGrowing(fr, OBJECT_TEST, tests)) {
+      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests) });
     }
   }
   return { objects, refs };
@@ -217,7 +219,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
 
 /**
  * Mark builtin helpers that follow an app type: the helper grows at >= 0.8 × the app type's
- * rate and, when the app type's holders were sampled, they mention the helper (or it is one
+ * rate (the upper end of the helper's 95 % interval does) and, when the app type's holders were sampled, they mention the helper (or it is one
  * every instance carries, like its __dict__).
  */
 function markDependents(suspects: RankedSuspect[], series: Series): void {
@@ -230,7 +232,8 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
       const urate = u.perMark?.value ?? u.perSecond;
       if (!(urate > 0) || (s.perMark === null) !== (u.perMark === null)) continue;
       const ratio = rate / urate;
-      if (ratio < 0.8) continue;
+      // a helper's rate is noisier than the app type's (its pool churns): its interval decides
+      if ((s.interval?.high ?? rate) / urate < 0.8) continue;
       const agg = series.referrers.get(u.type!);
       const mentioned =
         !agg || agg.holders.size === 0 || perInstanceHelper(s.type) ||
