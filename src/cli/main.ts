@@ -30,6 +30,11 @@ function oneLine(s: string): string {
 /** Parse and run; resolves to the process exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  // a reader that went away (`refscope report S | head`) is not an error: the session is already on disk
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok);
+    throw e;
+  });
   try {
     await yargs(argv)
       .scriptName('refscope')

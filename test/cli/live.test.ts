@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/session/manifest.js';
 import type { Report } from '../../src/report/types.js';
 import { formatLive } from '../../src/cli/live.js';
-import { ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
+import { killCli, ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 
 const APPS = join(ROOT, 'test', 'cli', 'apps');
@@ -63,29 +63,37 @@ describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython u
     const out = join(work, 'sigint');
     const cli = startCli(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'forever.py')],
       { timeoutMs: 60_000, detached: true });
-    await cli.waitForStderr(/refscope: session/, 20_000);
-    await new Promise((r) => setTimeout(r, 1500));
-    cli.child.kill('SIGINT');
-    const r = await within(cli.result, 40_000, 'refscope to end after SIGINT');
-    expect(r.stderr).toContain('forever: interrupted');
-    expect([0, 1]).toContain(r.code);
-    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted' });
+    try {
+      await cli.waitForStderr(/refscope: session/, 20_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      cli.child.kill('SIGINT');
+      const r = await within(cli.result, 40_000, 'refscope to end after SIGINT');
+      expect(r.stderr).toContain('forever: interrupted');
+      expect([0, 1]).toContain(r.code);
+      expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted' });
+    } finally {
+      killCli(cli.child, true);
+    }
   });
 
   it('a second SIGINT kills an app that ignores the first; the session is still reported', async () => {
     const out = join(work, 'stubborn');
     const cli = startCli(['run', '--local', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'stubborn.py')],
       { timeoutMs: 60_000, detached: true });
-    await cli.waitForStderr(/stubborn: running/, 20_000);
-    await new Promise((r) => setTimeout(r, 500));
-    cli.child.kill('SIGINT');
-    await cli.waitForStderr(/waiting for the app to end/, 10_000);
-    cli.child.kill('SIGINT');
-    const r = await within(cli.result, 40_000, 'refscope to end after a second SIGINT');
-    expect(r.stderr).toContain('killing the app');
-    expect([0, 1]).toContain(r.code);
-    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: null });
-    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
+    try {
+      await cli.waitForStderr(/stubborn: running/, 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      cli.child.kill('SIGINT');
+      await cli.waitForStderr(/waiting for the app to end/, 10_000);
+      cli.child.kill('SIGINT');
+      const r = await within(cli.result, 40_000, 'refscope to end after a second SIGINT');
+      expect(r.stderr).toContain('killing the app');
+      expect([0, 1]).toContain(r.code);
+      expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: null });
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
+    } finally {
+      killCli(cli.child, true);
+    }
   });
 
   it('--duration escalates to SIGTERM when the app ignores SIGINT', async () => {

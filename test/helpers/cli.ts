@@ -63,7 +63,7 @@ export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
   });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 60_000);
+  const timer = setTimeout(() => { timedOut = true; killCli(child, opts.detached ?? false); }, opts.timeoutMs ?? 60_000);
   const result = new Promise<CliResult>((res, rej) => {
     child.once('error', rej);
     child.once('close', (code, signal) => {
@@ -82,6 +82,14 @@ export function startCli(args: string[], opts: CliOptions = {}): RunningCli {
       });
     },
   };
+}
+
+/** SIGKILL the CLI; when it leads its own process group, the app under it too. */
+export function killCli(child: ChildProcess, group: boolean): void {
+  try {
+    if (group && child.pid) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch { /* already gone */ }
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {

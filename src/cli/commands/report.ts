@@ -58,6 +58,7 @@ async function runReport(args: ReportArgs): Promise<number> {
       color: toTerminal && !process.env.NO_COLOR,
       width: (toTerminal && process.stdout.columns) || 80,
     });
+  process.exitCode = exitCodeOf(report);
   if (args.output !== undefined) {
     const { writeFileAtomic } = await import('../../session/store.js');
     await writeFileAtomic(resolve(args.output), text);

@@ -117,6 +117,8 @@ async function runRun(args: RunArgs): Promise<number> {
     await detachTerminal();
     log.flush();
 
+    // known before printing, so that a reader going away (EPIPE) still leaves with it
+    process.exitCode = outcome.exitCode;
     if (outcome.report) {
       const out = args.json
         ? (await import('../../report/json.js')).renderJson(outcome.report)
