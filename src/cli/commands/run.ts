@@ -68,8 +68,8 @@ async function runRun(args: RunArgs): Promise<number> {
   }
   const command = (args['--'] ?? []).map(String);
 
-  const [{ createLog }, { LocalTransport, inTerminalForeground }, { prepareRun, startRun }] = await Promise.all([
-    import('../../log.js'), import('../../transport/local.js'), import('../../capture/run.js'),
+  const [{ createLog }, { LocalTransport, inTerminalForeground }, { prepareRun, startRun }, { LiveLine }] = await Promise.all([
+    import('../../log.js'), import('../../transport/local.js'), import('../../capture/run.js'), import('../live.js'),
   ]);
   const log = await createLog({ verbose: args.verbose });
   const transport = new LocalTransport();
@@ -82,7 +82,7 @@ async function runRun(args: RunArgs): Promise<number> {
 
   const ttySize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
   const handle = await startRun(prep, log, { ttySize });
-  const { LiveLine } = await import('../live.js');
+  // from here on nothing awaits before the signal handlers are in place
   const live = LiveLine.for(process.stderr);
   const say = (line: string) => { live?.clear(); process.stderr.write(`refscope: ${line}\n`); };
 
