@@ -114,7 +114,14 @@ export function holderPhrase(agg: ReferrerAgg | undefined): string {
     const where = stores.length ? ` stored in ${list(stores)}` : '';
     return `${bound} of ${total} references are bound methods (${list(methods)})${where}`;
   }
-  const top = topReferrers(agg, MAX_VIAS).find((r) => !NO_REFERRER.test(r.via));
+  // holders that differ only in the key (handlers['click'], handlers['key']) are one holder
+  const groups = new Map<string, number>();
+  for (const [via, n] of agg.holders) {
+    if (NO_REFERRER.test(via)) continue;
+    const key = via.replace(/\[[^\]]*\]$/, '[...]');
+    groups.set(key, (groups.get(key) ?? 0) + n);
+  }
+  const top = topReferrers({ ...agg, holders: groups }, MAX_VIAS)[0];
   if (!top) return 'no holders were sampled yet';
   return top.count * 2 >= total - none
     ? `most are held by ${top.via}`

@@ -40,6 +40,7 @@ describe('analyseRecords on synthetic sessions', () => {
       },
       holders: {
         'app.Widget': [via('on_click', 'click'), via('on_key', 'key'), via('on_tick', 'tick'), ['list item in module global app.WIDGETS', 2]],
+        method: [["list item in list EventBus.handlers['click']", 1], ["list item in list EventBus.handlers['key']", 1], ['attribute A.b', 1]],
       },
     });
     const r = await analyseRecords(records, meta);
@@ -53,6 +54,7 @@ describe('analyseRecords on synthetic sessions', () => {
     expect(method.dependsOn).toBe('app.Widget');
     expect(dict.dependsOn).toBe('app.Widget');
     expect(method.evidence).toMatch(/^follows app\.Widget \(~3 per Widget\)/);
+    expect(method.evidence).toContain("most are held by list item in list EventBus.handlers[...]");
     expect(dict.evidence).toMatch(/^follows app\.Widget \(~1 per Widget\)/);
     expect(method.confidence).toBeLessThan(first!.confidence);
     expect(Math.abs(method.perMark!.value - 3)).toBeLessThan(0.3);
