@@ -56,7 +56,10 @@ function spawnCollect(cmd: string, args: string[], env: NodeJS.ProcessEnv): Prom
 }
 
 /** `refscope run --local` on a fixture, as a user types it; the report from --json (or report.json). */
-async function refscope(interp: Interp, app: string, appArgs: string[], opts: { json?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Ran> {
+async function refscope(
+  interp: Interp, app: string, appArgs: string[],
+  opts: { json?: boolean; env?: NodeJS.ProcessEnv; appStdoutBytes?: number } = {},
+): Promise<Ran> {
   const json = opts.json ?? true;
   const sessionDir = join(work, `s${++runNo}-${app}-${interp.label}`);
   const args = [CLI, 'run', '--local', '--python', interp.path, '--out', sessionDir, ...FAST];
@@ -65,7 +68,8 @@ async function refscope(interp: Interp, app: string, appArgs: string[], opts: { 
   const r = await spawnCollect(process.execPath, args, { ...process.env, ...opts.env });
   let report: Report;
   try {
-    report = json ? (JSON.parse(r.stdout.toString('utf8')) as Report)
+    // with --json, stdout is the app's own stdout (if any) followed by the report
+    report = json ? (JSON.parse(r.stdout.subarray(opts.appStdoutBytes ?? 0).toString('utf8')) as Report)
                   : (JSON.parse(readFileSync(join(sessionDir, 'report.json'), 'utf8')) as Report);
   } catch (e) {
     throw new Error(`no JSON report (exit ${r.code}): ${(e as Error).message}\nstdout: ${r.stdout.toString('utf8').slice(0, 500)}\nstderr: ${r.stderr.slice(-1500)}`);
@@ -185,17 +189,21 @@ describe.each(core.map((i) => [i.label, i] as const))('refscope run --local on P
     expect(r.report.suspects.filter((s) => s.confidence >= 0.3), msg).toEqual([]);
   });
 
-  it('noisy_exit: app stdout passes through byte for byte, exit status 3 in the report', async () => {
+  it('noisy_exit: app stdout passes through byte for byte, then the report; exit status 3 in the report', async () => {
     const expected = await spawnCollect(interp.path, [join(FIXTURES, 'noisy_exit.py')], process.env);
     expect(expected.code).toBe(3);
     expect(expected.stdout.length).toBeGreaterThan(1_000_000);
 
-    const r = await refscope(interp, 'noisy_exit', [], { json: false });
-    expect(r.stdout.equals(expected.stdout), `stdout differs: ${r.stdout.length} bytes vs ${expected.stdout.length} bare; ` +
-      `first difference at ${firstDiff(r.stdout, expected.stdout)}`).toBe(true);
+    const r = await refscope(interp, 'noisy_exit', [], { appStdoutBytes: expected.stdout.length });
+    const app = r.stdout.subarray(0, expected.stdout.length);
+    expect(app.equals(expected.stdout), `stdout differs from the bare run's ${expected.stdout.length} bytes ` +
+      `at byte ${firstDiff(app, expected.stdout)}`).toBe(true);
     expect(r.report.session.exitCode, said(r)).toBe(3);
+    expect(r.report.session.ended, said(r)).toBe('exit');
+    const saved = JSON.parse(readFileSync(join(r.sessionDir, 'report.json'), 'utf8')) as Report;
+    expect(saved.session.exitCode).toBe(3);
     expect(r.stderr).toContain('noisy: exiting with status 3');
-    // the app ran and exited; that is neither a usage, device nor start failure
+    // the app ran and exited by itself: not a usage (2), device (3) or start (4) failure
     expect([0, 1], said(r)).toContain(r.code);
   });
 });
