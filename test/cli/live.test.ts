@@ -109,6 +109,21 @@ describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython u
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toMatchObject({ schema: 'refscope.report/1' });
   });
 
+  it('with --tty, Ctrl-C typed on our terminal reaches the app through its own terminal', async () => {
+    const out = join(work, 'ttyctrlc');
+    const term = await startCliPty(['run', '--local', '--tty', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'forever.py')]);
+    try {
+      await term.waitFor(LIVE, 20_000);
+      term.write('\x03');
+      const { code } = await within(term.exited, 30_000, 'refscope to end after Ctrl-C');
+      expect([0, 1]).toContain(code);
+      expect(term.output()).toContain('forever: interrupted');
+      expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: 0 });
+    } finally {
+      term.kill();
+    }
+  });
+
   it('--tty runs the app on a terminal; its output reaches our stdout', async () => {
     const out = join(work, 'apptty');
     const r = await runCli(['run', '--local', '--tty', '--python', py!.path, '--out', out, ...FAST, '--', join(APPS, 'args.py'), 'x y'],
