@@ -9,18 +9,29 @@
 # files under DIR. One file, standard library only, CPython 2.5 to 3.13: keep to the
 # 2.5 subset (DESIGN.md section 4; test/lint/py25_lint.py checks it).
 #
-# Sections, top to bottom: encoder, writer, names and census, referrers, sampler,
-# app-side API, runner, main.
+# Layout: this short loader, then the probe itself as one string, _BODY, which reads
+# top to bottom like any module: encoder, writer, names and census, referrers, sampler,
+# app-side API, runner, main. Why a string: compiling ~1500 lines of Python costs the
+# interpreter 1.5 MB (2.7) to 4 MB (3.11) of heap that it never gives back, eight times
+# the probe's whole memory budget (512 KiB). As a string it costs one token; the loader
+# compiles it in a forked child and loads the marshalled code (about 80 KB). Tracebacks
+# and the lint (test/lint/py25_lint.py lints _BODY too) give line numbers of this file.
 
 import sys
 import os
+import marshal
+
+_BODY_LINE = sys._getframe().f_lineno + 1
+_BODY = r'''import sys
+import os
 import gc
 import time
-import re
-import threading
-import weakref
 import itertools
-import types
+try:
+    import _thread as _lowthread    # `threading` costs 600 KiB: imported only if the app has it
+except ImportError:
+    import thread as _lowthread
+import _weakref
 
 _RUN_AS_MAIN = (__name__ == '__main__')
 # Warnings raised by the probe's own code must not be shown as if from the app's
@@ -48,6 +59,7 @@ try:
     _long = long
 except NameError:
     _long = int
+_bytes = type(''.encode('ascii'))
 try:
     _xrange = xrange
 except NameError:
@@ -58,8 +70,28 @@ except ImportError:
     _fcntl = None
 
 _grc = sys.getrefcount
-_InstanceType = getattr(types, 'InstanceType', None)
-_ClassType = getattr(types, 'ClassType', None)
+_weakref_ref = _weakref.ref
+
+
+class _OldStyle:                  # old-style on Python 2 only
+    def method(self):
+        pass
+
+
+def _gen():
+    yield 1
+
+
+if PY3:
+    _InstanceType = None
+    _ClassType = None
+else:
+    _InstanceType = type(_OldStyle())
+    _ClassType = type(_OldStyle)
+_FrameType = type(sys._getframe())
+_MethodType = type(_OldStyle().method)
+_GenType = type(_gen())
+_FunctionType = type(_gen)
 
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {
@@ -72,16 +104,21 @@ _S = {
 
 # ---------------------------------------------------------------- encoder
 
-_NEEDS_ESC = re.compile('[^ !#-\\[\\]-~]')
-_SHORT_ESC = {'"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+_ESC = {}                         # code point -> escape, for str.translate
+for _i in range(32):
+    _ESC[_i] = u'\\u%04x' % _i
+_ESC[127] = u'\\u007f'
+_ESC[34] = u'\\"'
+_ESC[92] = u'\\\\'
+_ESC[10] = u'\\n'
+_ESC[13] = u'\\r'
+_ESC[9] = u'\\t'
 
 
-def _esc_char(m):
-    c = m.group(0)
-    s = _SHORT_ESC.get(c)
-    if s is not None:
-        return s
+def _esc_wide(c):
     o = ord(c)
+    if o < 128:
+        return c
     if o > 0xFFFF:
         o -= 0x10000
         return '\\u%04x\\u%04x' % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF))
@@ -89,21 +126,27 @@ def _esc_char(m):
 
 
 def _enc_str(s):
-    if _NEEDS_ESC.search(s) is None:
-        return '"' + s + '"'
     if not PY3 and isinstance(s, str):
         try:
             s = s.decode('utf-8')
         except UnicodeError:
             s = s.decode('latin-1')
     elif PY3 and not isinstance(s, str):
-        s = s.decode('latin-1')
-    return '"' + _NEEDS_ESC.sub(_esc_char, s) + '"'
+        try:
+            s = s.decode('utf-8')
+        except UnicodeError:
+            s = s.decode('latin-1')
+    s = s.translate(_ESC)
+    try:
+        s.encode('ascii')
+    except UnicodeError:
+        s = ''.join([_esc_wide(c) for c in s])
+    return '"' + s + '"'
 
 
 def _enc(v, out):
     t = type(v)
-    if t is str or t is _unicode:
+    if t is str or t is _unicode or t is _bytes:
         out.append(_enc_str(v))
     elif v is None:
         out.append('null')
@@ -116,7 +159,7 @@ def _enc(v, out):
     elif t is float:
         if v != v or v in (1e999, -1e999):
             out.append('null')
-        elif v >= 1e7 or v <= -1e7:
+        elif 1e7 <= abs(v) < 1e15:
             out.append('%.3f' % v)   # e.g. wall-clock seconds: keep the milliseconds
         else:
             out.append('%.9g' % v)
@@ -171,7 +214,7 @@ def _ascii(s):
 
 # ---------------------------------------------------------------- writer
 
-_wlock = threading.Lock()
+_wlock = _lowthread.allocate_lock()
 _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 * 1024,
       'seq': 0, 'written': 0, 'failed': 0, 'fail_detail': None, 'rotate': False}
 
@@ -648,10 +691,6 @@ def _pick_samples(objs, chosen):
 
 # ---------------------------------------------------------------- referrers
 
-_FrameType = types.FrameType
-_MethodType = types.MethodType
-_GenType = types.GeneratorType
-_FunctionType = types.FunctionType
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
 
@@ -991,8 +1030,24 @@ def _describe(x, r, ctx):
 # ---------------------------------------------------------------- sampler
 
 _WATCHES = []
-_wake = threading.Event()
-_work = threading.Lock()
+_wake = _lowthread.allocate_lock()   # held until the sampler is told to stop
+_work = _lowthread.allocate_lock()   # held by whoever samples or takes a census
+_done = _lowthread.allocate_lock()   # held while the sampler thread runs
+_TIMED_LOCKS = sys.version_info[:2] >= (3, 2)
+
+
+def _sleep_unless_woken(seconds):
+    """Sleep up to `seconds`; return early once stop_sampler() has been called."""
+    if _TIMED_LOCKS:
+        if _wake.acquire(True, seconds):
+            _wake.release()
+        return
+    end = time.time() + seconds
+    while not _S['stopped']:
+        left = end - time.time()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))
 
 
 def _read_proc(path):
@@ -1012,20 +1067,23 @@ def _read_proc(path):
 
 
 def memory_kib():
+    """(rss, peak, /proc/self/status text): KiB, None when /proc is unreadable."""
     rss = None
     peak = None
+    status = ''
     try:
         rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
     except Exception:
         pass
     try:
-        for line in _read_proc('/proc/self/status').split('\n'):
+        status = _read_proc('/proc/self/status')
+        for line in status.split('\n'):
             if line.startswith('VmHWM:'):
                 peak = int(line.split()[1])
                 break
     except Exception:
         pass
-    return rss, peak
+    return rss, peak, status
 
 
 def _watch_rc(e):
@@ -1051,19 +1109,26 @@ def watch_snapshot():
     return out
 
 
-def _thread_count():
+def _thread_count(status):
+    """Threads of the process (from /proc: native ones too), the sampler included."""
+    for line in status.split('\n'):
+        if line.startswith('Threads:'):
+            return int(line.split()[1])
+    threading = sys.modules.get('threading')
+    if threading is None:
+        return 2
     f = getattr(threading, 'active_count', None) or getattr(threading, 'activeCount')
-    return f()
+    return f() + 1
 
 
 def sample():
     t0 = time.time()
-    rss, peak = memory_kib()
+    rss, peak, status = memory_kib()
     cpu = os.times()
     fields = ['rss', rss, 'peak', peak, 'gc', list(gc.get_count()),
               'marks', marks_snapshot(), 'cpu', [round(cpu[0], 3), round(cpu[1], 3)]]
     watch = watch_snapshot()
-    threads = _thread_count()
+    threads = _thread_count(status)
     _S['probe_cpu'] += time.time() - t0
     fields.extend(['probeCpu', round(_S['probe_cpu'], 6), 'threads', threads, 'watch', watch])
     emit('sample', fields)
@@ -1071,9 +1136,12 @@ def sample():
 
 def _sampler_main():
     try:
-        _sampler_loop()
-    except:
-        pass
+        try:
+            _sampler_loop()
+        except:
+            pass
+    finally:
+        _done.release()
 
 
 def _sampler_loop():
@@ -1082,7 +1150,7 @@ def _sampler_loop():
     while True:
         wait = next_at - time.time()
         if wait > 0:
-            _wake.wait(wait)
+            _sleep_unless_woken(wait)
         if _S['stopped'] or os.getpid() != _S['pid']:
             return
         _work.acquire()
@@ -1110,34 +1178,57 @@ def _quiet_fork_warning():
     # 3.12+ warns on fork() in a multi-threaded process; the sampler is a thread the
     # app did not start, so that warning is the probe's, not the app's.
     if sys.version_info[:2] >= (3, 12):
-        import warnings
-        warnings.filterwarnings(
-            'ignore', message='This process \\(pid=[0-9]+\\) is multi-threaded, use of (fork|forkpty)\\(\\)',
-            category=DeprecationWarning)
+        # exact-text filters in the C warnings list: no `warnings` import needed
+        import _warnings
+        for fn in ('fork', 'forkpty'):
+            text = ('This process (pid=%d) is multi-threaded, use of %s() may lead to '
+                    'deadlocks in the child.' % (os.getpid(), fn))
+            _warnings.filters.insert(0, ('ignore', text, DeprecationWarning, None, 0))
+        f = getattr(_warnings, '_filters_mutated', None)
+        if f is not None:
+            f()
 
 
 def start_sampler():
+    """Start the sampler: a daemon thread named refscope-sampler when the interpreter
+    already loaded `threading`, else a bare low-level thread (no 600 KiB import)."""
     _quiet_fork_warning()
-    t = threading.Thread(target=_sampler_main, name='refscope-sampler')
-    if hasattr(threading.Thread, 'daemon'):
-        t.daemon = True
+    _wake.acquire()
+    _done.acquire()
+    threading = sys.modules.get('threading')
+    if threading is not None:
+        t = threading.Thread(target=_sampler_main, name='refscope-sampler')
+        if hasattr(threading.Thread, 'daemon'):
+            t.daemon = True
+        else:
+            t.setDaemon(True)
+        _STATE['thread'] = t
+        t.start()
     else:
-        t.setDaemon(True)
-    t.start()
-    _STATE['thread'] = t
+        _lowthread.start_new_thread(_sampler_main, ())
+    _STATE['started'] = True
 
 
 def stop_sampler():
     """Stop the sampler between two of its steps and wait for it to go."""
+    if not _STATE.get('started'):
+        return
     _work.acquire()
     try:
         _S['stopped'] = True
-        _wake.set()
+        _wake.release()
     finally:
         _work.release()
-    t = _STATE.get('thread')
-    if t is not None:
-        t.join(2.0)
+    if _TIMED_LOCKS:
+        got = _done.acquire(True, 2.0)
+    else:
+        end = time.time() + 2.0
+        got = _done.acquire(False)
+        while not got and time.time() < end:
+            time.sleep(0.002)
+            got = _done.acquire(False)
+    if got:
+        _done.release()
 
 
 # ---------------------------------------------------------------- app-side API
@@ -1186,7 +1277,7 @@ def watch(obj, label=None):
         if not isinstance(label, (str, _unicode)):
             label = str(label)
         try:
-            entry = (label, weakref.ref(obj), tname, False)
+            entry = (label, _weakref_ref(obj), tname, False)
         except TypeError:
             entry = (label, obj, tname, True)
         _WATCHES.append(entry)
@@ -1217,7 +1308,7 @@ def calibrate():
     objs = None
     _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
     w = keep[0]
-    e = ('calib', weakref.ref(w), '', False)
+    e = ('calib', _weakref_ref(w), '', False)
     w = None
     _S['off_weak'] = _watch_rc(e) - 1
     keep2 = [[]]
@@ -1526,7 +1617,10 @@ def baseline_census():
 
 def join_app_threads():
     """Wait for the app's non-daemon threads, as the interpreter does at exit."""
-    cur = _current_thread()
+    threading = sys.modules.get('threading')
+    if threading is None:
+        return                   # no threading threads: nothing python would wait for
+    cur = _current_thread(threading)
     while True:
         pending = []
         for t in threading.enumerate():
@@ -1548,7 +1642,7 @@ def join_app_threads():
             t.join()
 
 
-def _current_thread():
+def _current_thread(threading):
     f = getattr(threading, 'current_thread', None) or getattr(threading, 'currentThread')
     return f()
 
@@ -1583,7 +1677,7 @@ def _prepare_out(path):
         if not os.path.isdir(path):
             os.makedirs(path)
         for n in os.listdir(path):
-            if re.match('^seg-[0-9]{6}\\.jsonl$', n):
+            if len(n) == 16 and n.startswith('seg-') and n.endswith('.jsonl') and n[4:10].isdigit():
                 os.remove(os.path.join(path, n))
         _W['dir'] = path
         _open_segment(1)
@@ -1667,3 +1761,59 @@ def _die_by_sigint():
 
 if _RUN_AS_MAIN:
     sys.exit(main(sys.argv[1:]))
+'''
+
+
+def _compile_body(filename):
+    """The body's code object, compiled in a forked child when possible."""
+    src = '\n' * (_BODY_LINE - 1) + _BODY
+    try:
+        r, w = os.pipe()
+    except (OSError, AttributeError):
+        return compile(src, filename, 'exec', 0, True)
+    try:
+        pid = os.fork()
+    except (OSError, AttributeError):
+        os.close(r)
+        os.close(w)
+        return compile(src, filename, 'exec', 0, True)
+    if pid == 0:
+        status = 1
+        try:
+            os.close(r)
+            data = marshal.dumps(compile(src, filename, 'exec', 0, True))
+            while data:
+                data = data[os.write(w, data):]
+            status = 0
+        except:
+            pass
+        os._exit(status)
+    os.close(w)
+    chunks = []
+    while True:
+        try:
+            b = os.read(r, 65536)
+        except OSError:
+            if sys.exc_info()[1].errno == 4:      # EINTR on Python 2
+                continue
+            break
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    status = 1
+    while True:
+        try:
+            status = os.waitpid(pid, 0)[1]
+            break
+        except OSError:
+            if sys.exc_info()[1].errno != 4:
+                break
+    if status != 0 or not chunks:
+        return compile(src, filename, 'exec', 0, True)
+    return marshal.loads(chunks[0][:0].join(chunks))
+
+
+_code = _compile_body(sys._getframe().f_code.co_filename)
+del _BODY
+exec(_code, globals())
