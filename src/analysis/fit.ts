@@ -3,6 +3,7 @@
  * count x and against time t, on the window after the warm-up.
  */
 import {
+  autocorrelationFactor,
   clamp01,
   mad,
   mannKendall,
@@ -44,7 +45,7 @@ export interface GrowthFit {
   /** growth over the whole series predicted by the slope (the last census, taken after the
    * app ended, may already show objects freed at exit, so raw end values understate it) */
   total: number;
-  /** robust spread (1.4826·MAD) of the residuals around the fit */
+  /** robust spread (1.4826·MAD) of the residuals around the fit, or of their steps ÷ √2 */
   noise: number;
   /** span of the window in the main slope's unit (marks, or seconds) */
   span: number;
@@ -66,28 +67,36 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
   const wy = pick(y, idx);
   const wt = pick(t, idx);
   const wx = x ? pick(x, idx) : null;
-  const perSecond = theilSen(wt, wy);
-  const perMark = wx ? theilSen(wx, wy) : null;
-  const main = perMark ?? perSecond;
-  if (!main) return null;
-  const wm = perMark ? wx! : wt;
+  const first = (wx ? theilSen(wx, wy) : null) ?? theilSen(wt, wy);
+  if (!first) return null;
+  const wm = wx && theilSen(wx, wy) ? wx : wt;
   const m = wy.length;
   const resid = new Float64Array(m);
-  for (let i = 0; i < m; i++) resid[i] = wy[i]! - main.slope * wm[i]! - main.intercept;
+  for (let i = 0; i < m; i++) resid[i] = wy[i]! - first.slope * wm[i]! - first.intercept;
+  // samples taken faster than the app changes repeat each other: widen the tests for that
+  const factor = autocorrelationFactor(resid);
+  const perSecond = theilSen(wt, wy, undefined, factor);
+  const perMark = wx && wm === wx ? theilSen(wx, wy, undefined, factor) : null;
+  const main = (perMark ?? perSecond)!;
+  // noise: the residuals' spread, or their point-to-point spread (÷√2) when larger, which
+  // sees through a few lucky points that make iid noise look like a trend
+  const steps = new Float64Array(Math.max(0, m - 1));
+  for (let i = 1; i < m; i++) steps[i - 1] = resid[i]! - resid[i - 1]!;
+  const noise = Math.max(mad(resid), m > 2 ? mad(steps) / Math.SQRT2 : 0);
   const half = m >> 1;
   const early = theilSen(wm.subarray(0, half + 1), wy.subarray(0, half + 1));
   const late = theilSen(wm.subarray(half), wy.subarray(half));
   return {
     perMark,
     perSecond,
-    mk: mannKendall(wy),
+    mk: mannKendall(wy, factor),
     points: m,
     first: y[0]!,
     last: y[n - 1]!,
     level: median(wy),
     net: main.slope * (wm[m - 1]! - wm[0]!),
     total: main.slope * (perMark ? x![n - 1]! - x![0]! : t[n - 1]! - t[0]!),
-    noise: mad(resid),
+    noise,
     span: wm[m - 1]! - wm[0]!,
     earlySlope: early ? early.slope : 0,
     lateSlope: late ? late.slope : 0,
@@ -133,7 +142,7 @@ export function isGrowing(f: GrowthFit, test: GrowthTest, tests = 1): boolean {
 /**
  * Confidence in a growth, 0..1: the trend's corrected p-value (0 at 0.01, 1 at <= 1e-6), how
  * tight the slope's interval is relative to the slope, and how many points the fit had
- * (full weight from 20).
+ * (full weight from 20); scaled down when the net growth is less than 8× the noise.
  */
 export function growthConfidence(f: GrowthFit, tests = 1): number {
   const s = mainSlope(f);
@@ -141,7 +150,11 @@ export function growthConfidence(f: GrowthFit, tests = 1): number {
   const cP = clamp01((-Math.log10(Math.max(adjustedP(f, tests), 1e-300)) - 2) / 4);
   const cW = clamp01(1 - (s.high - s.low) / (2 * s.slope));
   const cN = clamp01((f.points - 4) / 16);
-  return round2(0.45 * cP + 0.35 * cW + 0.2 * cN);
+  // how far the growth stands above the noise floor: just over the 3σ gate counts 40 %,
+  // from 8σ up in full
+  const margin = f.noise > 0 ? f.net / f.noise : Infinity;
+  const cM = clamp01((margin - 3) / 5);
+  return round2((0.45 * cP + 0.35 * cW + 0.2 * cN) * (0.4 + 0.6 * cM));
 }
 
 export const round2 = (v: number): number => Math.round(v * 100) / 100;

@@ -141,6 +141,7 @@ export interface Series {
   primaryMark: string | null;
   /** final cumulative count per mark name */
   marks: Record<string, number>;
+  /** census points; without the one taken after the app ended (teardown, not the app) */
   census: {
     t: Float64Array;
     /** cumulative primary-mark count at each census, null when no marks */
@@ -275,10 +276,17 @@ export class SeriesBuilder {
         primaryMark = name;
       }
     }
-    const c = this.census.finish('t');
+    let c = this.census.finish('t');
+    // the census taken just after the app ended shows the interpreter's teardown (module
+    // globals cleared, objects freed), not the app: it is left out of the series
+    const rows = c.get('t')?.length ?? 0;
+    if (this.end && this.end.how !== 'start-failed' && rows >= 2) {
+      c = new Map([...c].map(([name, col]) => [name, col.subarray(0, rows - 1)]));
+    }
+    const censusRows = c.get('t')?.length ?? 0;
     const s = this.rss.finish('t');
     const types = new Map<string, TypeSeries>();
-    const empty = new Float64Array(this.census.rows);
+    const empty = new Float64Array(censusRows);
     for (const [key, col] of c) {
       if (!key.startsWith('c:')) continue;
       const type = key.slice(2);
@@ -291,7 +299,7 @@ export class SeriesBuilder {
       end: this.end,
       primaryMark,
       marks: Object.fromEntries(this.markMax),
-      census: { t: c.get('t') ?? new Float64Array(0), x: markCol(c, this.census.rows), types },
+      census: { t: c.get('t') ?? new Float64Array(0), x: markCol(c, censusRows), types },
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, this.rss.rows), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
       censuses: this.censuses,

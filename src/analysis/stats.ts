@@ -67,8 +67,44 @@ export interface MannKendall {
   p: number;
 }
 
-/** Mann–Kendall trend test of y in the given order, with tie correction. */
-export function mannKendall(y: Num): MannKendall {
+/**
+ * Lag-1 autocorrelation of a series (0 for fewer than 3 points or no spread). Used on
+ * detrended residuals: samples taken faster than the app changes repeat each other.
+ */
+export function lag1Autocorrelation(r: Num): number {
+  const n = r.length;
+  if (n < 3) return 0;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += r[i]!;
+  mean /= n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    const d = r[i]! - mean;
+    den += d * d;
+    if (i > 0) num += d * (r[i - 1]! - mean);
+  }
+  return den > 0 ? num / den : 0;
+}
+
+/**
+ * The factor n/n* by which positive lag-1 autocorrelation ρ inflates Var(S) (Yue & Wang's
+ * effective-sample-size correction, first lag only): 1 + 2(1 − 1/n)ρ when ρ is significant,
+ * else 1.
+ */
+export function autocorrelationFactor(resid: Num): number {
+  const n = resid.length;
+  const rho = lag1Autocorrelation(resid);
+  // only a significant autocorrelation counts (Hamed & Rao): |ρ| > 1.96/√n
+  if (n < 3 || rho <= 1.96 / Math.sqrt(n)) return 1;
+  return 1 + 2 * (1 - 1 / n) * rho;
+}
+
+/**
+ * Mann–Kendall trend test of y in the given order, with tie correction; `varianceFactor`
+ * scales Var(S) for autocorrelated data (see autocorrelationFactor).
+ */
+export function mannKendall(y: Num, varianceFactor = 1): MannKendall {
   const n = y.length;
   let s = 0;
   for (let i = 0; i < n - 1; i++) {
@@ -78,7 +114,7 @@ export function mannKendall(y: Num): MannKendall {
       s += d > 0 ? 1 : d < 0 ? -1 : 0;
     }
   }
-  const variance = kendallVariance(y);
+  const variance = kendallVariance(y) * varianceFactor;
   let z = 0;
   if (variance > 0) z = s > 0 ? (s - 1) / Math.sqrt(variance) : s < 0 ? (s + 1) / Math.sqrt(variance) : 0;
   const pUp = variance > 0 ? 1 - normalCdf(z) : s > 0 ? 0 : 1;
@@ -99,10 +135,10 @@ export interface SenSlope {
 /**
  * Theil–Sen estimator: the median of the pairwise slopes (pairs with equal x are skipped),
  * intercept the median of y − slope·x. The interval takes the order statistics
- * (N − C)/2 and (N + C)/2 + 1 of the N sorted slopes, C = z·√Var(S).
+ * (N − C)/2 and (N + C)/2 + 1 of the N sorted slopes, C = z·√Var(S) (× varianceFactor).
  * Returns null when no two points have distinct x.
  */
-export function theilSen(x: Num, y: Num, z = 1.959964): SenSlope | null {
+export function theilSen(x: Num, y: Num, z = 1.959964, varianceFactor = 1): SenSlope | null {
   const n = Math.min(x.length, y.length);
   const slopes = new Float64Array((n * (n - 1)) / 2);
   let k = 0;
@@ -121,7 +157,7 @@ export function theilSen(x: Num, y: Num, z = 1.959964): SenSlope | null {
   const resid = new Float64Array(n);
   for (let i = 0; i < n; i++) resid[i] = y[i]! - slope * x[i]!;
   const intercept = median(resid);
-  const c = z * Math.sqrt(kendallVariance(y));
+  const c = z * Math.sqrt(kendallVariance(y) * varianceFactor);
   const loRank = Math.max(1, Math.min(k, Math.round((k - c) / 2)));
   const hiRank = Math.max(1, Math.min(k, Math.round((k + c) / 2) + 1));
   return { slope, intercept, low: sorted[loRank - 1]!, high: sorted[hiRank - 1]!, pairs: k };

@@ -54,6 +54,18 @@ describe('buildSeries', () => {
     expect(a.censuses).toBe(10_001);
   });
 
+  it('leaves out the census taken after the app ended (teardown frees the objects)', async () => {
+    const s = await buildSeries([
+      census(1, 1, { frame: 1 }, [['app.A', 1, 1]]),
+      census(2, 2, { frame: 2 }, [['app.A', 2, 2]]),
+      census(3, 3, { frame: 2 }, []),
+      { seq: 4, t: 3.1, k: 'end', how: 'exit', exit: 0, error: null, probeCpu: 0, censuses: 3, records: 5 },
+    ]);
+    expect(Array.from(s.census.t)).toEqual([1, 2]);
+    expect(Array.from(s.census.types.get('app.A')!.count)).toEqual([1, 2]);
+    expect(s.censuses).toBe(3);
+  });
+
   it('sorts census points by time when records came out of order', async () => {
     const s = await buildSeries([
       census(1, 1, {}, [['list', 1, 1]]),

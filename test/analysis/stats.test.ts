@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  autocorrelationFactor,
   kendallVariance,
+  lag1Autocorrelation,
   mad,
   mannKendall,
   median,
@@ -66,6 +68,24 @@ describe('Mann–Kendall', () => {
     }
     expect(hits / trials).toBeLessThan(0.09);
     expect(hits / trials).toBeGreaterThan(0.02);
+  });
+});
+
+describe('autocorrelation', () => {
+  it('sees repeated samples as autocorrelated and widens Var(S) for them', () => {
+    const rng = prng(3);
+    const iid = Array.from({ length: 60 }, () => rng());
+    const repeated = iid.flatMap((v) => [v, v]);
+    expect(Math.abs(lag1Autocorrelation(iid))).toBeLessThan(0.3);
+    expect(lag1Autocorrelation(repeated)).toBeGreaterThan(0.4);
+    expect(autocorrelationFactor(iid)).toBe(1);
+    expect(autocorrelationFactor(repeated)).toBeGreaterThan(1.8);
+  });
+  it('makes the trend test honest on repeated samples', () => {
+    const ys = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9].flatMap((v) => [v, v, v]);
+    const plain = mannKendall(ys);
+    const corrected = mannKendall(ys, 3);
+    expect(corrected.pUp).toBeGreaterThan(plain.pUp);
   });
 });
 
