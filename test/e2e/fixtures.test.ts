@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Report, Suspect } from '../../src/report/types.js';
 import { buildLeakyIter, ExtUnavailable } from '../helpers/build-ext.js';
 import { coreInterpreters, interpreter, type Interp } from '../helpers/pythons.js';
@@ -31,8 +31,14 @@ beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   work = mkdtempSync(join(tmpdir(), 'refscope-e2e-'));
 });
+let keep = false;
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') keep = true;
+});
 afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
+  // a failed run's sessions stay for the analysis owner to read; their paths are in the messages
+  if (work && !keep) rmSync(work, { recursive: true, force: true });
+  else if (work) process.stderr.write(`e2e: sessions kept in ${work}\n`);
 });
 
 interface Ran {
@@ -92,7 +98,7 @@ function said(r: Ran): string {
   const lines = rep.suspects.map((s: Suspect, i) =>
     `  #${i} ${s.kind} ${s.type} conf=${s.confidence} perMark=${s.perMark ? `${s.perMark.value}/${s.perMark.mark}` : null} ` +
     `perSecond=${s.perSecond} bytesPerMark=${s.bytesPerMark} referrers=${JSON.stringify(s.referrers.slice(0, 4))}`);
-  return [`exit ${r.code}, verdict ${rep.verdict}${rep.summary ? ` (${rep.summary})` : ''}, ` +
+  return [`session ${r.sessionDir}: exit ${r.code}, verdict ${rep.verdict}${rep.summary ? ` (${rep.summary})` : ''}, ` +
     `censuses ${rep.session.censuses}, samples ${rep.session.samples}, marks ${JSON.stringify(rep.session.marks)}, ` +
     `rss ${JSON.stringify(rep.rss)}`, ...lines].join('\n');
 }
