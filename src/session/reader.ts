@@ -230,14 +230,8 @@ async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats
   const seqs = new SeqTracker();
   let unparseableAfterLast = 0;
   for (let s = 0; s < paths.length; s++) {
-    let lines: AsyncGenerator<Line>;
     try {
-      lines = readLines(paths[s]!, maxLine);
-    } catch {
-      continue;
-    }
-    try {
-      for await (const line of lines) {
+      for await (const line of readLines(paths[s]!, maxLine)) {
         if (line.text !== null && line.text.trim() === '') continue;
         let rec: ProbeRecord | null = null;
         if (line.text !== null) {
