@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, posix, relative, sep } from 'node:path';
-import { pack as tarPack } from 'tar-stream';
+import { pack as tarPack, type Pack } from 'tar-stream';
 import { RefscopeError } from '../errors.js';
 import type { SshTransport } from '../transport/ssh.js';
 
@@ -54,7 +54,7 @@ export function collectPayload(dir: string, prefix = ''): Payload {
 }
 
 /** A tar stream of the payload (ustar, what busybox tar reads). */
-export function packPayload(p: Payload): NodeJS.ReadableStream {
+export function packPayload(p: Payload): Pack {
   const pk = tarPack();
   const dirs = new Set<string>();
   for (const f of p.files) {

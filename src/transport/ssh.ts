@@ -22,6 +22,12 @@ import type {
 
 const { Client, utils } = ssh2;
 
+/** A readable byte stream (a Node stream, or tar-stream's streamx pack). */
+export interface ByteSource {
+  on(event: 'data', cb: (b: Buffer) => void): unknown;
+  pipe<T extends NodeJS.WritableStream>(dest: T): T;
+}
+
 /** Appended (never prepended) when a server cannot agree on modern algorithms. */
 export const LEGACY_ALGORITHMS = {
   kex: ['diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1', 'diffie-hellman-group1-sha1'],
@@ -383,7 +389,7 @@ export class SshTransport implements Transport {
   }
 
   /** Run a command feeding `input` (a stream) to its stdin, e.g. `tar -xf -`. */
-  async pipeInto(argv: readonly string[], input: NodeJS.ReadableStream, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult & { bytesSent: number }> {
+  async pipeInto(argv: readonly string[], input: ByteSource, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult & { bytesSent: number }> {
     const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd), false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
