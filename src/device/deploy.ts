@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, posix, relative, sep } from 'node:path';
-import { pack as tarPack, type Pack } from 'tar-stream';
+import { Readable } from 'node:stream';
+import { pack as tarPack } from 'tar-stream';
 import { RefscopeError } from '../errors.js';
 import type { SshTransport } from '../transport/ssh.js';
 
@@ -54,7 +55,7 @@ export function collectPayload(dir: string, prefix = ''): Payload {
 }
 
 /** A tar stream of the payload (ustar, what busybox tar reads). */
-export function packPayload(p: Payload): Pack {
+export function packPayload(p: Payload): Readable {
   const pk = tarPack();
   const dirs = new Set<string>();
   for (const f of p.files) {
@@ -69,7 +70,7 @@ export function packPayload(p: Payload): Pack {
     pk.entry({ name: f.name, mode: f.mode, size: f.data.length, mtime: new Date(0) }, f.data);
   }
   pk.finalize();
-  return pk;
+  return Readable.from(pk);
 }
 
 // $1 = final folder. Prints "present" when it is already complete.

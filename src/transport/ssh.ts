@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, AnyAuthMethod, AuthHandlerMiddleware, ClientChannel, ConnectConfig } from 'ssh2';
@@ -21,12 +21,6 @@ import type {
 } from './types.js';
 
 const { Client, utils } = ssh2;
-
-/** A readable byte stream (a Node stream, or tar-stream's streamx pack). */
-export interface ByteSource {
-  on(event: 'data', cb: (b: Buffer) => void): unknown;
-  pipe<T extends NodeJS.WritableStream>(dest: T): T;
-}
 
 /** Appended (never prepended) when a server cannot agree on modern algorithms. */
 export const LEGACY_ALGORITHMS = {
@@ -389,7 +383,7 @@ export class SshTransport implements Transport {
   }
 
   /** Run a command feeding `input` (a stream) to its stdin, e.g. `tar -xf -`. */
-  async pipeInto(argv: readonly string[], input: ByteSource, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult & { bytesSent: number }> {
+  async pipeInto(argv: readonly string[], input: Readable, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult & { bytesSent: number }> {
     const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd), false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
