@@ -45,7 +45,7 @@ for (const py of coreInterpreters()) {
 
     it('records the pid and the exit status, and the follower streams every whole line once', () => {
       const run = join(dir, 'run1');
-      const r = spawnSync(sh, ['sh', LAUNCH, run, py.path, writer, '--', '40', '3'], { encoding: 'utf8' });
+      const r = spawnSync(sh, ['sh', LAUNCH, run, py.path, writer, '--out', join(run, 'segments'), '--', '40', '3'], { encoding: 'utf8' });
       expect(r.status).toBe(3);
       expect(readFileSync(join(run, 'exit'), 'utf8').trim()).toBe('3');
       expect(Number(readFileSync(join(run, 'pid'), 'utf8'))).toBeGreaterThan(1);
@@ -59,7 +59,7 @@ for (const py of coreInterpreters()) {
 
     it('relays SIGTERM to the probe by pid and still writes the sentinel', async () => {
       const run = join(dir, 'run2');
-      const child = spawn(sh, ['sh', LAUNCH, run, py.path, writer, '--', '4', '99'], { stdio: 'ignore' });
+      const child = spawn(sh, ['sh', LAUNCH, run, py.path, writer, '--out', join(run, 'segments'), '--', '4', '99'], { stdio: 'ignore' });
       const pid = await waitFor('pid file', () => existsSync(join(run, 'pid')) && Number(readFileSync(join(run, 'pid'), 'utf8')));
       await waitFor('first records', () => existsSync(join(run, 'segments', 'seg-000002.jsonl')));
       process.kill(pid, 'SIGTERM');
