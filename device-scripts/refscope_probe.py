@@ -21,8 +21,9 @@ import sys
 import os
 import marshal
 
-_BODY_LINE = sys._getframe().f_lineno + 1
-_BODY = r'''import sys
+_BODY_LINE = sys._getframe().f_lineno + 2     # the body's first line in this file
+r'''
+import sys
 import os
 import gc
 import time
@@ -450,26 +451,18 @@ else:
     _tally = _tally_plain
 
 
-def _hold_gil():
-    """Make this thread keep the GIL for the census; returns what to restore."""
-    if hasattr(sys, 'setswitchinterval') and hasattr(sys, 'getswitchinterval'):
-        old = sys.getswitchinterval()
-        sys.setswitchinterval(30.0)
-        return old
-    if hasattr(sys, 'setcheckinterval'):
-        old = sys.getcheckinterval()
-        sys.setcheckinterval(1 << 30)
-        return old
-    return None
+def _thread_clock():
+    """This thread's CPU seconds where the interpreter can tell (3.3+), else wall time.
+    (The app keeps running between the census's bytecodes: wall time would charge the
+    probe for the app's work.)"""
+    return time.time()
 
 
-def _release_gil(old):
-    if old is None:
-        return
-    if hasattr(sys, 'setswitchinterval'):
-        sys.setswitchinterval(old)
-    else:
-        sys.setcheckinterval(old)
+if hasattr(time, 'thread_time'):
+    _thread_clock = time.thread_time
+elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
+    def _thread_clock():
+        return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
 
 
 def _heap_flagged(t):
@@ -485,34 +478,24 @@ _STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'samples'
 
 
 def census(final):
-    """One census (and, unless final, a referrers pass for growing types)."""
-    t_start = time.time()
-    gil = _hold_gil()
+    """One census, then a referrers pass for the types that grow."""
+    c0 = _thread_clock()
+    objs = gc.get_objects()
+    known = _names
+    cnt = dict.fromkeys(known, 0)
+    rs = dict.fromkeys(known, 0)
+    imm = {}
+    _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, imm)
+    n_total = len(objs)
+    result, correction = _census_result(cnt, rs, imm)
+    cnt = rs = imm = None
+    n_total -= correction
+    chosen = _choose(result, final)
     samples = None
-    try:
-        was = gc.isenabled()
-        gc.disable()
-        try:
-            objs = gc.get_objects()
-            known = _names
-            cnt = dict.fromkeys(known, 0)
-            rs = dict.fromkeys(known, 0)
-            imm = {}
-            _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, imm)
-            n_total = len(objs)
-            result, correction = _census_result(cnt, rs, imm)
-            cnt = rs = imm = None
-            n_total -= correction
-            chosen = _choose(result, final)
-            if chosen:
-                samples = _pick_samples(objs, chosen)
-            objs = None
-        finally:
-            if was:
-                gc.enable()
-    finally:
-        _release_gil(gil)
-    dur = time.time() - t_start
+    if chosen:
+        samples = _pick_samples(objs, chosen)
+    objs = None
+    dur = _thread_clock() - c0
     _S['censuses'] += 1
     types_out = []
     for name in result:
@@ -521,18 +504,22 @@ def census(final):
     types_out.sort(key=_census_sort_key)
     emit('census', ['marks', marks_snapshot(), 'dur', round(dur, 6), 'n', n_total,
                     'types', types_out])
-    spent = dur
+    spent = _thread_clock() - c0
     if samples:
-        t1 = time.time()
+        c1 = _thread_clock()
+        pending = {id(samples): 1}     # the other types' samples wait in these
+        for pair in samples:
+            pending[id(pair)] = 1
+            pending[id(pair[1])] = 1
         for name, objs_of in samples:
             try:
-                referrers_pass(name, objs_of)
+                referrers_pass(name, objs_of, pending)
             except Exception:
                 probe_error('referrers %s' % name)
-            if time.time() - t1 > 2.0:
+            if _thread_clock() - c1 > 2.0:
                 break
-        spent += time.time() - t1
         samples = None
+        spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
     _S['next_census'] = time.time() + spent / _S['budget']
 
@@ -592,8 +579,15 @@ def _tracked(o):
     return f(o)
 
 
+_POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
+
+
 def _choose(result, final):
-    """Which types to ask 'who holds these?' after this census."""
+    """Which types to ask 'who holds these?' after this census.
+
+    Per type the probe keeps one small tuple (memory: one per type, not one per
+    census): (count, refsum, comparisons, count-up bits, count-changed bits,
+    refsum-up bits), the bits over the last 4 census comparisons."""
     hist = _STATE['hist']
     base = _STATE['base']
     first = base is None
@@ -603,8 +597,13 @@ def _choose(result, final):
             base[name] = result[name][0]
         _STATE['base'] = base
     for name in result:
-        h = hist.get(name, ())
-        hist[name] = (h + (result[name],))[-5:]
+        c, r = result[name]
+        h = hist.get(name)
+        if h is None:
+            hist[name] = (c, r, 0, 0, 0, 0)
+        else:
+            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
+                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
     for name in list(hist.keys()):
         if name not in result:
             del hist[name]
@@ -618,21 +617,14 @@ def _choose(result, final):
         if name in _STATE['watch_types']:
             scored.append((0, 0, name))
             continue
-        if len(h) < 3 or now - last.get(name, -1e9) < REFERRER_PERIOD:
+        steps = h[2]
+        if steps < 2 or now - last.get(name, -1e9) < REFERRER_PERIOD:
             continue
-        ups = 0
-        rups = 0
-        for i in _xrange(1, len(h)):
-            if h[i][0] > h[i - 1][0]:
-                ups += 1
-            if h[i][1] > h[i - 1][1]:
-                rups += 1
-        steps = len(h) - 1
-        growth = h[-1][0] - base.get(name, 0)
-        if ups * 2 > steps and growth >= 2:
-            score = growth
-        elif h[-1][0] == h[0][0] and rups * 2 > steps and h[-1][1] - h[0][1] >= 2:
-            score = h[-1][1] - h[0][1]
+        growth = h[0] - base.get(name, 0)
+        if _POPCOUNT[h[3]] * 2 > steps and growth >= 2:
+            score = growth                      # more objects, census after census
+        elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
+            score = _POPCOUNT[h[5]]             # same objects, more references
         else:
             continue
         builtin = 1
@@ -718,8 +710,8 @@ def _sample_rc(samples, i):
     return _grc(x)
 
 
-def referrers_pass(name, objs_of):
-    t0 = time.time()
+def referrers_pass(name, objs_of, pending):
+    t0 = _thread_clock()
     samples = list(objs_of)
     del objs_of[:]
     n = len(samples)
@@ -728,8 +720,9 @@ def referrers_pass(name, objs_of):
         rc = _sample_rc(samples, i) - _S['off_sample']
         rc -= _strong_watch_count(samples[i])
         rcs.append(rc)
-    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'mods': None}
+    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'busy': {}, 'mods': None}
     skip = ctx['skip']
+    skip.update(pending)
     skip[id(samples)] = 1
     skip[id(rcs)] = 1
     skip[id(ctx['hold'])] = 1
@@ -776,7 +769,7 @@ def referrers_pass(name, objs_of):
     samples = None
     ctx['hold'] = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
-                       'unexplained', unexplained, 'dur', round(time.time() - t0, 6)])
+                       'unexplained', unexplained, 'dur', round(_thread_clock() - t0, 6)])
 
 
 def _holder_sort_key(h):
@@ -925,10 +918,21 @@ def _name(c, ctx, depth):
     memo = ctx['memo']
     key = id(c)
     if key in memo:
-        return memo[key]
-    memo[key] = None
-    if depth > 4:
-        return None
+        return memo[key]          # a name found before, or None: no name from any depth
+    busy = ctx['busy']
+    if depth > 4 or key in busy:
+        return None               # too deep, or a cycle: no name from here (not cached)
+    busy[key] = 1
+    try:
+        res = _name_walk(c, ctx, depth)
+    finally:
+        del busy[key]
+    if res is not None or depth == 1:
+        memo[key] = res
+    return res
+
+
+def _name_walk(c, ctx, depth):
     parents = _parents(c, ctx)
     res = None
     for p in parents:
@@ -955,7 +959,6 @@ def _name(c, ctx, depth):
             if pn is not None:
                 res = (_KIND.get(type(c), _short(c)), pn[1] + sub)
                 break
-    memo[key] = res
     return res
 
 
@@ -1122,16 +1125,47 @@ def _thread_count(status):
 
 
 def sample():
-    t0 = time.time()
+    t0 = _thread_clock()
     rss, peak, status = memory_kib()
     cpu = os.times()
     fields = ['rss', rss, 'peak', peak, 'gc', list(gc.get_count()),
               'marks', marks_snapshot(), 'cpu', [round(cpu[0], 3), round(cpu[1], 3)]]
     watch = watch_snapshot()
     threads = _thread_count(status)
-    _S['probe_cpu'] += time.time() - t0
+    if _S.get('ci_ours'):
+        _check_interval_watch(threads)
+    _S['probe_cpu'] += _thread_clock() - t0
     fields.extend(['probeCpu', round(_S['probe_cpu'], 6), 'threads', threads, 'watch', watch])
     emit('sample', fields)
+
+
+def _check_interval_start():
+    """Python 2 only: once any second thread exists, the interpreter releases and
+    retakes the GIL every 100 bytecodes, which costs a CPU-bound app about 9 %. While
+    the sampler is the app's only other thread, a check interval of 1000 makes that
+    about 1 %; it goes back to the app's value as soon as the app starts a thread of
+    its own or sets the interval itself (signals are still handled at once)."""
+    if PY3 or not hasattr(sys, 'setcheckinterval'):
+        return
+    saved = sys.getcheckinterval()
+    if saved >= 1000:
+        return
+    _S['ci_saved'] = saved
+    _S['ci_ours'] = 1000
+    sys.setcheckinterval(1000)
+
+
+def _check_interval_watch(threads):
+    if threads > 2 or sys.getcheckinterval() != _S['ci_ours']:
+        _check_interval_stop()
+
+
+def _check_interval_stop():
+    ours = _S.get('ci_ours')
+    if ours:
+        _S['ci_ours'] = None
+        if sys.getcheckinterval() == ours:
+            sys.setcheckinterval(_S['ci_saved'])
 
 
 def _sampler_main():
@@ -1207,12 +1241,14 @@ def start_sampler():
     else:
         _lowthread.start_new_thread(_sampler_main, ())
     _STATE['started'] = True
+    _check_interval_start()
 
 
 def stop_sampler():
     """Stop the sampler between two of its steps and wait for it to go."""
     if not _STATE.get('started'):
         return
+    _check_interval_stop()
     _work.acquire()
     try:
         _S['stopped'] = True
@@ -1764,24 +1800,30 @@ if _RUN_AS_MAIN:
 '''
 
 
+def _body_source(filename):
+    """The body's text, read back from this file, padded so line numbers match."""
+    f = open(filename, 'rb')
+    try:
+        lines = f.read().decode('ascii').split('\n')
+    finally:
+        f.close()
+    end = lines.index("\'\'\'", _BODY_LINE)
+    return '\n' * (_BODY_LINE - 1) + '\n'.join(lines[_BODY_LINE - 1:end]) + '\n'
+
+
 def _compile_body(filename):
-    """The body's code object, compiled in a forked child when possible."""
-    src = '\n' * (_BODY_LINE - 1) + _BODY
+    """The body's code object, compiled in a forked child when possible: the
+    interpreter keeps the memory a compile takes, the child takes it away with it."""
     try:
         r, w = os.pipe()
-    except (OSError, AttributeError):
-        return compile(src, filename, 'exec', 0, True)
-    try:
         pid = os.fork()
     except (OSError, AttributeError):
-        os.close(r)
-        os.close(w)
-        return compile(src, filename, 'exec', 0, True)
+        return compile(_body_source(filename), filename, 'exec', 0, True)
     if pid == 0:
         status = 1
         try:
             os.close(r)
-            data = marshal.dumps(compile(src, filename, 'exec', 0, True))
+            data = marshal.dumps(compile(_body_source(filename), filename, 'exec', 0, True))
             while data:
                 data = data[os.write(w, data):]
             status = 0
@@ -1810,10 +1852,8 @@ def _compile_body(filename):
             if sys.exc_info()[1].errno != 4:
                 break
     if status != 0 or not chunks:
-        return compile(src, filename, 'exec', 0, True)
+        return compile(_body_source(filename), filename, 'exec', 0, True)
     return marshal.loads(chunks[0][:0].join(chunks))
 
 
-_code = _compile_body(sys._getframe().f_code.co_filename)
-del _BODY
-exec(_code, globals())
+exec(_compile_body(sys._getframe().f_code.co_filename), globals())

@@ -313,6 +313,16 @@ def lint_file(path):
     v = Lint(path)
     v.visit(tree)
     problems = v.problems + token_problems(source)
+    for offset, body in embedded_sources(tree):
+        try:
+            inner = ast.parse(body, path)
+        except SyntaxError as e:
+            problems.append(((e.lineno or 0) + offset, 'embedded source does not parse: %s' % e.msg))
+            continue
+        w = Lint(path)
+        w.visit(inner)
+        for line, reason in w.problems + token_problems(body):
+            problems.append((line + offset, reason))
     seen = set()
     out = []
     for p in sorted(problems):
@@ -320,6 +330,18 @@ def lint_file(path):
             seen.add(p)
             out.append(p)
     return out
+
+
+def embedded_sources(tree):
+    """Module-level bare string statements (not the docstring) hold code compiled at
+    run time (refscope_probe.py keeps its body in one): lint them as code too.
+    Yields (line offset, text)."""
+    for i, node in enumerate(tree.body):
+        if i == 0 or not isinstance(node, ast.Expr):
+            continue
+        val = node.value
+        if isinstance(val, ast.Constant) and isinstance(val.value, str):
+            yield node.lineno - 1, val.value
 
 
 def py_files(paths):
