@@ -9,7 +9,9 @@
  * on CPython 3.11) runs bare and under each tool; runs alternate (bare, tool, bare, tool…)
  * so drift in the machine's load hits both sides alike, and each figure is the median of
  * --reps runs. Wall time is the whole process, start to exit. RSS is what the app reads
- * from /proc/self/statm at the end of its steady phase.
+ * from /proc/self/statm at the end of its steady phase. CPU is the process's user+system
+ * seconds at that point (the probe's threads included): on a machine shared with other
+ * work, the CPU ratio is the steadier figure; the wall ratio is the one the target names.
  *
  * Rows: the refscope probe at its defaults on 2.7 and 3.11 (and on REFSCOPE_PY25 when
  * set); objgraph.show_growth() once a second on /usr/bin/python3 (Debian's
@@ -99,7 +101,7 @@ function runOnce(argv, extra = {}) {
       if (!existsSync(report)) return reject(new Error(`${full.join(' ')} wrote no report\n${stderr.slice(-2000)}`));
       const line = readFileSync(report, 'utf8').trim();
       const fields = Object.fromEntries(line.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
-      resolveRun({ wall, rss: fields.rss_kib, objects: fields.objects, steady: fields.steady_s });
+      resolveRun({ wall, rss: fields.rss_kib, objects: fields.objects, steady: fields.steady_s, cpu: fields.cpu_s });
     });
   });
 }
@@ -199,7 +201,7 @@ async function main() {
     for (let rep = 0; rep < REPS; rep++) {
       const b = await runOnce([g.python, APP]);
       bare.push(b);
-      process.stderr.write(`  ${g.version} bare           ${b.wall.toFixed(2)} s  ${b.rss} KiB  (${b.objects} objects)\n`);
+      process.stderr.write(`  ${g.version} bare: ${b.wall.toFixed(2)} s wall, ${b.cpu} s cpu, ${b.rss} KiB (${b.objects} objects)\n`);
       for (let i = 0; i < g.variants.length; i++) {
         const v = g.variants[i];
         const n = runNo + 1;
@@ -207,22 +209,25 @@ async function main() {
         const r = await runOnce(v.argv(n));
         if (v.outDir) r.end = probeEnd(v.outDir(n));
         tools[i].push(r);
-        process.stderr.write(`  ${g.version} ${v.tool.padEnd(14)} ${r.wall.toFixed(2)} s  ${r.rss} KiB\n`);
+        process.stderr.write(`  ${g.version} ${v.tool}: ${r.wall.toFixed(2)} s wall, ${r.cpu} s cpu, ${r.rss} KiB\n`);
       }
     }
     const bareWall = median(bare.map((r) => r.wall));
     const bareRss = median(bare.map((r) => r.rss));
+    const bareCpu = median(bare.map((r) => r.cpu));
     g.variants.forEach((v, i) => {
       const runs = tools[i];
       const wall = median(runs.map((r) => r.wall));
       const rss = median(runs.map((r) => r.rss));
+      const cpu = median(runs.map((r) => r.cpu));
       const ends = runs.map((r) => r.end).filter(Boolean);
       rows.push({
         tool: v.tool,
-        python: `${g.version} (${g.python})`,
+        python: g.python.startsWith('/usr/bin/') ? `${g.version} ${g.python}` : g.version,
         bareWall,
         toolWall: wall,
         ratio: wall / bareWall,
+        cpuRatio: cpu / bareCpu,
         rssDelta: rss - bareRss,
         target: !!v.target,
         probeCpu: ends.length ? median(ends.map((e) => e.probeCpu)) : null,
@@ -231,16 +236,17 @@ async function main() {
     });
   }
 
-  const head = ['tool', 'python', 'bare s', 'tool s', 'wall ratio', 'RSS delta', 'verdict / notes'];
+  const head = ['tool', 'python', 'bare s', 'tool s', 'wall ratio', 'cpu ratio', 'RSS delta', 'verdict / notes'];
   const table = rows.map((r) => {
     let note = '';
     if (r.target) {
       const okWall = r.ratio <= TARGET_WALL;
       const okRss = r.rssDelta <= TARGET_RSS_KIB;
-      note = `${okWall ? 'ok' : 'OVER'} wall<=${TARGET_WALL}, ${okRss ? 'ok' : 'OVER'} RSS<=${TARGET_RSS_KIB} KiB`;
+      const okCpu = r.cpuRatio <= TARGET_WALL;
+      note = `${okWall ? 'ok' : 'OVER'} wall<=${TARGET_WALL} (cpu ${okCpu ? 'ok' : 'OVER'}), ${okRss ? 'ok' : 'OVER'} RSS<=${TARGET_RSS_KIB} KiB`;
       if (r.probeCpu !== null) note += `; probe cpu ${r.probeCpu.toFixed(2)} s, ${r.censuses} censuses`;
     }
-    return [r.tool, r.python, r.bareWall.toFixed(2), r.toolWall.toFixed(2), r.ratio.toFixed(3), fmtKiB(r.rssDelta), note];
+    return [r.tool, r.python, r.bareWall.toFixed(2), r.toolWall.toFixed(2), r.ratio.toFixed(3), r.cpuRatio.toFixed(3), fmtKiB(r.rssDelta), note];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => String(row[i]).length)));
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();

@@ -5,8 +5,9 @@ alive the whole run; each frame updates a window of them and builds temporaries 
 die at once, then marks the frame. No leak: the bench measures what watching costs.
 
   --frames N   frames of work (default 850: ~10 s on CPython 3.11, ~12 ms a frame)
-  --report F   append one line "rss_kib=... objects=... steady_s=..." to F at the end of
-               the steady phase (RSS from /proc/self/statm, read by the app itself)
+  --report F   append one line "rss_kib=... objects=... steady_s=... cpu_s=..." to F at
+               the end of the steady phase (RSS from /proc/self/statm and the process's
+               user+system CPU seconds, probe threads included, read by the app itself)
 """
 import gc
 import os
@@ -75,8 +76,9 @@ def main():
     if report:
         out = open(report, 'a')
         try:
-            out.write('rss_kib=%d objects=%d steady_s=%.3f\n'
-                      % (rss_kib(), len(gc.get_objects()), steady))
+            cpu = os.times()
+            out.write('rss_kib=%d objects=%d steady_s=%.3f cpu_s=%.3f\n'
+                      % (rss_kib(), len(gc.get_objects()), steady, cpu[0] + cpu[1]))
         finally:
             out.close()
 

@@ -185,6 +185,8 @@ describe.each(core.map((i) => [i.label, i] as const))('refscope run --local on P
     const s = expectLeakOf(r, 'native-growth', null);
     // one malloc(65536) + memset per frame, never freed
     expectNear(s.bytesPerMark, 65536, 0.25, said(r));
+    // and no Python object grows with it
+    expect(r.report.suspects.filter((x) => x.kind === 'object-growth' && x.confidence >= 0.3), said(r)).toEqual([]);
   });
 
   it('clean_churn: no leak, no suspect with confidence >= 0.3', async () => {
@@ -216,6 +218,18 @@ describe.each(core.map((i) => [i.label, i] as const))('refscope run --local on P
 
 describe.skipIf(!py25)('refscope run --local on Python 2.5 (REFSCOPE_PY25)', () => {
   const interp = py25!;
+
+  it('object_growth: names orders.Order, +1 object per frame', async () => {
+    const r = await refscope(interp, 'object_growth', ['--frames', FRAMES]);
+    const s = expectLeakOf(r, 'object-growth', 'orders.Order');
+    expectNear(s.perMark?.value, 1, 0.15, said(r));
+  });
+
+  it('clean_churn: no leak, no suspect with confidence >= 0.3', async () => {
+    const r = await refscope(interp, 'clean_churn', ['--frames', FRAMES]);
+    expect(r.report.verdict, said(r)).toBe('no-leak');
+    expect(r.report.suspects.filter((s) => s.confidence >= 0.3), said(r)).toEqual([]);
+  });
 
   it('callbacks: names widgets.Widget first, +1 per frame, bound methods in EventBus.handlers', async () => {
     const r = await refscope(interp, 'callbacks', ['--frames', FRAMES]);
