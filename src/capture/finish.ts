@@ -24,6 +24,8 @@ export interface RunOutcome {
   startFailure: string | null;
   /** records that did not parse while tailing (the analysis counts its own) */
   lostWhileTailing: number;
+  /** set when the device or the connection failed: the session holds what arrived */
+  deviceError?: RefscopeError;
 }
 
 export interface FinishInput {

@@ -11,9 +11,11 @@ import type { Log } from '../log.js';
 import { resolvePython, type PythonInfo } from '../device/python.js';
 import { MANIFEST_SCHEMA, type Manifest } from '../session/manifest.js';
 import { checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
-import type { ExitStatus, Transport, TransportProcess } from '../transport/types.js';
+import type { SshTransport } from '../transport/ssh.js';
+import type { ExitStatus, Signal, Transport, TransportProcess } from '../transport/types.js';
 import { finishSession, type RunOutcome } from './finish.js';
-import { localPlacement } from './placement.js';
+import { localPlacement, type Placement } from './placement.js';
+import { prepareRemote, sshPlacement, type RemoteOptions, type RemoteSetup, type SshPlacement } from './remote.js';
 import { probeArgv, probePath, readProbeVersion } from './probe.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
@@ -36,6 +38,8 @@ export interface RunRequest {
   /** run the app under a pseudo-terminal */
   tty: boolean;
   cwd: string;
+  /** ssh only: --device-dir, --push */
+  remote?: RemoteOptions;
 }
 
 export interface PreparedRun {
@@ -44,6 +48,8 @@ export interface PreparedRun {
   python: PythonInfo;
   probe: { path: string; version: string | null };
   manifest: Manifest;
+  /** ssh only: what is on the device */
+  remote?: RemoteSetup;
 }
 
 function usage(message: string, hint?: string): RefscopeError {
@@ -73,10 +79,20 @@ async function checkTarget(req: RunRequest): Promise<void> {
 }
 
 /** Check every input; write nothing. */
-export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
+export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRun> {
   checkNumbers(req);
-  await checkTarget(req);
-  const python = await resolvePython(req.transport, req.python);
+  let remote: RemoteSetup | undefined;
+  let python: PythonInfo;
+  if (req.transport.kind === 'ssh') {
+    if (req.command[0] === undefined) throw usage('name the app to run after --', 'For example: refscope run n810 -- /usr/share/app/main.py');
+    remote = await prepareRemote(req.transport as SshTransport, req.command, { ...req.remote, python: req.python },
+      (m, f) => log?.logger.info(f ?? {}, m));
+    python = remote.python;
+  } else {
+    if (req.remote?.push) throw usage('--push sends an app to a device', 'Drop --push with --local: the app is already here');
+    await checkTarget(req);
+    python = await resolvePython(req.transport, req.python);
+  }
   const sessionDir = req.out !== undefined ? resolve(req.cwd, req.out) : defaultSessionDir(req.cwd, req.command);
   await checkSessionDir(sessionDir, { force: req.force ?? false });
   const path = probePath();
@@ -96,7 +112,7 @@ export async function prepareRun(req: RunRequest): Promise<PreparedRun> {
     options: { interval: req.interval, censusBudget: req.censusBudget, watchTypes: [...req.watchTypes], duration: req.duration },
     state: 'running',
   };
-  return { req, sessionDir, python, probe: { path, version }, manifest };
+  return { req, sessionDir, python, probe: { path, version }, manifest, ...(remote ? { remote } : {}) };
 }
 
 export interface LiveSnapshot extends ProgressSnapshot {
@@ -122,7 +138,15 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const { req, sessionDir } = prep;
   await createSession(sessionDir, prep.manifest, { force: req.force ?? false });
   log.attachSession(sessionDir);
-  const place = localPlacement(sessionDir, prep.probe.path);
+  if (prep.remote) {
+    const r = prep.remote;
+    log.logger.info({ device: req.transport.device, dir: r.probe.dir, bytesSent: r.probe.bytesSent, roundTrips: r.probe.roundTrips }, 'probe deployed');
+    if (r.pushed) log.logger.info({ dir: r.pushed.dir, bytesSent: r.pushed.bytesSent, roundTrips: r.pushed.roundTrips }, 'app pushed');
+  }
+  const remote: SshPlacement | null = prep.remote
+    ? sshPlacement(req.transport as SshTransport, prep.remote, sessionDir, prep.manifest.id, log.logger)
+    : null;
+  const place: Placement = remote ?? localPlacement(sessionDir, prep.probe.path);
   const argv = place.launch(probeArgv({
     python: prep.python.path, probe: place.probePath, outDir: place.outDir,
     interval: req.interval, censusBudget: req.censusBudget, watchTypes: req.watchTypes, command: req.command,
@@ -131,11 +155,14 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
 
   const progress = new Progress();
   const tail = new SegmentTail(place.localSegments, progress.onRecord);
-  const proc = await req.transport.spawn(argv, {
-    cwd: req.cwd,
+  const spawned = await req.transport.spawn(argv, {
+    cwd: prep.remote?.cwd ?? req.cwd,
     stdio: 'inherit',
     ...(req.tty ? { tty: opts.ttySize ?? true } : {}),
   });
+  // on a device, signals go by pid through the launch script: dropbear ignores SSH signal requests
+  const proc: TransportProcess = remote ? withRemoteSignals(spawned, remote) : spawned;
+  remote?.follow();
   const startedAt = Date.now();
   const stopper = new Stopper(proc, log.logger);
   if (req.duration !== null) stopper.armDuration(req.duration);
@@ -153,11 +180,19 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
       clearInterval(poller);
       stopper.dispose();
     }
-    await place.collect();
+    let deviceError: RefscopeError | null = null;
+    try {
+      await place.collect();
+    } catch (e) {
+      if (!(e instanceof RefscopeError)) throw e;
+      deviceError = e;
+      log.logger.error({ err: e.message }, 'collection failed');
+    }
     const lost = await tail.finish();
-    return finishSession({
-      sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0, log: log.logger,
+    const outcome = await finishSession({
+      sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0 || deviceError !== null, log: log.logger,
     });
+    return deviceError ? { ...outcome, exitCode: deviceError.exitCode, deviceError } : outcome;
   })();
 
   return {
@@ -168,5 +203,22 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     get interrupts() { return stopper.interrupts; },
     appEnded: proc.exited.then(() => undefined, () => undefined),
     done,
+  };
+}
+
+/** A device process whose signals are also sent by pid on the device. */
+function withRemoteSignals(proc: TransportProcess, remote: SshPlacement): TransportProcess {
+  return {
+    get pid() { return proc.pid; },
+    stdin: proc.stdin,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    exited: proc.exited,
+    sharesProcessGroup: false,
+    kill(signal: Signal = 'SIGTERM') {
+      proc.kill(signal);
+      void remote.signal(signal);
+    },
+    ...(proc.resize ? { resize: proc.resize.bind(proc) } : {}),
   };
 }

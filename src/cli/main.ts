@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { ExitCode, RefscopeError } from '../errors.js';
+import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 
@@ -42,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, global: true, describe: 'log to stderr too; show stacks' })
       .command(runCommand)
       .command(reportCommand)
-      .demandCommand(1, 'name a command: run or report')
+      .command(doctorCommand)
+      .demandCommand(1, 'name a command: run, report or doctor')
       .strict()
       .fail((msg, err) => {
         if (err) throw err;

@@ -155,6 +155,9 @@ export class SshTransport implements Transport {
   readonly kind = 'ssh' as const;
   readonly device: string;
   private closedFlag = false;
+  private isAlive = true;
+  /** false once the connection has ended, for whatever reason */
+  get alive(): boolean { return this.isAlive; }
   /** settles when the connection ends, with the error that ended it (null when closed by us) */
   readonly ended: Promise<Error | null>;
   private resolveEnded!: (e: Error | null) => void;
@@ -167,8 +170,8 @@ export class SshTransport implements Transport {
   ) {
     this.device = target.spec;
     this.ended = new Promise((r) => { this.resolveEnded = r; });
-    client.on('error', (e) => this.resolveEnded(e));
-    client.on('close', () => this.resolveEnded(this.closedFlag ? null : new Error('connection closed')));
+    client.on('error', (e) => { this.isAlive = false; this.resolveEnded(e); });
+    client.on('close', () => { this.isAlive = false; this.resolveEnded(this.closedFlag ? null : new Error('connection closed')); });
   }
 
   static async connect(opts: SshOptions): Promise<SshTransport> {

@@ -5,8 +5,11 @@
 import { relative, isAbsolute } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { RefscopeError } from '../../errors.js';
+import { connectOptions, type ConnectArgs } from '../connect.js';
 
-export interface RunArgs {
+export interface RunArgs extends ConnectArgs {
+  push?: string;
+  'device-dir'?: string;
   device?: string;
   local: boolean;
   python?: string;
@@ -26,9 +29,11 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
   command: 'run [device]',
   describe: 'Run an app under the probe, show a live status line, then report',
   builder: (y: Argv<{ verbose: boolean }>) =>
-    y
+    connectOptions(y
       .usage('$0 run (DEVICE | --local) [options] -- (SCRIPT | -m MODULE) [ARGS...]')
-      .positional('device', { type: 'string', describe: '[user@]host[:port] or an ssh Host alias (not supported yet)' })
+      .positional('device', { type: 'string', describe: '[user@]host[:port] or an ssh Host alias' })
+      .option('push', { type: 'string', describe: 'send this app folder to the device first; SCRIPT is relative to where it lands' })
+      .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })
       .option('local', { type: 'boolean', default: false, describe: 'run the app on this machine' })
       .option('python', { type: 'string', describe: 'interpreter name or path (default: python3, python2.7, python2, python)' })
       .option('out', { type: 'string', describe: 'session directory (default: ./refscope-sessions/<time>-<app>)' })
@@ -40,7 +45,9 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (only) on stdout' })
       .option('tty', { type: 'boolean', default: false, describe: 'run the app under a pseudo-terminal' })
       .example('$0 run --local -- app.py --frames 100', '')
-      .example('$0 run --local --python python2.7 --out runs/first --duration 60 -- -m myapp', ''),
+      .example('$0 run --local --python python2.7 --out runs/first --duration 60 -- -m myapp', '')
+      .example('$0 run n810 --push ./myapp -- myapp/main.py', '')
+      .example('$0 run user@10.0.0.5:2222 -- /usr/share/inkface/app.py', '')) as Argv<RunArgs>,
   handler: async (args) => {
     process.exitCode = await runRun(args);
   },
@@ -63,21 +70,42 @@ async function runRun(args: RunArgs): Promise<number> {
   if (args.device === undefined && !args.local) {
     throw new RefscopeError('ERR_USAGE', 'run needs DEVICE or --local', 'For this machine: refscope run --local -- app.py');
   }
-  if (args.device !== undefined) {
-    throw new RefscopeError('ERR_USAGE', 'remote devices are not supported yet; use --local');
-  }
   const command = (args['--'] ?? []).map(String);
 
   const [{ createLog }, { LocalTransport, inTerminalForeground }, { prepareRun, startRun }, { LiveLine }] = await Promise.all([
     import('../../log.js'), import('../../transport/local.js'), import('../../capture/run.js'), import('../live.js'),
   ]);
   const log = await createLog({ verbose: args.verbose });
-  const transport = new LocalTransport();
+  const transport: import('../../transport/types.js').Transport = args.device !== undefined
+    ? await (await import('../connect.js')).connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m))
+    : new LocalTransport();
+  try {
+    return await runWith(transport, command, args, log, { inTerminalForeground, prepareRun, startRun, LiveLine });
+  } finally {
+    await transport.close();
+  }
+}
+
+interface RunDeps {
+  inTerminalForeground: typeof import('../../transport/local.js').inTerminalForeground;
+  prepareRun: typeof import('../../capture/run.js').prepareRun;
+  startRun: typeof import('../../capture/run.js').startRun;
+  LiveLine: typeof import('../live.js').LiveLine;
+}
+
+async function runWith(
+  transport: import('../../transport/types.js').Transport,
+  command: string[],
+  args: RunArgs,
+  log: import('../../log.js').Log,
+  { inTerminalForeground, prepareRun, startRun, LiveLine }: RunDeps,
+): Promise<number> {
   const prep = await prepareRun({
     transport, command, python: args.python, out: args.out, force: args.force,
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
-  });
+    remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
+  }, log);
   process.stderr.write(`refscope: session ${shown(prep.sessionDir)}\n`);
 
   const ttySize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
@@ -129,6 +157,7 @@ async function runRun(args: RunArgs): Promise<number> {
       await write(process.stdout, out);
     }
     if (outcome.startFailure) say(outcome.startFailure);
+    if (outcome.deviceError) say(outcome.deviceError.toLine().replace(/^refscope: /, ''));
     if (outcome.reportFiles) say(`reports written to ${shown(outcome.reportFiles.text)} and ${shown(outcome.reportFiles.json)}`);
     else say(`session in ${shown(outcome.sessionDir)} (no report: nothing to analyse)`);
     return outcome.exitCode;

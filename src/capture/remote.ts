@@ -1,0 +1,196 @@
+/**
+ * Runs on a device over SSH. The probe (device-scripts/) is deployed content-addressed,
+ * started by refscope_launch.sh in a run folder on the device, and its segments come
+ * back twice: streamed while the app runs (refscope_follow.py, for the live line and so
+ * that a dropped connection keeps what was seen), then pulled whole with tar at the end.
+ * Only once every segment is written and fsynced on this machine is the run folder
+ * removed from the device.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { basename, join, posix, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { extract as tarExtract } from 'tar-stream';
+import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult } from '../device/deploy.js';
+import { discoverPython } from '../device/discover.js';
+import { RefscopeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { SEGMENTS_DIR } from '../session/store.js';
+import type { SshTransport } from '../transport/ssh.js';
+import type { Signal, TransportProcess } from '../transport/types.js';
+import type { Placement } from './placement.js';
+
+export function deviceScriptsDir(): string {
+  return fileURLToPath(new URL('../../device-scripts/', import.meta.url));
+}
+
+export interface RemoteOptions {
+  /** --device-dir: where refscope keeps its files on the device */
+  deviceDir?: string;
+  /** --push DIR: an app folder to send first; the script is relative to where it lands */
+  push?: string;
+  python?: string;
+}
+
+export interface RemoteSetup {
+  python: { path: string; version: string };
+  /** the folder on the device the app runs in */
+  cwd: string;
+  base: string;
+  probe: DeployResult;
+  pushed: DeployResult | null;
+}
+
+const SEG_NAME = /^seg-\d{6}\.jsonl$/;
+
+/** Everything that must be true before a remote run starts; writes nothing on this machine. */
+export async function prepareRemote(t: SshTransport, command: readonly string[], opts: RemoteOptions, log: (m: string, f?: object) => void): Promise<RemoteSetup> {
+  const python = await discoverPython(t, opts.python);
+  log('python chosen', { path: python.path, version: python.version, candidates: python.candidates.map((c) => `${c.path} ${c.version}`) });
+  const base = await resolveDeviceDir(t, opts.deviceDir);
+  const probe = await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe');
+  log('probe deployed', { dir: probe.dir, bytesSent: probe.bytesSent });
+  let pushed: DeployResult | null = null;
+  let cwd = posix.dirname(base);
+  if (opts.push) {
+    const dir = resolve(opts.push);
+    const name = pushName(dir);
+    pushed = await deploy(t, collectPayload(dir, name), posix.join(base, 'apps'), name);
+    cwd = pushed.dir;
+    log('app pushed', { from: dir, dir: pushed.dir, bytesSent: pushed.bytesSent });
+  } else {
+    const home = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
+    cwd = home.stdout.trim() || '/';
+  }
+  const [first] = command;
+  if (first !== undefined && first !== '-m') {
+    const r = await t.run(['test', '-f', first], { cwd, timeoutMs: 15_000 });
+    if (r.code !== 0) {
+      throw new RefscopeError('ERR_INPUT', `script '${first}' not found on ${t.device} (in ${cwd})`,
+        opts.push ? `It is relative to the pushed folder: e.g. --push ./myapp -- ${basename(resolve(opts.push))}/main.py` : 'Give a path on the device, or send the app with --push DIR');
+    }
+  }
+  return { python: { path: python.path, version: python.version }, cwd, base, probe, pushed };
+}
+
+/** Write `data` to `path` durably: temp file, fsync, rename. */
+async function writeDurably(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+export interface SshPlacement extends Placement {
+  /** start streaming the segments back (call once the app is launched) */
+  follow(): void;
+  /** signal the probe by pid on the device (dropbear ignores SSH signal requests) */
+  signal(sig: Signal): Promise<void>;
+  /** records' bytes received so far by the stream */
+  streamedBytes(): number;
+}
+
+export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger): SshPlacement {
+  const runDir = posix.join(setup.base, 'runs', runId);
+  const localSegments = join(sessionDir, SEGMENTS_DIR);
+  let follower: TransportProcess | null = null;
+  let followerDone: Promise<void> = Promise.resolve();
+  let streamed = 0;
+
+  return {
+    probePath: posix.join(setup.probe.dir, 'refscope_probe.py'),
+    outDir: posix.join(runDir, 'segments'),
+    localSegments,
+    launch: (argv) => ['sh', posix.join(setup.probe.dir, 'refscope_launch.sh'), runDir, ...argv],
+    streamedBytes: () => streamed,
+
+    follow() {
+      followerDone = (async () => {
+        await mkdir(localSegments, { recursive: true });
+        // the follower starts before the launch script may have made the folder: wait for it on the device
+        follower = await t.spawn(['sh', '-c',
+          'i=0; while [ ! -d "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exec "$2" "$3" "$1" "$4"',
+          'sh', posix.join(runDir, 'segments'), setup.python.path, posix.join(setup.probe.dir, 'refscope_follow.py'), posix.join(runDir, 'exit')]);
+        let out: WriteStream | null = null;
+        let pending = '';
+        const closeOut = () => new Promise<void>((r) => { if (out) out.end(r); else r(); });
+        const onLine = async (line: string): Promise<void> => {
+          if (line.startsWith('#')) {
+            const [name, offset] = line.slice(1).split(' ');
+            if (!name || !SEG_NAME.test(name)) return;
+            await closeOut();
+            // the stream restarts a file at the offset it names: what is before it is already here
+            out = createWriteStream(join(localSegments, name), { flags: Number(offset) > 0 ? 'a' : 'w' });
+            return;
+          }
+          if (out) { out.write(`${line}\n`, 'latin1'); streamed += line.length + 1; }
+        };
+        // lines are handled strictly in order: the local copy must be an exact prefix of the device's file
+        let chain: Promise<void> = Promise.resolve();
+        follower.stdout!.on('data', (b: Buffer) => {
+          pending += b.toString('latin1');
+          let i: number;
+          while ((i = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, i);
+            pending = pending.slice(i + 1);
+            chain = chain.then(() => onLine(line));
+          }
+        });
+        await follower.exited;
+        await chain;
+        await closeOut();
+      })().catch((e: unknown) => { log.warn({ err: String(e) }, 'segment stream ended with an error'); });
+    },
+
+    async signal(sig: Signal) {
+      const name = sig.replace(/^SIG/, '');
+      await t.run(['sh', '-c', 'p=$(cat "$1/pid" 2>/dev/null) && kill -s "$2" "$p"', 'sh', runDir, name], { timeoutMs: 10_000 })
+        .catch((e: unknown) => { log.warn({ err: String(e) }, 'could not signal the probe on the device'); });
+    },
+
+    async collect() {
+      // the stream ends by itself once the sentinel is there; do not wait on it forever
+      await Promise.race([followerDone, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      follower?.kill('SIGKILL');
+      if (!t.alive) {
+        throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} during the run; the session holds the ${streamed} bytes of records that arrived`,
+          `The app may still run on the device: its records stay in ${runDir}`);
+      }
+      const files = await pullSegments(t, runDir, localSegments);
+      log.info({ runDir, files }, 'segments collected');
+      await t.run(['rm', '-rf', runDir], { timeoutMs: 30_000 });
+    },
+  };
+}
+
+/** tar the run's segments off the device and write each one durably into `localDir`. */
+async function pullSegments(t: SshTransport, runDir: string, localDir: string): Promise<number> {
+  const proc = await t.spawn(['tar', '-cf', '-', '-C', runDir, 'segments']);
+  const ex = tarExtract();
+  let files = 0;
+  const written = (async () => {
+    for await (const entry of ex) {
+      const name = posix.basename(entry.header.name);
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      if (entry.header.type === 'file' && SEG_NAME.test(name)) {
+        await writeDurably(join(localDir, name), Buffer.concat(chunks));
+        files++;
+      }
+    }
+  })();
+  const errText: Buffer[] = [];
+  proc.stderr?.on('data', (b: Buffer) => errText.push(b));
+  proc.stdout!.pipe(ex);
+  const [st] = await Promise.all([proc.exited, written]);
+  if (st.code !== 0) {
+    throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${Buffer.concat(errText).toString().trim() || `tar exit ${st.code}`})`,
+      `They stay on the device in ${runDir}`);
+  }
+  return files;
+}
