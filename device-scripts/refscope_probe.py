@@ -175,17 +175,19 @@ def _enc(v, out):
         out.append(']')
     elif t is dict:
         out.append('{')
+        items = []                # sorted by encoded key: Python 2 cannot compare
+        for k in v:               # a non-ASCII str with a unicode
+            if isinstance(k, (str, _unicode, _bytes)):
+                items.append((_enc_str(k), k))
+            else:
+                items.append((_enc_str(str(k)), k))
+        items.sort()
         first = True
-        keys = list(v.keys())
-        keys.sort()
-        for k in keys:
+        for ek, k in items:
             if not first:
                 out.append(',')
             first = False
-            if not isinstance(k, (str, _unicode)):
-                out.append(_enc_str(str(k)))
-            else:
-                out.append(_enc_str(k))
+            out.append(ek)
             out.append(':')
             _enc(v[k], out)
         out.append('}')
@@ -304,23 +306,32 @@ def emit(kind, fields):
         return False
     _wlock.acquire()
     try:
+        _report_write_failure()
+        if kind == 'end':
+            fields = fields + ['records', _W['written'] + 1]
         seq = _W['seq']
         _W['seq'] = seq + 1
         try:
             line = _record_line(seq, kind, fields)
         except Exception:
+            if not _error_allowed():
+                return False
             line = _record_line(seq, 'event', ['event', 'probe-error', 'detail',
                                                'encode %s: %s' % (kind, _exc_text())])
-        ok = _try_write(line)
-        if ok and _W['failed']:
-            detail = '%d record(s) lost: %s' % (_W['failed'], _W['fail_detail'])
-            seq2 = _W['seq']
-            _W['seq'] = seq2 + 1
-            if _try_write(_record_line(seq2, 'event', ['event', 'write-failed', 'detail', detail])):
-                _W['failed'] = 0
-        return ok
+        return _try_write(line)
     finally:
         _wlock.release()
+
+
+def _report_write_failure():
+    # records were lost: say so first, once a write goes through again
+    if _W['failed']:
+        detail = '%d record(s) lost: %s' % (_W['failed'], _W['fail_detail'])
+        seq = _W['seq']
+        _W['seq'] = seq + 1
+        n = _W['failed']
+        if _try_write(_record_line(seq, 'event', ['event', 'write-failed', 'detail', detail])):
+            _W['failed'] -= n
 
 
 def _try_write(line):
@@ -346,16 +357,23 @@ def _exc_text():
     return name
 
 
+def _error_allowed():
+    """Rate limit for probe-error events: 10 a minute."""
+    now = time.time()
+    if now - _S['err_window'] > 60.0:
+        _S['err_window'] = now
+        _S['err_count'] = 0
+    _S['err_count'] += 1
+    if _S['err_count'] > 10:
+        _S['err_dropped'] += 1
+        return False
+    return True
+
+
 def probe_error(where):
     """Record the current exception as a probe-error event (rate-limited)."""
     try:
-        now = time.time()
-        if now - _S['err_window'] > 60.0:
-            _S['err_window'] = now
-            _S['err_count'] = 0
-        _S['err_count'] += 1
-        if _S['err_count'] > 10:
-            _S['err_dropped'] += 1
+        if not _error_allowed():
             return
         detail = '%s: %s' % (where, _exc_text())
         if _S['err_dropped']:
@@ -1770,8 +1788,7 @@ def main(argv):
     if how == 'interrupt' and sys.version_info[:2] >= (3, 8):
         exit_field = 130
     emit('end', ['how', how, 'exit', exit_field, 'error', error,
-                 'probeCpu', round(_S['probe_cpu'], 6), 'censuses', _S['censuses'],
-                 'records', _W['written'] + 1])
+                 'probeCpu', round(_S['probe_cpu'], 6), 'censuses', _S['censuses']])
     _close_segment()
     if how == 'interrupt' and sys.version_info[:2] >= (3, 8):
         _die_by_sigint()
