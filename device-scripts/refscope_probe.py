@@ -1747,7 +1747,7 @@ def _prepare_out(path):
         for n in os.listdir(path):
             if len(n) == 16 and n.startswith('seg-') and n.endswith('.jsonl') and n[4:10].isdigit():
                 os.remove(os.path.join(path, n))
-        _W['dir'] = path
+        _W['dir'] = os.path.abspath(path)   # the app may chdir
         _open_segment(1)
     except (IOError, OSError):
         e = sys.exc_info()[1]

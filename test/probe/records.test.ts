@@ -70,6 +70,26 @@ describe.skipIf(interps.length === 0).each(interps)('probe records under python 
     expect(end.probeCpu).toBeGreaterThan(0);
   });
 
+  it('names every kind of holder from a root, references all accounted for', async () => {
+    const out = outDir();
+    const r = await runProbe(py, out, ['--interval', '0.05', '--watch-type', '__main__.Obj'], ['holders.py', out]);
+    expect(r.stderr.toString()).toBe('');
+    expect(r.status).toBe(0);
+    const recs = readRecords(out);
+    checkStream(recs);
+    const pass = kinds(recs, 'referrers').find((x) => x.type === '__main__.Obj')!;
+    expect(pass.sampled).toBe(3);
+    expect(pass.unexplained).toBe(0);
+    expect(new Map(pass.holders)).toEqual(new Map([
+      ['class attribute Registry.single', 1],
+      ['closure cell of function f', 1],
+      ['list item in attribute Session.history', 1],
+      ['list item in class attribute Registry.items', 1],
+      ["list item in list __main__.REG['a']['b']", 1],
+      ['tuple item in module global __main__.T', 1],
+    ]));
+  });
+
   it('escapes what it must: records stay ASCII JSON whatever the names', async () => {
     const out = outDir();
     const r = await runProbe(py, out, ['--interval', '0.05'], ['encoding.py', out]);
