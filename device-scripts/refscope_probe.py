@@ -492,10 +492,10 @@ def _heap_flagged(t):
         return False
 
 
-_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'samples': None}
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': []}
 
 
-def census(final):
+def census():
     """One census, then a referrers pass for the types that grow."""
     c0 = _thread_clock()
     objs = gc.get_objects()
@@ -508,7 +508,7 @@ def census(final):
     result, correction = _census_result(cnt, rs, imm)
     cnt = rs = imm = None
     n_total -= correction
-    chosen = _choose(result, final)
+    chosen = _choose(result)
     samples = None
     if chosen:
         samples = _pick_samples(objs, chosen)
@@ -614,7 +614,7 @@ def _tracked(o):
 _POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
 
 
-def _choose(result, final):
+def _choose(result):
     """Which types to ask 'who holds these?' after this census.
 
     Per type the probe keeps one small tuple (memory: one per type, not one per
@@ -1229,7 +1229,7 @@ def _sampler_loop():
                 probe_error('sample')
             if time.time() >= _S['next_census']:
                 try:
-                    census(False)
+                    census()
                 except Exception:
                     probe_error('census')
         finally:
@@ -1678,7 +1678,7 @@ def _run_module(name):
 
 def baseline_census():
     try:
-        census(True)
+        census()
     except Exception:
         probe_error('baseline census')
 
@@ -1795,7 +1795,7 @@ def main(argv):
         probe_error('stop sampler')
     if _S['censuses']:
         try:
-            census(True)
+            census()
         except Exception:
             probe_error('final census')
     exit_field = status
