@@ -789,6 +789,8 @@ def referrers_pass(name, objs_of, pending):
     unexplained = 0
     for i in _xrange(n):
         u = rcs[i] - found[i]
+        if u > 0 and _FRAME_LOCALS_ARE_PROXIES:
+            u -= _running_locals(samples[i], holders)
         if u > 0:
             unexplained += u
     if unexplained:
@@ -802,6 +804,36 @@ def referrers_pass(name, objs_of, pending):
     ctx['hold'] = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
                        'unexplained', unexplained, 'dur', round(_thread_clock() - t0, 6)])
+
+
+# 3.11+: a running function's locals are no Python object, so get_referrers cannot see
+# them. 3.13's frame.f_locals is a live view (PEP 667) that reads them without copying;
+# before 3.13 reading it would store a copy on the frame and change the very refcounts
+# the probe reports, so there they count as unexplained.
+_FRAME_LOCALS_ARE_PROXIES = sys.version_info[:2] >= (3, 13)
+
+
+def _running_locals(x, holders):
+    """References to x from local variables of running functions (3.13+), recorded."""
+    found = 0
+    try:
+        frames = list(sys._current_frames().values())
+    except Exception:
+        return 0
+    for f in frames:
+        while f is not None:
+            if f.f_globals is not _G:
+                try:
+                    for name, v in list(f.f_locals.items()):
+                        if v is x:
+                            s = 'local variable %s in function %s' % (name, f.f_code.co_name)
+                            holders[s] = holders.get(s, 0) + 1
+                            found += 1
+                except Exception:
+                    pass
+            f = f.f_back
+    frames = f = v = None
+    return found
 
 
 def _holder_sort_key(h):

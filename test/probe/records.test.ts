@@ -90,6 +90,22 @@ describe.skipIf(interps.length === 0).each(interps)('probe records under python 
     ]));
   });
 
+  it('locals of a running function: named on 2.x and 3.6 (frames) and 3.13+ (f_locals views), else unexplained', async () => {
+    const out = outDir();
+    const r = await runProbe(py, out, ['--interval', '0.05', '--watch-type', '__main__.Obj'], ['locals_app.py', out]);
+    expect(r.status).toBe(0);
+    const pass = kinds(readRecords(out), 'referrers').find((x) => x.type === '__main__.Obj')!;
+    const [major, minor] = py.label.split('.').map(Number) as [number, number];
+    const holders = new Map(pass.holders);
+    if (major === 2 || minor <= 6) {
+      expect(holders).toEqual(new Map([['local variable in function main', 2]]));
+    } else if (minor >= 13) {
+      expect(holders).toEqual(new Map([['local variable also in function main', 1], ['local variable mine in function main', 1]]));
+    } else {
+      expect(pass.unexplained).toBe(2);
+    }
+  });
+
   it('escapes what it must: records stay ASCII JSON whatever the names', async () => {
     const out = outDir();
     const r = await runProbe(py, out, ['--interval', '0.05'], ['encoding.py', out]);
