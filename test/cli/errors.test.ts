@@ -57,11 +57,11 @@ describe('refscope CLI usage', () => {
     expect(oneLine(r.stderr)).toBe('refscope: run needs DEVICE or --local. For this machine: refscope run --local -- app.py');
   });
 
-  it('a remote DEVICE is not supported yet: exit 2, one line', async () => {
+  it('a device that does not resolve: exit 3, one line naming the fix, nothing written', async () => {
     const d = cwd('remote');
-    const r = await runCli(['run', 'n810.local', '--', join(APPS, 'quiet.py')], { cwd: d });
-    expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toBe('refscope: remote devices are not supported yet; use --local');
+    const r = await runCli(['run', 'no-such-device.invalid', '--', join(APPS, 'quiet.py')], { cwd: d, env: { HOME: d } });
+    expect(r.code).toBe(3);
+    expect(oneLine(r.stderr)).toMatch(/^refscope: cannot (resolve|reach) no-such-device\.invalid\b.*\. /);
     expect(readdirSync(d)).toEqual([]);
   });
 });
