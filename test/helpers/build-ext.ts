@@ -65,14 +65,13 @@ async function build(interp: ExtInterp): Promise<string> {
   if (!include || !existsSync(header)) {
     throw new ExtUnavailable(`no Python.h for ${interp.label} (looked in ${include || '?'})`);
   }
-  const gcc = await which('gcc');
-  if (!gcc) throw new ExtUnavailable('gcc is not installed');
-
   const outDir = join(OUT_ROOT, interp.version);
   const target = join(outDir, `leakyiter${suffix}`);
   if (existsSync(target) && statSync(target).mtimeMs >= statSync(LEAKYITER_SOURCE).mtimeMs) {
     return outDir;
   }
+  const gcc = await which('gcc');
+  if (!gcc) throw new ExtUnavailable('gcc is not installed');
   mkdirSync(outDir, { recursive: true });
   // build under a private name and rename: two test workers may build at once
   const tmp = `${target}.${process.pid}.tmp`;
