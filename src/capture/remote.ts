@@ -24,7 +24,11 @@ export function deviceScriptsDir(): string {
   return fileURLToPath(new URL('../../device-scripts/', import.meta.url));
 }
 
+/** called as bytes move: phase, bytes done, bytes expected (an estimate for collect) */
+export type TransferProgress = (phase: 'deploy' | 'push' | 'collect', done: number, total: number) => void;
+
 export interface RemoteOptions {
+  progress?: TransferProgress;
   /** --device-dir: where refscope keeps its files on the device */
   deviceDir?: string;
   /** --push DIR: an app folder to send first; the script is relative to where it lands */
@@ -48,14 +52,14 @@ export async function prepareRemote(t: SshTransport, command: readonly string[],
   const python = await discoverPython(t, opts.python);
   log('python chosen', { path: python.path, version: python.version, candidates: python.candidates.map((c) => `${c.path} ${c.version}`) });
   const base = await resolveDeviceDir(t, opts.deviceDir);
-  const probe = await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe');
+  const probe = await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe', opts.progress && ((d, n) => opts.progress!('deploy', d, n)));
   log('probe deployed', { dir: probe.dir, bytesSent: probe.bytesSent });
   let pushed: DeployResult | null = null;
   let cwd = posix.dirname(base);
   if (opts.push) {
     const dir = resolve(opts.push);
     const name = pushName(dir);
-    pushed = await deploy(t, collectPayload(dir, name), posix.join(base, 'apps'), name);
+    pushed = await deploy(t, collectPayload(dir, name), posix.join(base, 'apps'), name, opts.progress && ((d, n) => opts.progress!('push', d, n)));
     cwd = pushed.dir;
     log('app pushed', { from: dir, dir: pushed.dir, bytesSent: pushed.bytesSent });
   } else {
@@ -95,7 +99,7 @@ export interface SshPlacement extends Placement {
   streamedBytes(): number;
 }
 
-export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger): SshPlacement {
+export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger, progress?: TransferProgress): SshPlacement {
   const runDir = posix.join(setup.base, 'runs', runId);
   const localSegments = join(sessionDir, SEGMENTS_DIR);
   let follower: TransportProcess | null = null;
@@ -161,7 +165,8 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
         throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} during the run; the session holds the ${streamed} bytes of records that arrived`,
           `The app may still run on the device: its records stay in ${runDir}`);
       }
-      const files = await pullSegments(t, runDir, localSegments);
+      const files = await pullSegments(t, runDir, localSegments, progress && ((d) => progress('collect', d, Math.max(d, streamed))));
+      progress?.('collect', Math.max(streamed, 1), Math.max(streamed, 1));
       log.info({ runDir, files }, 'segments collected');
       await t.run(['rm', '-rf', runDir], { timeoutMs: 30_000 });
     },
@@ -169,7 +174,7 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
 }
 
 /** tar the run's segments off the device and write each one durably into `localDir`. */
-async function pullSegments(t: SshTransport, runDir: string, localDir: string): Promise<number> {
+async function pullSegments(t: SshTransport, runDir: string, localDir: string, onBytes?: (received: number) => void): Promise<number> {
   const proc = await t.spawn(['tar', '-cf', '-', '-C', runDir, 'segments']);
   const ex = tarExtract();
   let files = 0;
@@ -186,6 +191,8 @@ async function pullSegments(t: SshTransport, runDir: string, localDir: string): 
   })();
   const errText: Buffer[] = [];
   proc.stderr?.on('data', (b: Buffer) => errText.push(b));
+  let received = 0;
+  proc.stdout!.on('data', (b: Buffer) => { received += b.length; onBytes?.(received); });
   proc.stdout!.pipe(ex);
   const [st] = await Promise.all([proc.exited, written]);
   if (st.code !== 0) {

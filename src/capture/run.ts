@@ -144,7 +144,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     if (r.pushed) log.logger.info({ dir: r.pushed.dir, bytesSent: r.pushed.bytesSent, roundTrips: r.pushed.roundTrips }, 'app pushed');
   }
   const remote: SshPlacement | null = prep.remote
-    ? sshPlacement(req.transport as SshTransport, prep.remote, sessionDir, prep.manifest.id, log.logger)
+    ? sshPlacement(req.transport as SshTransport, prep.remote, sessionDir, prep.manifest.id, log.logger, req.remote?.progress)
     : null;
   const place: Placement = remote ?? localPlacement(sessionDir, prep.probe.path);
   const argv = place.launch(probeArgv({

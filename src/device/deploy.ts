@@ -107,13 +107,24 @@ function deviceDirError(dir: string, stderr: string, device: string): RefscopeEr
 }
 
 /** Send `payload` to `<baseDir>/<name>-<hash>` unless it is there already. */
-export async function deploy(t: SshTransport, payload: Payload, baseDir: string, name: string): Promise<DeployResult> {
+export async function deploy(
+  t: SshTransport, payload: Payload, baseDir: string, name: string,
+  onProgress?: (sent: number, total: number) => void,
+): Promise<DeployResult> {
   const dir = posix.join(baseDir, `${name}-${payload.hash}`);
   const check = await t.run(['sh', '-c', CHECK, 'sh', dir], { timeoutMs: 30_000 });
   if (check.code === 0 && check.stdout.trim() === 'present') {
     return { dir, hash: payload.hash, bytesSent: 0, roundTrips: 1 };
   }
-  const r = await t.pipeInto(['sh', '-c', EXTRACT, 'sh', dir], packPayload(payload));
+  const stream = packPayload(payload);
+  if (onProgress) {
+    let sent = 0;
+    // tar adds a 512-byte header per entry and pads to 512: close enough for a bar
+    const total = payload.bytes + 1024 * (payload.files.length + 2);
+    stream.on('data', (b: Buffer) => { sent += b.length; onProgress(Math.min(sent, total), total); });
+    stream.on('end', () => onProgress(total, total));
+  }
+  const r = await t.pipeInto(['sh', '-c', EXTRACT, 'sh', dir], stream);
   if (r.code !== 0 || r.timedOut) throw deviceDirError(baseDir, r.stderr, t.device);
   return { dir, hash: payload.hash, bytesSent: r.bytesSent, roundTrips: 2 };
 }

@@ -104,7 +104,11 @@ async function runWith(
     transport, command, python: args.python, out: args.out, force: args.force,
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
-    remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
+    remote: {
+      ...(args.push ? { push: args.push } : {}),
+      ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}),
+      ...(transport.kind === 'ssh' ? { progress: await (await import('../progress.js')).transferBars() } : {}),
+    },
   }, log);
   process.stderr.write(`refscope: session ${shown(prep.sessionDir)}\n`);
 
