@@ -6,7 +6,7 @@
  * none). Every login runs the rig device's forced command (busybox sh, busybox PATH).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RigDevice } from './device.js';
@@ -25,6 +25,8 @@ export interface RigServer {
   knownHosts: string;
   /** the host public key line, "type base64" */
   hostKey: string;
+  /** accept one more client public key ("type base64 comment") */
+  authorize(pubLine: string): void;
   /** everything the server wrote to stderr so far */
   log(): string;
   /** pids of the per-connection server processes (children of the listener) */
@@ -63,6 +65,7 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
   let stderr = '';
   let port = 0;
   let listenerPid = 0;
+  let authorizedKeys = '';
 
   for (let attempt = 0; attempt < 5 && !proc; attempt++) {
     port = await freePort();
@@ -70,9 +73,12 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
       const hk = join(dir, 'ssh_host_ed25519_key');
       if (!existsSync(hk)) keygen(hk);
       hostKey = readFileSync(`${hk}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
-      writeFileSync(join(dir, 'authorized_keys'), clientPub + '\n', { mode: 0o600 });
+      authorizedKeys = join(dir, 'authorized_keys');
+      writeFileSync(authorizedKeys, clientPub + '\n', { mode: 0o600 });
       const cfg = join(dir, 'sshd_config');
+      // extraConfig goes first: in sshd_config the first value of a keyword wins
       writeFileSync(cfg, [
+        extraConfig,
         `Port ${port}`,
         'ListenAddress 127.0.0.1',
         `HostKey ${hk}`,
@@ -85,7 +91,6 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
         'KbdInteractiveAuthentication no',
         `ForceCommand ${device.shell}`,
         'LogLevel VERBOSE',
-        extraConfig,
         '',
       ].join('\n'));
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -97,7 +102,8 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
       hostKey = (pub.split('\n').find((l) => l.startsWith('ssh-')) ?? '').split(' ').slice(0, 2).join(' ');
       const sshDir = join(dir, 'dot-ssh');
       mkdirSync(sshDir, { mode: 0o700 });
-      writeFileSync(join(sshDir, 'authorized_keys'), clientPub + '\n', { mode: 0o600 });
+      authorizedKeys = join(sshDir, 'authorized_keys');
+      writeFileSync(authorizedKeys, clientPub + '\n', { mode: 0o600 });
       mkdirSync('/root/.ssh', { recursive: true, mode: 0o700 }); // mount point only; bound over in the namespace
       proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
         'mount --bind "$1" /root/.ssh && { [ ! -e /usr/lib/openssh/sftp-server ] || mount --bind /dev/null /usr/lib/openssh/sftp-server; } && exec /usr/sbin/dropbear -F -E -s -p "127.0.0.1:$2" -r "$3" -c "$4" -P "$5"',
@@ -129,6 +135,7 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
     identityFile,
     knownHosts,
     hostKey: hostKey!,
+    authorize: (pubLine: string) => appendFileSync(authorizedKeys, `${pubLine.trim()}\n`),
     log: () => stderr,
     sessionPids: () => {
       // dropbear runs under `unshare`, which execs it: the listener is the spawned pid either way
