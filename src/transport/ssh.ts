@@ -282,7 +282,11 @@ export class SshTransport implements Transport {
           serverIdent,
         }, jump));
       });
-      client.once('error', (err: Error & { level?: string }) => {
+      // 'on', not 'once': a failed handshake can be followed by a socket error (ECONNRESET)
+      let failed = false;
+      client.on('error', (err: Error & { level?: string }) => {
+        if (failed) return;
+        failed = true;
         client.end();
         if (refused) return reject(refused);
         if (err.level === 'client-authentication') {
