@@ -5,6 +5,7 @@
 import { basename, resolve } from 'node:path';
 import { REPORT_SCHEMA, type Report, type Suspect, type Verdict } from '../report/types.js';
 import type { ProbeRecord } from '../session/records.js';
+import { readNative, type NativeSummary } from '../session/native.js';
 import { openSession } from '../session/reader.js';
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
@@ -47,7 +48,32 @@ export async function analyseSession(dir: string): Promise<Report> {
     createdAt: session.manifest?.createdAt,
   });
   report.session.lostRecords = session.stats.lostRecords;
+  const native = await readNative(dir).catch(() => null);
+  if (native) applyNative(report, native);
   return report;
+}
+
+/**
+ * What the native sampler adds (additive fields only): how the process ended, whether the
+ * OOM killer did it, and the exit status when the probe could write no end record.
+ */
+export function applyNative(report: Report, native: NativeSummary): void {
+  const { start, end } = native;
+  const maxSample = native.samples.reduce((m, s) => Math.max(m, s.rss ?? 0), 0);
+  report.session.native = {
+    sampler: start?.sampler ?? '',
+    machine: start?.machine ?? '',
+    emulator: start?.emulator ?? null,
+    samples: end?.samples ?? native.samples.length,
+    maxRssKiB: Math.max(end?.maxRss ?? 0, maxSample),
+    limitKiB: start?.limitKiB ?? null,
+    how: end ? end.how : 'unknown',
+    signal: end?.signalName ?? null,
+    oomKill: end ? end.oomKill : null,
+    samplerCpuSeconds: end ? end.samplerCpu[0] + end.samplerCpu[1] : 0,
+    lostRecords: native.lost,
+  };
+  if (report.session.ended === 'abnormal' && end && report.session.exitCode === null) report.session.exitCode = end.exit;
 }
 
 export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { extract as tarExtract } from 'tar-stream';
 import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult } from '../device/deploy.js';
 import { discoverPython } from '../device/discover.js';
+import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SEGMENTS_DIR } from '../session/store.js';
@@ -43,9 +44,13 @@ export interface RemoteSetup {
   base: string;
   probe: DeployResult;
   pushed: DeployResult | null;
+  /** the native sampler that wraps the probe, or why there is none (the probe samples RSS itself) */
+  sampler: SamplerChoice;
 }
 
 const SEG_NAME = /^seg-\d{6}\.jsonl$/;
+/** the probe's segments and the native sampler's (nseg-*, collected at the end only) */
+const ANY_SEG_NAME = /^n?seg-\d{6}\.jsonl$/;
 
 /** Everything that must be true before a remote run starts; writes nothing on this machine. */
 export async function prepareRemote(t: SshTransport, command: readonly string[], opts: RemoteOptions, log: (m: string, f?: object) => void): Promise<RemoteSetup> {
@@ -54,6 +59,9 @@ export async function prepareRemote(t: SshTransport, command: readonly string[],
   const base = await resolveDeviceDir(t, opts.deviceDir);
   const probe = await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe', opts.progress && ((d, n) => opts.progress!('deploy', d, n)));
   log('probe deployed', { dir: probe.dir, bytesSent: probe.bytesSent });
+  const machine = (await t.run(['uname', '-m'], { timeoutMs: 15_000 })).stdout.trim();
+  const sampler = await deploySampler(t, base, machine).catch((e: unknown): SamplerChoice => ({ kind: 'fallback', reason: `sampler deploy failed: ${String(e)}` }));
+  log('sampler', { machine, ...sampler });
   let pushed: DeployResult | null = null;
   let cwd = posix.dirname(base);
   if (opts.push) {
@@ -74,7 +82,7 @@ export async function prepareRemote(t: SshTransport, command: readonly string[],
         opts.push ? `It is relative to the pushed folder: e.g. --push ./myapp -- ${basename(resolve(opts.push))}/main.py` : 'Give a path on the device, or send the app with --push DIR');
     }
   }
-  return { python: { path: python.path, version: python.version }, cwd, base, probe, pushed };
+  return { python: { path: python.path, version: python.version }, cwd, base, probe, pushed, sampler };
 }
 
 /** Write `data` to `path` durably: temp file, fsync, rename. */
@@ -110,7 +118,8 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
     probePath: posix.join(setup.probe.dir, 'refscope_probe.py'),
     outDir: posix.join(runDir, 'segments'),
     localSegments,
-    launch: (argv) => ['sh', posix.join(setup.probe.dir, 'refscope_launch.sh'), runDir, ...argv],
+    launch: (argv) => ['sh', posix.join(setup.probe.dir, 'refscope_launch.sh'), runDir,
+      ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []), ...argv],
     streamedBytes: () => streamed,
 
     follow() {
@@ -183,7 +192,7 @@ async function pullSegments(t: SshTransport, runDir: string, localDir: string, o
       const name = posix.basename(entry.header.name);
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
-      if (entry.header.type === 'file' && SEG_NAME.test(name)) {
+      if (entry.header.type === 'file' && ANY_SEG_NAME.test(name)) {
         await writeDurably(join(localDir, name), Buffer.concat(chunks));
         files++;
       }

@@ -7,6 +7,7 @@ import type { SshOptions } from '../transport/ssh.js';
 import { SshTransport } from '../transport/ssh.js';
 import { collectPayload, deploy, resolveDeviceDir } from './deploy.js';
 import { listPythons } from './discover.js';
+import { deploySampler, emulationFromStatm } from './sampler.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -37,6 +38,7 @@ const FACTS = [
   'printf "machine\\t%s\\n" "$(uname -m 2>/dev/null)"',
   'if cat /proc/self/statm >/dev/null 2>&1 && [ -r /proc/self/status ]; then printf "proc\\tyes\\n"; else printf "proc\\tno\\n"; fi',
   'printf "tar\\t%s\\n" "$(command -v tar 2>/dev/null)"',
+  'printf "statm\\t%s\\n" "$(cat /proc/self/statm 2>/dev/null)"',
   'printf "clock\\t%s\\n" "$(date +%s)"',
   'awk \'/^(MemTotal|MemFree|MemAvailable|Buffers|Cached):/ { printf "mem_%s\\t%s\\n", $1, $2 }\' /proc/meminfo 2>/dev/null',
 ].join('\n');
@@ -97,6 +99,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
       add({ name: 'python', status: old.length === pythons.length ? 'fail' : 'ok', detail: `${pythons.map((p) => `${p.path} ${p.version}`).join(', ')}; using ${newest.path}`, ...(old.length === pythons.length ? { hint: 'refscope needs Python 2.5 or newer' } : {}) });
     }
 
+    const emulated = emulationFromStatm(facts.get('machine') ?? '', facts.get('statm') ?? '');
+    if (emulated) add({ name: 'emulation', status: 'warn', detail: emulated, hint: 'RSS figures include the emulator\'s own memory (docs/emulation.md); growth is still the app\'s' });
     add(facts.get('proc') === 'yes'
       ? { name: '/proc', status: 'ok', detail: 'readable (RSS from /proc/self/statm)' }
       : { name: '/proc', status: 'warn', detail: 'not readable: no RSS samples', hint: 'Mount /proc on the device for memory figures' });
@@ -136,6 +140,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
       try {
         const d = await deploy(t, collectPayload(opts.payloadDir), baseDir, 'probe');
         add({ name: 'deploy', status: 'ok', detail: `${d.dir} (${d.bytesSent ? `${d.bytesSent} bytes sent` : 'already there'})` });
+        const machine = facts.get('machine') ?? '';
+        const s = await deploySampler(t, baseDir, machine).catch((e: unknown) => ({ kind: 'fallback' as const, reason: String(e) }));
+        add(s.kind === 'native'
+          ? { name: 'sampler', status: 'ok', detail: `native refscope-sampler (${s.target}) for ${machine}` }
+          : { name: 'sampler', status: 'ok', detail: `probe's own RSS sampling: ${s.reason}`, hint: 'Build the native sampler with npm run build:cross' });
       } catch (e) {
         const err = e as RefscopeError;
         add({ name: 'deploy', status: 'fail', detail: err.message, ...(err.hint ? { hint: err.hint } : {}) });

@@ -21,6 +21,7 @@ const ORDER: Record<string, string[]> = {
   'suspects[].perMark': ['mark', 'value'],
   'suspects[].referrers[]': ['via', 'count'],
   'suspects[].interval': ['low', 'high', 'per'],
+  'session.native': ['sampler', 'machine', 'emulator', 'samples', 'maxRssKiB', 'limitKiB', 'how', 'signal', 'oomKill', 'samplerCpuSeconds', 'lostRecords'],
   rss: ['startKiB', 'endKiB', 'slopeKiBPerSecond', 'slopeKiBPerMark'],
   overhead: ['probeCpuSeconds', 'probeCpuFraction'],
 };

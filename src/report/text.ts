@@ -123,6 +123,16 @@ function facts(r: Report): [string, string][] {
   const how = s.ended ?? 'exit';
   const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
   rows.push(['ended', how === 'abnormal' ? `abnormally (no end record), ${exit}` : `${how}, ${exit}`]);
+  const nat = s.native;
+  if (nat) {
+    if (nat.how === 'signal') {
+      const by = nat.oomKill ? ' by the OOM killer' : '';
+      const limit = nat.oomKill && nat.limitKiB ? ` (memory limit ${Math.round(nat.limitKiB / 1024)} MiB, peak RSS ${Math.round(nat.maxRssKiB / 1024)} MiB)` : '';
+      rows.push(['killed', `${printable(nat.signal ?? 'signal')}${by}${limit}`]);
+    }
+    const emu = nat.emulator ? `, emulated by ${printable(nat.emulator)} (RSS includes the emulator's own memory)` : '';
+    rows.push(['native', `${nat.samples} samples by refscope-sampler on ${printable(nat.machine)}, max RSS ${nat.maxRssKiB} KiB${emu}`]);
+  }
   rows.push(['lost', s.lostRecords === 0 ? 'no records lost' : `${s.lostRecords} records lost`]);
   const o = r.overhead;
   rows.push(['probe', `${n(o.probeCpuSeconds)} s CPU, ${n(o.probeCpuFraction * 100, 1)} % of the run`]);

@@ -46,6 +46,27 @@ export interface ReportSession {
   censuses?: number;
   marks?: Record<string, number>;
   argv?: string[];
+  /** added: what the native sampler (cross/sampler) saw, when one ran beside the probe */
+  native?: NativeSummaryReport;
+}
+
+export interface NativeSummaryReport {
+  sampler: string;
+  /** the device's `uname -m` as the sampler sees it */
+  machine: string;
+  /** "qemu-user" when the app ran emulated: RSS figures are qemu's plus the guest app's */
+  emulator: string | null;
+  samples: number;
+  maxRssKiB: number;
+  /** the memory cgroup limit the app ran under, null when none */
+  limitKiB: number | null;
+  /** how the app's process ended, from waitpid */
+  how: 'exit' | 'signal' | 'unknown';
+  signal: string | null;
+  /** the kernel's OOM killer ended it (true), did not (false), or cannot tell (null) */
+  oomKill: boolean | null;
+  samplerCpuSeconds: number;
+  lostRecords: number;
 }
 
 export interface Report {

@@ -207,3 +207,89 @@ export function toRecord(v: unknown): ProbeRecord | null {
       return null;
   }
 }
+
+/*
+ * Native sampler records (cross/sampler, docs/protocol.md "Native sampler records"): their
+ * own files (nseg-NNNNNN.jsonl) with their own seq, so the probe's records and their lost
+ * count are untouched. toRecord() does not know these kinds; toNativeRecord() parses them.
+ */
+export interface NativeStartRecord extends Base {
+  k: 'native-start';
+  sampler: string;
+  wall: number;
+  pid: number;
+  interval: number;
+  machine: string;
+  /** "qemu-user" when the app's process is emulated: its RSS is qemu's plus the guest's */
+  emulator: string | null;
+  limitKiB: number | null;
+}
+
+export interface NativeSampleRecord extends Base {
+  k: 'native-sample';
+  rss: number | null;
+  peak: number | null;
+  vsz: number | null;
+  pss: number | null;
+  threads: number | null;
+  /** samples taken so far (written ones are those that changed, or keepalives) */
+  n: number;
+}
+
+export interface NativeEndRecord extends Base {
+  k: 'native-end';
+  how: 'exit' | 'signal';
+  exit: number;
+  signal: number | null;
+  signalName: string | null;
+  /** true: the kernel's OOM killer ended it; false: it did not; null: cannot tell */
+  oomKill: boolean | null;
+  oomVia: string | null;
+  maxRss: number;
+  samples: number;
+  samplerCpu: [number, number];
+  records: number;
+}
+
+export type NativeRecord = NativeStartRecord | NativeSampleRecord | NativeEndRecord;
+
+const numOr = <T>(v: unknown, d: T): number | T => (isNum(v) ? v : d);
+
+export function toNativeRecord(v: unknown): NativeRecord | null {
+  if (!isObj(v) || !isNum(v.seq) || !isNum(v.t) || !isStr(v.k)) return null;
+  const { seq, t } = v;
+  switch (v.k) {
+    case 'native-start':
+      return {
+        seq, t, k: 'native-start',
+        sampler: isStr(v.sampler) ? v.sampler : '',
+        wall: numOr(v.wall, 0), pid: numOr(v.pid, 0), interval: numOr(v.interval, 0),
+        machine: isStr(v.machine) ? v.machine : '',
+        emulator: isStr(v.emulator) ? v.emulator : null,
+        limitKiB: numOr(v.limitKiB, null),
+      };
+    case 'native-sample':
+      return {
+        seq, t, k: 'native-sample',
+        rss: numOr(v.rss, null), peak: numOr(v.peak, null), vsz: numOr(v.vsz, null),
+        pss: numOr(v.pss, null), threads: numOr(v.threads, null), n: numOr(v.n, 0),
+      };
+    case 'native-end': {
+      const cpu = Array.isArray(v.samplerCpu) && isNum(v.samplerCpu[0]) && isNum(v.samplerCpu[1])
+        ? [v.samplerCpu[0], v.samplerCpu[1]] as [number, number] : [0, 0] as [number, number];
+      return {
+        seq, t, k: 'native-end',
+        how: v.how === 'signal' ? 'signal' : 'exit',
+        exit: numOr(v.exit, 0),
+        signal: numOr(v.signal, null),
+        signalName: isStr(v.signalName) ? v.signalName : null,
+        oomKill: typeof v.oomKill === 'boolean' ? v.oomKill : null,
+        oomVia: isStr(v.oomVia) ? v.oomVia : null,
+        maxRss: numOr(v.maxRss, 0), samples: numOr(v.samples, 0),
+        samplerCpu: cpu, records: numOr(v.records, 0),
+      };
+    }
+    default:
+      return null;
+  }
+}
