@@ -75,16 +75,17 @@ export function packPayload(p: Payload): Readable {
 
 // $1 = final folder. Prints "present" when it is already complete.
 const CHECK = 'if [ -f "$1/.complete" ]; then echo present; else echo missing; fi';
-// $1 = final folder. Extracts stdin into a temp folder, then renames it into place.
+// $1 = final folder. Extracts stdin into a temp folder, then renames it into place; on
+// any failure (a full disk mid-tar) the temp folder goes, so nothing partial stays.
 const EXTRACT = [
-  'set -e',
   'final="$1"; tmp="$1.part.$$"',
   'rm -rf "$tmp"',
-  'mkdir -p "$tmp"',
-  'tar -xf - -C "$tmp"',
-  ': > "$tmp/.complete"',
-  'rm -rf "$final"',
-  'mv "$tmp" "$final"',
+  'mkdir -p "$tmp" || exit 1',
+  'if tar -xf - -C "$tmp" && : > "$tmp/.complete"; then',
+  '  rm -rf "$final" && mv "$tmp" "$final" && exit 0',
+  'fi',
+  'rm -rf "$tmp"',
+  'exit 1',
 ].join('\n');
 
 export interface DeployResult {
@@ -100,7 +101,7 @@ function deviceDirError(dir: string, stderr: string, device: string): RefscopeEr
   if (/no space/i.test(stderr)) {
     return new RefscopeError('ERR_DEVICE', `the device directory ${dir} is full (${why})`, `Free space on ${device} or pass --device-dir on a larger filesystem`);
   }
-  if (/permission denied|read-only/i.test(stderr)) {
+  if (/permission denied|read-only|not a directory/i.test(stderr)) {
     return new RefscopeError('ERR_DEVICE', `cannot write the device directory ${dir} (${why})`, 'Pass --device-dir with a folder the login user can write');
   }
   return new RefscopeError('ERR_DEVICE', `deploy to ${device}:${dir} failed (${why})`, `Try: refscope doctor ${device}`);

@@ -3,6 +3,7 @@
  * sshd and dropbear devices (busybox login, no SFTP), with a user's ~/.ssh/config and
  * known_hosts in a throwaway HOME.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,25 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(r.stdout.toString()).toMatch(/FAIL {2}host key .*is not known/);
     });
 
+    it('--duration stops the app on the device by pid (dropbear ignores signal requests) and still reports', async () => {
+      const s = join(work, `${kind}-duration`);
+      const r = await runCli(['run', 'rigdev', '--push', 'test/fixtures', '--out', s, '--duration', '3', ...FAST, '--', 'fixtures/clean_churn.py', '--frames', '1000000'], { env, timeoutMs: 120_000 });
+      expect([0, 1]).toContain(r.code);
+      const segs = readdirSync(join(s, 'segments')).sort();
+      const last = readFileSync(join(s, 'segments', segs.at(-1)!), 'utf8').trim().split('\n').at(-1)!;
+      expect(JSON.parse(last)).toMatchObject({ k: 'end', how: 'interrupt' });
+      expect(existsSync(join(s, 'report.json'))).toBe(true);
+    });
+
+    it('an unusable device dir is one line and exit 3, before anything runs', async () => {
+      const s = join(work, `${kind}-baddir`);
+      const r = await runCli(['run', 'rigdev', '--device-dir', '/etc/passwd/refscope', '--out', s, '--', '/bin/true'], { env, timeoutMs: 60_000 });
+      expect(r.code).toBe(3);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^refscope: cannot write the device directory \/etc\/passwd\/refscope .*--device-dir/);
+      expect(existsSync(s)).toBe(false);
+    });
+
     it('the server killed mid-run gives exit 3, one line, and a session with what arrived', async () => {
       const s = join(work, `${kind}-killed`);
       const cli = startCli(['run', 'rigdev', '--push', 'test/fixtures', '--out', s, ...FAST, '--', 'fixtures/clean_churn.py', '--frames', '100000'], { env, timeoutMs: 120_000 });
@@ -128,6 +148,41 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(segmentBytes(s)).toBeGreaterThan(2000);
       const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
       expect(m.state).toBe('aborted');
+    });
+  });
+}
+
+for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
+  const why = serverAvailable(kind);
+  describe.skipIf(why !== null)(`a full device dir on ${kind}${why ? ` (skipped: ${why})` : ''}`, () => {
+    it('says the device dir is full in one line, exit 3, and leaves no partial payload', async () => {
+      const py = coreInterpreters().at(-1);
+      const device = makeDevice({ pythons: py ? { python3: py.path } : {} });
+      const full = join(device.root, 'full');
+      mkdirSync(full);
+      // mounted before the server starts, so dropbear's own mount namespace has it too
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
+      let server: RigServer | null = null;
+      const home = mkdtempSync(join(tmpdir(), 'refscope-home-'));
+      try {
+        execFileSync('sh', ['-c', 'dd if=/dev/zero of="$1/fill" bs=4096 2>/dev/null; true', 'sh', full]);
+        server = await startServer(kind, device);
+        mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+        writeFileSync(join(home, '.ssh', 'known_hosts'), readFileSync(server.knownHosts));
+        writeFileSync(join(home, '.ssh', 'config'), `Host rigdev\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${server.identityFile}\n`);
+        const s = join(home, 'session');
+        const r = await runCli(['run', 'rigdev', '--device-dir', full, '--out', s, '--', '/bin/true'], { env: { HOME: home, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
+        expect(r.code).toBe(3);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(new RegExp(`^refscope: the device directory ${full} is full \\(.*No space left on device\\)`));
+        expect(readdirSync(full)).toEqual(['fill']);
+        expect(existsSync(s)).toBe(false);
+      } finally {
+        await server?.stop();
+        execFileSync('umount', [full]);
+        device.cleanup();
+        rmSync(home, { recursive: true, force: true });
+      }
     });
   });
 }
