@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { ExitCode, RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { DetailedReport } from '../analysis/detail.js';
 import type { Report } from '../report/types.js';
 import type { Manifest } from '../session/manifest.js';
 import { REPORT_JSON, REPORT_TXT, updateManifest, writeFileAtomic } from '../session/store.js';
@@ -19,6 +20,8 @@ export interface RunOutcome {
   manifest: Manifest;
   /** null when there was nothing to analyse (the probe wrote no records) */
   report: Report | null;
+  /** the report with its series (sparklines, HTML), null when there was nothing to analyse */
+  detailed?: DetailedReport | null;
   reportFiles: { json: string; text: string } | null;
   /** set when the app did not start: one line saying why */
   startFailure: string | null;
@@ -59,23 +62,26 @@ export async function finishSession(inp: FinishInput): Promise<RunOutcome> {
   else if (end?.how === 'start-failed') startFailure = `the app could not start${end.error ? ` (${end.error})` : ''}`;
 
   let report: Report | null = null;
+  let detailed: DetailedReport | null = null;
   let reportFiles: RunOutcome['reportFiles'] = null;
   try {
-    const { analyseSession } = await import('../analysis/index.js');
-    report = await analyseSession(sessionDir);
+    const { analyseSessionDetailed } = await import('../analysis/detail.js');
+    detailed = await analyseSessionDetailed(sessionDir);
+    report = detailed.report;
   } catch (e) {
     // with no start record there may be nothing to analyse: that is the start failure, not a second error
     if (!(startFailure && e instanceof RefscopeError && e.code === 'ERR_SESSION')) throw e;
     log.info({ err: e.message }, 'nothing to analyse');
   }
   if (report) {
-    const [{ renderJson }, { renderText }] = await Promise.all([import('../report/json.js'), import('../report/text.js')]);
+    const [{ renderJson }, { renderText, chartsOf }, { utf8Locale }] = await Promise.all([
+      import('../report/json.js'), import('../report/text.js'), import('../report/sparkline.js')]);
     reportFiles = { json: join(sessionDir, REPORT_JSON), text: join(sessionDir, REPORT_TXT) };
     await writeFileAtomic(reportFiles.json, renderJson(report));
-    await writeFileAtomic(reportFiles.text, renderText(report, { color: false }));
+    await writeFileAtomic(reportFiles.text, renderText(report, { color: false, charts: detailed ? chartsOf(detailed) : undefined, unicode: utf8Locale() }));
     log.info({ verdict: report.verdict, suspects: report.suspects.length }, 'reports written');
   }
 
   const exitCode = startFailure ? ExitCode.appFailed : report?.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
-  return { sessionDir, exitCode, manifest, report, reportFiles, startFailure, lostWhileTailing: inp.lost };
+  return { sessionDir, exitCode, manifest, report, detailed, reportFiles, startFailure, lostWhileTailing: inp.lost };
 }

@@ -4,11 +4,23 @@
  * (type names, holders, argv, ids) is made visible-safe first: control characters, ANSI
  * escapes and bidi overrides are shown as escapes, never passed to the terminal.
  */
+import type { DetailedReport, EnvelopePoint } from '../analysis/detail.js';
+import { columns, sparkline } from './sparkline.js';
 import type { Report, Suspect } from './types.js';
+
+/** Series to draw as sparklines under the facts (from analyseSessionDetailed). */
+export interface TextCharts {
+  rss: EnvelopePoint[];
+  /** the top suspect's series: its count (or refsum for refcount-growth) */
+  top?: { label: string; unit: string; points: EnvelopePoint[] };
+}
 
 export interface TextOptions {
   color: boolean;
   width?: number;
+  charts?: TextCharts;
+  /** Unicode block characters for sparklines; ASCII otherwise */
+  unicode?: boolean;
 }
 
 /** Untrusted strings longer than this are clipped before rendering. */
@@ -192,6 +204,35 @@ function suspectBlock(s: Suspect, rank: number, width: number, p: Palette): stri
   return out;
 }
 
+function chartLine(key: string, points: EnvelopePoint[], what: string, width: number, unicode: boolean): string[] {
+  const cols = columns(points, Math.min(40, width - 11 - 12));
+  if (cols.length < 2) return [];
+  const lo = Math.min(...cols);
+  const hi = Math.max(...cols);
+  const range = `${n(lo, 0)}-${n(hi, 0)} ${what}`;
+  const line = `${key.padEnd(9)}  ${sparkline(cols, unicode)}  `;
+  return width - line.length >= range.length ? [line + range] : [line.trimEnd(), ' '.repeat(11) + range.slice(0, width - 11)];
+}
+
+function chartLines(c: TextCharts, width: number, unicode: boolean): string[] {
+  const out = chartLine('rss chart', c.rss, 'KiB', width, unicode);
+  const top = c.top ? chartLine('top chart', c.top.points, c.top.unit, width, unicode) : [];
+  if (c.top && top.length) out.push(...top, ...indentWrap(`(${printable(c.top.label)})`, 11, width));
+  return out;
+}
+
+/** The sparklines' series from a detailed analysis: RSS, and the top suspect's growing series. */
+export function chartsOf({ report, detail }: DetailedReport): TextCharts {
+  const charts: TextCharts = { rss: detail.rss };
+  const ss = detail.suspects[0];
+  const s = report.suspects[0];
+  if (ss && s && ss.type !== null) {
+    const refs = s.kind === 'refcount-growth';
+    charts.top = { label: `${s.type} ${refs ? 'summed refcount' : 'live objects'}`, unit: refs ? 'refs' : 'objects', points: refs ? ss.refsum : ss.count };
+  }
+  return charts;
+}
+
 export function renderText(report: Report, opts: TextOptions): string {
   const width = Math.max(40, opts.width ?? 80);
   const p = opts.color ? COLOR : PLAIN;
@@ -203,6 +244,7 @@ export function renderText(report: Report, opts: TextOptions): string {
     lines.push(`${k.padEnd(9)}  ${body[0] ?? ''}`);
     for (const more of body.slice(1)) lines.push(' '.repeat(11) + more);
   }
+  if (opts.charts) lines.push(...chartLines(opts.charts, width, opts.unicode ?? false));
   lines.push('');
   if (report.suspects.length === 0) {
     lines.push('No suspects.');

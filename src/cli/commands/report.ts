@@ -1,6 +1,6 @@
 /**
- * `refscope report SESSION_DIR [--format text|json] [--output FILE]`: analyse a recorded
- * session (a host session or a bare folder of seg-*.jsonl) and print or write the
+ * `refscope report SESSION_DIR [--format text|json|html|junit] [--output FILE]`: analyse a
+ * recorded session (a host session or a bare folder of seg-*.jsonl) and print or write the
  * report. Exit code as for `run`: 1 leak, 0 no leak or inconclusive, 4 the app never
  * started.
  */
@@ -12,7 +12,7 @@ import type { Report } from '../../report/types.js';
 
 export interface ReportArgs {
   session: string;
-  format: 'text' | 'json';
+  format: 'text' | 'json' | 'html' | 'junit';
   output?: string;
   verbose: boolean;
 }
@@ -23,7 +23,7 @@ export const reportCommand: CommandModule<{ verbose: boolean }, ReportArgs> = {
   builder: (y: Argv<{ verbose: boolean }>) =>
     y
       .positional('session', { type: 'string', demandOption: true, describe: 'session directory (or a folder of seg-*.jsonl)' })
-      .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'report format' })
+      .option('format', { choices: ['text', 'json', 'html', 'junit'] as const, default: 'text' as const, describe: 'report format' })
       .option('output', { type: 'string', describe: 'write the report to this file instead of stdout' }),
   handler: async (args) => {
     process.exitCode = await runReport(args);
@@ -49,15 +49,23 @@ export function exitCodeOf(report: Report): ExitCode {
 
 async function runReport(args: ReportArgs): Promise<number> {
   if (args.output !== undefined) await checkOutput(args.output);
-  const { analyseSession } = await import('../../analysis/index.js');
-  const report = await analyseSession(args.session);
+  const { analyseSessionDetailed } = await import('../../analysis/detail.js');
+  const detailed = await analyseSessionDetailed(args.session);
+  const { report } = detailed;
   const toTerminal = args.output === undefined && Boolean(process.stdout.isTTY);
-  const text = args.format === 'json'
-    ? (await import('../../report/json.js')).renderJson(report)
-    : (await import('../../report/text.js')).renderText(report, {
+  let text: string;
+  if (args.format === 'json') text = (await import('../../report/json.js')).renderJson(report);
+  else if (args.format === 'html') text = (await import('../../report/html.js')).renderHtml(detailed);
+  else if (args.format === 'junit') text = (await import('../../report/junit.js')).renderJunit(report);
+  else {
+    const [{ renderText, chartsOf }, { utf8Locale }] = await Promise.all([import('../../report/text.js'), import('../../report/sparkline.js')]);
+    text = renderText(report, {
       color: toTerminal && !process.env.NO_COLOR,
       width: (toTerminal && process.stdout.columns) || 80,
+      charts: chartsOf(detailed),
+      unicode: utf8Locale(),
     });
+  }
   process.exitCode = exitCodeOf(report);
   if (args.output !== undefined) {
     const { writeFileAtomic } = await import('../../session/store.js');

@@ -157,6 +157,8 @@ async function runWith(
         : (await import('../../report/text.js')).renderText(outcome.report, {
           color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
           width: process.stdout.columns || 80,
+          charts: outcome.detailed ? (await import('../../report/text.js')).chartsOf(outcome.detailed) : undefined,
+          unicode: (await import('../../report/sparkline.js')).utf8Locale(),
         });
       await write(process.stdout, out);
     }

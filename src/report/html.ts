@@ -1,0 +1,156 @@
+/**
+ * The HTML report: one self-contained file that opens offline and mails well. No script at
+ * all (a Content-Security-Policy forbids scripts and any fetch, so even a markup mistake
+ * could not run code or reach the network); charts are inline SVG drawn here; styles are
+ * inline. Shows the verdict and each suspect's evidence, RSS over time with the primary
+ * mark overlaid, each top suspect's count and refsum with the fitted trend, who holds the
+ * survivors, and the session's facts. Every string from the session is escaped.
+ */
+import type { DetailedReport, SuspectSeries } from '../analysis/detail.js';
+import type { Report, Suspect } from './types.js';
+import { esc, num } from './escape.js';
+import { lineChart, shortDuration } from './svg.js';
+
+const VERDICT: Record<Report['verdict'], [string, string]> = {
+  leak: ['LEAK', '#b3261e'],
+  'no-leak': ['NO LEAK', '#1e7b34'],
+  inconclusive: ['INCONCLUSIVE', '#8a6d00'],
+};
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d24;margin:0;background:#fff}
+main{max-width:880px;margin:0 auto;padding:16px 20px 40px}
+h1{font-size:20px;margin:8px 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e2e2ea;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.verdict{display:inline-block;color:#fff;font-weight:700;padding:2px 10px;border-radius:4px;margin-right:8px}
+.summary{font-size:15px}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid #eee}
+td.type{min-width:9em}th{font-weight:600;color:#444;background:#f6f6fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
+.evidence{margin:4px 0 8px}
+.bar{display:inline-block;height:9px;background:#6b7fd7;border-radius:2px;vertical-align:middle;margin-right:6px}
+.dim{color:#666}.chart{max-width:100%;height:auto;display:block;margin:6px 0}
+.facts th{width:170px;background:none}
+`;
+
+const pct = (v: number): string => `${num(v * 100, 1)} %`;
+
+function rate(s: Suspect): string {
+  const unit = s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : '';
+  const parts: string[] = [];
+  if (s.perMark) parts.push(`${s.perMark.value >= 0 ? '+' : ''}${num(s.perMark.value, 3)}${unit} per ${esc(s.perMark.mark, 80)}`);
+  parts.push(`${s.perSecond >= 0 ? '+' : ''}${num(s.perSecond, 3)}${unit}/s`);
+  return parts.join('<br>');
+}
+
+const nameOf = (s: Suspect): string => (s.type === null ? 'native memory' : s.type);
+
+function suspectsTable(r: Report): string {
+  if (r.suspects.length === 0) return '<p>No suspects: no type and no unexplained RSS grows steadily.</p>';
+  const rows = r.suspects.map((s, i) => `<tr class="suspect"><td class="num">${i + 1}</td>` +
+    `<td class="type"><code class="type">${esc(nameOf(s), 300)}</code>${s.dependsOn ? `<div class="dim">follows <code>${esc(s.dependsOn, 200)}</code></div>` : ''}</td>` +
+    `<td>${esc(s.kind)}</td><td class="num">${num(s.confidence, 2)}</td><td class="num">${rate(s)}</td>` +
+    `<td class="evidence">${esc(s.evidence)}</td></tr>`);
+  return '<table class="suspects"><thead><tr><th>#</th><th>type</th><th>kind</th><th>confidence</th><th>growth</th><th>evidence</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table>`;
+}
+
+function referrersHtml(s: Suspect): string {
+  if (s.referrers.length === 0) return s.type === null ? '' : '<p class="dim">No holders were sampled for this type.</p>';
+  const total = s.referrers.reduce((a, ref) => a + Math.max(0, ref.count), 0) || 1;
+  const items = s.referrers.map((ref) => {
+    const share = Math.max(0, ref.count) / total;
+    return `<li><span class="bar" style="width:${num(Math.max(2, share * 160), 0)}px"></span>` +
+      `${esc(ref.count)} ${ref.count === 1 ? 'reference' : 'references'} (${pct(share)}) held by <code>${esc(ref.via)}</code></li>`;
+  });
+  return `<p>Who holds the sampled objects (${esc(total)} references in the largest holders):</p><ul class="referrers">${items.join('')}</ul>`;
+}
+
+function suspectSection(r: Report, d: DetailedReport['detail'], ss: SuspectSeries): string {
+  const s = r.suspects[ss.index]!;
+  const title = `${ss.index + 1}. ${nameOf(s)}`;
+  const out = [`<section class="suspect-detail"><h3>${esc(title, 300)} <span class="dim">${esc(s.kind)}, confidence ${num(s.confidence, 2)}</span></h3>`,
+    `<p class="evidence">${esc(s.evidence)}</p>`];
+  if (ss.type === null) {
+    out.push(lineChart({
+      title: `RSS of the process and the fitted trend (${nameOf(s)})`, leftUnit: 'KiB',
+      lines: [
+        { points: d.rss, label: 'RSS (KiB)', color: '#3b5bdb' },
+        ...(ss.trend ? [{ points: ss.trend.points, label: `trend, ${num(ss.trend.slope, 3)} KiB per ${ss.trend.per === 'mark' ? d.primaryMark ?? 'mark' : 'second'}`, color: '#e8590c', dashed: true }] : []),
+      ],
+    }));
+  } else {
+    const trendAxis = ss.trend?.of === 'refsum' ? 'right' : 'left';
+    const per = ss.trend?.per === 'mark' ? d.primaryMark ?? 'mark' : 'second';
+    out.push(lineChart({
+      title: `${nameOf(s)}: live objects and summed refcount over time`, leftUnit: 'objects', rightUnit: 'references',
+      lines: [
+        { points: ss.count, label: 'live objects', color: '#3b5bdb' },
+        { points: ss.refsum, label: 'summed refcount (right)', color: '#2f9e44', axis: 'right' },
+        ...(ss.trend ? [{ points: ss.trend.points, label: `fitted trend of ${ss.trend.of === 'refsum' ? 'refcount' : 'objects'}, ${num(ss.trend.slope, 3)} per ${per}`, color: '#e8590c', dashed: true, axis: trendAxis as 'left' | 'right' }] : []),
+      ],
+    }));
+  }
+  out.push(referrersHtml(s), '</section>');
+  return out.join('');
+}
+
+function factsTable(r: Report, d: DetailedReport['detail']): string {
+  const s = r.session;
+  const rows: [string, string][] = [];
+  const marks = Object.entries(s.marks ?? {}).sort((a, b) => b[1] - a[1]);
+  rows.push(['session', esc(s.id)], ['device', esc(s.device)]);
+  if (d.facts.uname) rows.push(['uname', esc(d.facts.uname)]);
+  rows.push(['python', esc(`${s.python}${d.facts.impl ? ` (${d.facts.impl}${d.facts.platform ? `, ${d.facts.platform}` : ''})` : ''}`)]);
+  if (s.argv?.length) rows.push(['app', `<code>${esc(s.argv.join(' '))}</code>`]);
+  if (s.startedAt) rows.push(['started', esc(s.startedAt)]);
+  rows.push(['duration', esc(`${shortDuration(s.durationSeconds)} (${num(s.durationSeconds, 1)} s)`)]);
+  rows.push(['samples', esc(`${s.samples} samples${s.censuses !== undefined ? `, ${s.censuses} censuses` : ''}${d.facts.interval !== null ? `, every ${num(d.facts.interval, 3)} s` : ''}`)]);
+  rows.push(['marks', marks.length ? marks.slice(0, 8).map(([k, v]) => `${esc(v)} <code>${esc(k, 100)}</code>`).join(', ') + (marks.length > 8 ? `, +${marks.length - 8} more` : '') : 'none']);
+  const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
+  rows.push(['ended', esc(s.ended === 'abnormal' ? `abnormally (no end record), ${exit}` : `${s.ended ?? 'exit'}, ${exit}`)]);
+  const rd = d.reader;
+  const unread = rd ? ` (${rd.unparseable} unreadable lines, ${rd.truncated} truncated, ${rd.duplicates} duplicates dropped, ${rd.outOfOrder} out of order, ${rd.segments} segments)` : '';
+  rows.push(['lost records', esc(`${s.lostRecords}${unread}`)]);
+  if (d.facts.droppedNames > 0) rows.push(['names dropped', esc(`${d.facts.droppedNames} (beyond the per-session caps)`)]);
+  rows.push(['probe overhead', esc(`${num(r.overhead.probeCpuSeconds, 2)} s CPU, ${pct(r.overhead.probeCpuFraction)} of the run`)]);
+  const perMark = r.rss.slopeKiBPerMark;
+  rows.push(['RSS', esc(`${r.rss.startKiB} → ${r.rss.endKiB} KiB, ${num(r.rss.slopeKiBPerSecond, 3)} KiB/s` +
+    (perMark !== undefined && perMark !== null && d.primaryMark ? `, ${num(perMark, 3)} KiB per ${d.primaryMark}` : ''))]);
+  const ev = Object.entries(d.eventCounts);
+  if (ev.length) rows.push(['events', ev.map(([k, v]) => `${esc(v)} <code>${esc(k, 100)}</code>`).join(', ')]);
+  if (d.facts.probe) rows.push(['probe', esc(d.facts.probe)]);
+  return `<table class="facts">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join('')}</table>`;
+}
+
+export function renderHtml({ report: r, detail: d }: DetailedReport, opts: { generatedAt?: string } = {}): string {
+  const [label, colour] = VERDICT[r.verdict];
+  const rssLines = [
+    { points: d.rss, label: 'RSS (KiB)', color: '#3b5bdb' },
+    ...(d.rssTrend ? [{ points: d.rssTrend.points, label: 'RSS trend', color: '#e8590c', dashed: true }] : []),
+    ...(d.marks.length ? [{ points: d.marks, label: `'${d.primaryMark ?? ''}' marks (right)`, color: '#868e96', axis: 'right' as const, dashed: true }] : []),
+  ];
+  const body = [
+    `<header><h1>refscope report: <span class="mono">${esc(r.session.id, 200)}</span></h1>`,
+    `<p class="summary"><span class="verdict" style="background:${colour}">${label}</span>${esc(r.summary ?? '')}</p></header>`,
+    '<h2>Suspects</h2>', suspectsTable(r),
+    '<h2>RSS over time</h2>',
+    d.rss.length
+      ? lineChart({
+        title: 'RSS over time with marks overlaid', leftUnit: 'KiB', rightUnit: d.marks.length ? 'marks' : undefined, lines: rssLines,
+        events: d.events.filter((e) => e.event !== 'segment').slice(0, 100).map((e) => ({ t: e.t, label: `${e.event}: ${e.detail}` })),
+      })
+      : '<p class="dim">No RSS samples (the probe could not read /proc).</p>',
+    d.suspects.length ? '<h2>Top suspects over time</h2>' : '',
+    ...d.suspects.map((ss) => suspectSection(r, d, ss)),
+    '<h2>Session</h2>', factsTable(r, d),
+    `<footer><p class="dim">${esc(r.schema)}; charts downsampled to min/max per ${esc(shortDuration(d.bucketSeconds.rss))} (RSS) and ${esc(shortDuration(d.bucketSeconds.census))} (census) so spikes survive` +
+    `${opts.generatedAt ? `; generated ${esc(opts.generatedAt)}` : ''}.</p></footer>`,
+  ];
+  return '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">' +
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
+    '<meta name="viewport" content="width=device-width,initial-scale=1">' +
+    `<title>refscope: ${esc(label)} ${esc(r.session.id, 200)}</title><style>${CSS}</style></head>\n<body><main>\n` +
+    body.join('\n') + '\n</main></body></html>\n';
+}
