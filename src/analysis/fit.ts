@@ -6,6 +6,7 @@ import {
   autocorrelationFactor,
   clamp01,
   mad,
+  changePoint,
   mannKendall,
   median,
   pick,
@@ -21,11 +22,23 @@ export const MAX_FIT_POINTS = 300;
 export const TREND_P = 0.01;
 
 /**
- * Points skipped at the start when fitting: about 20 %, at least 2, leaving at least 3.
- * Start values still come from the first point.
+ * The least a fit skips at the start: the baseline census is taken before the app's own
+ * imports, and the first frames build what the app keeps for good. Without a change point
+ * this is all that is skipped.
  */
 export function warmupSkip(n: number): number {
-  return Math.max(0, Math.min(Math.max(2, Math.floor(0.2 * n)), n - 3));
+  return n >= 10 ? 2 : n >= 5 ? 1 : 0;
+}
+
+/**
+ * Where the warm-up ends, on the (thinned) series: a change point (see `changePoint`),
+ * searched over the first 60 % of the points, leaving at least max(5, 40 %) points to fit.
+ */
+export function warmupEnd(x: Float64Array, y: Float64Array): number {
+  const n = y.length;
+  const min = warmupSkip(n);
+  const max = Math.min(Math.floor(0.6 * n), n - Math.max(5, Math.ceil(0.4 * n)));
+  return changePoint(x, y, min, max);
 }
 
 export interface GrowthFit {
@@ -35,6 +48,8 @@ export interface GrowthFit {
   mk: MannKendall;
   /** points in the fitted window (after thinning) */
   points: number;
+  /** index in the raw series where the fitted window starts (the end of the warm-up) */
+  skip: number;
   /** first and last raw values of the whole series */
   first: number;
   last: number;
@@ -49,6 +64,13 @@ export interface GrowthFit {
   noise: number;
   /** span of the window in the main slope's unit (marks, or seconds) */
   span: number;
+  /**
+   * how far the points stray from the line, as mean |residual| ÷ the rise over the window,
+   * against marks and against time (null without marks): the clock that explains the
+   * growth better has the smaller value
+   */
+  strayMark: number | null;
+  straySecond: number;
   /** slopes over the earlier and the later half of the window, in the main slope's unit */
   earlySlope: number;
   lateSlope: number;
@@ -59,11 +81,27 @@ export function mainSlope(f: GrowthFit): SenSlope | null {
   return f.perMark ?? f.perSecond;
 }
 
-export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Array): GrowthFit | null {
+/**
+ * Fit y against marks (x) and time (t) over the window after the warm-up: the change point
+ * by default, or a fixed fraction of the points when `fixedWarmup` is given.
+ */
+export function fitGrowth(
+  t: Float64Array,
+  x: Float64Array | null,
+  y: Float64Array,
+  fixedWarmup?: number,
+): GrowthFit | null {
   const n = y.length;
   if (n < 3) return null;
-  const skip = warmupSkip(n);
-  const idx = thinIndices(n - skip, MAX_FIT_POINTS).map((i) => i + skip);
+  // thin first (the change point is O(n)), then find the end of the warm-up on the thinned
+  // series, against marks when they advance, else time
+  const all = thinIndices(n, MAX_FIT_POINTS);
+  const ax = x && x[n - 1]! > x[0]! ? pick(x, all) : pick(t, all);
+  const skip =
+    fixedWarmup === undefined
+      ? warmupEnd(ax, pick(y, all))
+      : Math.max(0, Math.min(Math.max(2, Math.floor(fixedWarmup * all.length)), all.length - 3));
+  const idx = all.subarray(skip);
   const wy = pick(y, idx);
   const wt = pick(t, idx);
   const wx = x ? pick(x, idx) : null;
@@ -83,6 +121,13 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
   const steps = new Float64Array(Math.max(0, m - 1));
   for (let i = 1; i < m; i++) steps[i - 1] = resid[i]! - resid[i - 1]!;
   const noise = Math.max(mad(resid), m > 2 ? mad(steps) / Math.SQRT2 : 0);
+  const stray = (along: Float64Array, fit: SenSlope | null): number => {
+    if (!fit) return Infinity;
+    const rise = Math.abs(fit.slope * (along[m - 1]! - along[0]!));
+    let sum = 0;
+    for (let i = 0; i < m; i++) sum += Math.abs(wy[i]! - fit.slope * along[i]! - fit.intercept);
+    return rise > 0 ? sum / m / rise : Infinity;
+  };
   const half = m >> 1;
   const early = theilSen(wm.subarray(0, half + 1), wy.subarray(0, half + 1));
   const late = theilSen(wm.subarray(half), wy.subarray(half));
@@ -91,6 +136,7 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
     perSecond,
     mk: mannKendall(wy, factor),
     points: m,
+    skip: idx[0]!,
     first: y[0]!,
     last: y[n - 1]!,
     level: median(wy),
@@ -98,6 +144,8 @@ export function fitGrowth(t: Float64Array, x: Float64Array | null, y: Float64Arr
     total: main.slope * (perMark ? x![n - 1]! - x![0]! : t[n - 1]! - t[0]!),
     noise,
     span: wm[m - 1]! - wm[0]!,
+    strayMark: perMark ? stray(wx!, perMark) : null,
+    straySecond: stray(wt, perSecond),
     earlySlope: early ? early.slope : 0,
     lateSlope: late ? late.slope : 0,
   };

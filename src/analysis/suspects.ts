@@ -139,6 +139,22 @@ interface Candidate {
   confidence: number;
 }
 
+/**
+ * Growth that follows the clock rather than the marks (a thread or a timer that never
+ * marks): its points stray from the per-mark line more than twice as far as from the
+ * per-second line (mean |residual| relative to the rise). Such growth is refitted and
+ * reported per second, with no per-mark rate.
+ */
+export function timeDriven(f: GrowthFit): boolean {
+  return f.strayMark !== null && f.strayMark > 0.02 && f.strayMark > 2 * f.straySecond;
+}
+
+function byClock(f: GrowthFit, t: Float64Array, y: Float64Array): GrowthFit {
+  if (!timeDriven(f)) return f;
+  const g = fitGrowth(t, null, y);
+  return g && g.perSecond && g.perSecond.low > 0 ? g : f;
+}
+
 /** Growth of every type's count and refsum in the census series. */
 function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate[] } {
   const objects: Candidate[] = [];
@@ -153,13 +169,15 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
     const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
     const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
     if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
-    const fc = fitGrowth(t, x, ys.count);
+    let fc = fitGrowth(t, x, ys.count);
     if (fc && isGrowing(fc, OBJECT_TEST, tests)) {
+      fc = byClock(fc, t, ys.count);
       objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests) });
       continue;
     }
-    const fr = fitGrowth(t, x, ys.refsum);
+    let fr = fitGrowth(t, x, ys.refsum);
     if (fr && isGrowing(fr, OBJECT_TEST, tests)) {
+      fr = byClock(fr, t, ys.refsum);
       refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests) });
     }
   }
@@ -171,9 +189,10 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const agg = series.referrers.get(c.type);
   const size = bytesPerObject(c.type);
   const accumulated = Math.max(0, Math.round(c.fit.total));
+  const clock = c.rate.per === 'second' && mark ? `, with time, not with '${mark}' marks (a thread or a timer)` : '';
   const evidence =
     `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
-    `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)}); ${holderPhrase(agg)}`;
+    `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)})${clock}; ${holderPhrase(agg)}`;
   return {
     kind: 'object-growth',
     type: c.type,
@@ -226,27 +245,37 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
 
 /**
  * Mark builtin helpers that follow an app type: the helper grows at >= 0.8 × the app type's
- * rate (the upper end of the helper's 95 % interval does) and, when the app type's holders were sampled, they mention the helper (or it is one
- * every instance carries, like its __dict__).
+ * rate (the upper end of the helper's 95 % interval does: its pool churns). Which app type,
+ * when several grow: the one the helper's own referrers name (`attribute Thumb.tiles`,
+ * `__dict__ of Response`, `bound method Widget.on_click`), else one whose holders mention
+ * the helper (or whose every instance carries one, like its __dict__), preferring a whole
+ * number of helpers per object (a constructor makes 3 bound methods, not 2.7), then the more
+ * confident. The helper's objects are then collapsed into that holder: its bytes per mark
+ * count towards the holder's (see `collapseBytes`).
  */
 function markDependents(suspects: RankedSuspect[], series: Series): void {
   const users = suspects.filter((s) => s.kind === 'object-growth' && s.type && isUserType(s.type));
   for (const s of suspects) {
     if (s.kind !== 'object-growth' || !s.type || !isBuiltinHelper(s.type)) continue;
     const rate = s.perMark?.value ?? s.perSecond;
-    let best: { user: RankedSuspect; ratio: number } | null = null;
+    const own = series.referrers.get(s.type);
+    let best: { user: RankedSuspect; ratio: number; key: number[] } | null = null;
     for (const u of users) {
       const urate = u.perMark?.value ?? u.perSecond;
       if (!(urate > 0) || (s.perMark === null) !== (u.perMark === null)) continue;
       const ratio = rate / urate;
       // a helper's rate is noisier than the app type's (its pool churns): its interval decides
       if ((s.interval?.high ?? rate) / urate < 0.8) continue;
+      const short = shortName(u.type!);
+      const named = [...(own?.holders.keys() ?? [])].some((via) => namesClass(via, short));
       const agg = series.referrers.get(u.type!);
       const mentioned =
-        !agg || agg.holders.size === 0 || perInstanceHelper(s.type) ||
+        named || !agg || agg.holders.size === 0 || perInstanceHelper(s.type) ||
         [...agg.holders.keys()].some((via) => holderMentions(s.type!, via));
       if (!mentioned) continue;
-      if (!best || u.confidence > best.user.confidence) best = { user: u, ratio };
+      const whole = Math.abs(ratio - Math.round(ratio)) <= 0.2 && Math.round(ratio) >= 1;
+      const key = [named ? 1 : 0, whole ? 1 : 0, u.confidence, urate];
+      if (!best || compareKeys(key, best.key) > 0) best = { user: u, ratio, key };
     }
     if (!best) continue;
     const u = best.user.type!;
@@ -257,6 +286,76 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
     s.score *= DEPENDENT_FACTOR;
     s.evidence = `follows ${u} (~${near} per ${shortName(u)}): ${s.evidence}`;
   }
+}
+
+function compareKeys(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/** Does a holder sentence name the class (`Thumb.tiles`, `of Thumb`, `method Thumb.draw`)? */
+function namesClass(via: string, short: string): boolean {
+  const esc = short.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[\\s(])${esc}(\\.|$|\\s)`).test(via);
+}
+
+/**
+ * Bytes per mark of each app type with what it drags along (its dependents' bytes: the
+ * lists and bound methods it holds; an instance's __dict__ is in its own estimate), then
+ * calibrated by RSS: when RSS grows by more than the estimates say, but by less than
+ * SIZE_SLACK times as much, the objects are bigger than the table thinks (strings, numbers,
+ * untracked tuples they hold) and the estimates are scaled up to RSS; when RSS grows by less
+ * (a 32-bit device), they are scaled down to it. Beyond SIZE_SLACK the rest is native growth.
+ */
+function collapseBytes(out: RankedSuspect[], series: Series): void {
+  const perMark = series.primaryMark !== null;
+  const own = new Map<RankedSuspect, number>();
+  for (const s of out) {
+    if (s.kind !== 'object-growth' || !s.type) continue;
+    const rate = s.perMark?.value ?? s.perSecond * marksPerSecond(series);
+    own.set(s, rate * bytesPerObject(s.type));
+  }
+  const total = new Map<RankedSuspect, number>();
+  for (const [s, b] of own) if (!s.dependsOn) total.set(s, b);
+  for (const [s, b] of own) {
+    if (!s.dependsOn) continue;
+    if (s.type === 'dict' && perInstanceHelper('dict')) {
+      // an instance's __dict__ is already in INSTANCE_BYTES
+      continue;
+    }
+    const holder = out.find((u) => u.type === s.dependsOn && !u.dependsOn);
+    if (holder && total.has(holder)) total.set(holder, total.get(holder)! + b);
+  }
+  let estimated = 0;
+  for (const b of total.values()) estimated += b;
+  let factor = 1;
+  const rss = perMark && estimated > 0 ? fitGrowth(series.rss.t, series.rss.x, series.rss.kib) : null;
+  if (rss?.perMark && isGrowing(rss, { minNet: 64, minRelative: 0 })) {
+    const measured = rss.perMark.slope * 1024;
+    factor = Math.min(SIZE_SLACK, Math.max(0.25, measured / estimated));
+  }
+  for (const [s, b] of total) {
+    const bytes = b * factor;
+    const own1 = own.get(s) ?? 0;
+    const held = b - own1;
+    if (s.perMark) s.bytesPerMark = round0(bytes);
+    s.score = bytes * s.confidence;
+    if (held > 0.25 * own1 && s.perMark) {
+      s.evidence += `; with what it holds, ~${fmtBytes(bytes)} per ${s.perMark.mark}`;
+    }
+  }
+}
+
+const round0 = (v: number): number => Math.round(v);
+
+function fmtBytes(b: number): string {
+  return b >= 1024 ? `${fmt(b / 1024)} KiB` : `${Math.round(b)} B`;
+}
+
+/** The primary mark's average rate over the session (1 without marks). */
+function marksPerSecond(series: Series): number {
+  const m = series.primaryMark ? series.marks[series.primaryMark] ?? 0 : 0;
+  return m > 0 && series.lastT > 0 ? m / series.lastT : 1;
 }
 
 /**
@@ -293,7 +392,12 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   if (!f) return null;
   const s = mainSlope(f);
   if (!s || !isGrowing(f, { minNet: NATIVE_MIN_NET_KIB, minRelative: 0 })) return null;
+  // the pace test looks past the change point: RSS that grows ever more slowly has a
+  // flatter end that looks straight on its own; over the run after a fixed 20 % its later
+  // half is much slower than its earlier half
+  const pace = fitGrowth(t, x, kib, 0.2);
   if (f.lateSlope < NATIVE_MIN_PACE * f.earlySlope) return null;
+  if (pace && pace.lateSlope < NATIVE_MIN_PACE * pace.earlySlope) return null;
   const perMark = f.perMark !== null;
   // bytes per mark (or per second) the growing types account for; a dict that follows an app
   // instance is its __dict__, already in the instance's estimate
@@ -338,6 +442,7 @@ export function findSuspects(series: Series): RankedSuspect[] {
   const { objects, refs } = typeCandidates(series);
   const out = objects.map((c) => objectSuspect(c, series));
   markDependents(out, series);
+  collapseBytes(out, series);
   const refSuspects = refs.map((c) => refcountSuspect(c, series));
   markExplainedReferences(refSuspects, out, series);
   out.push(...refSuspects);
