@@ -61,6 +61,8 @@ export interface ReportDetail {
 export interface DetailedReport {
   report: Report;
   detail: ReportDetail;
+  /** the analysis series (decimated, in memory only: for diff) */
+  series: Series;
 }
 
 /** Collects the envelopes while the SeriesBuilder collects the analysis series. */
@@ -189,7 +191,7 @@ export async function analyseRecordsDetailed(
   db.finish(series);
   const report = reportFromSeries(series, meta);
   if (extra.reader) report.session.lostRecords = extra.reader.lostRecords;
-  return { report, detail: detailFrom(series, db, report, extra.reader ?? null, extra.uname ?? null) };
+  return { report, detail: detailFrom(series, db, report, extra.reader ?? null, extra.uname ?? null), series };
 }
 
 /** Read a session directory and analyse it, keeping what the charts need. */

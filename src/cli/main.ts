@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { ExitCode, RefscopeError } from '../errors.js';
+import { diffCommand } from './commands/diff.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, global: true, describe: 'log to stderr too; show stacks' })
       .command(runCommand)
       .command(reportCommand)
+      .command(diffCommand)
       .command(doctorCommand)
       .demandCommand(1, 'name a command: run, report or doctor')
       .strict()
