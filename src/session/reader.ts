@@ -6,6 +6,8 @@
  * `maxLineBytes` is skipped without being buffered whole. It never follows a symlink (every
  * entry is lstat'ed, files are opened with O_NOFOLLOW) and never writes.
  *
+ * A line nested deeper than MAX_NESTING is rejected before JSON.parse (bounded memory).
+ *
  * Lost records: a line that does not parse, a truncated last line, and sequence numbers
  * missing from 0..max. A garbled line usually is also a missing seq, so the count is
  * max(missing seqs + unparseable lines after the last good record, unparseable lines).
@@ -91,7 +93,9 @@ async function readManifest(path: string): Promise<Manifest | null> {
   try {
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const v: unknown = JSON.parse(await fh.readFile('utf8'));
+      const text = await fh.readFile('utf8');
+      if (!nestingWithin(text, MAX_NESTING)) return null;
+      const v: unknown = JSON.parse(text);
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
       const m = v as Partial<Manifest>;
       // trust only the fields the reader's callers use, with their types checked
@@ -193,6 +197,30 @@ export async function* readLines(path: string, maxBytes: number): AsyncGenerator
   }
 }
 
+/** Records nest 3 deep; a line nested deeper than this is not one (and is not parsed at all). */
+export const MAX_NESTING = 32;
+
+/**
+ * Whether the JSON text nests arrays/objects at most `max` deep (brackets inside strings
+ * do not count). A hostile line of millions of `[` would otherwise cost JSON.parse
+ * hundreds of MB before being rejected.
+ */
+export function nestingWithin(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return true;
+}
+
 /** Sequence numbers seen so far, as the next expected seq plus the gaps below it. */
 class SeqTracker {
   next = 0;
@@ -234,7 +262,7 @@ async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats
       for await (const line of readLines(paths[s]!, maxLine)) {
         if (line.text !== null && line.text.trim() === '') continue;
         let rec: ProbeRecord | null = null;
-        if (line.text !== null) {
+        if (line.text !== null && nestingWithin(line.text, MAX_NESTING)) {
           try {
             rec = toRecord(JSON.parse(line.text));
           } catch {
