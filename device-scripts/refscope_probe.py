@@ -1,7 +1,8 @@
 # refscope_probe.py -- the refscope device probe.
 #
 #   python refscope_probe.py [--out DIR] [--interval S] [--census-budget FRACTION]
-#                            [--watch-type NAME]... [--segment-kib N] -- script.py ARGS...
+#                            [--watch-type NAME]... [--segment-kib N] [--max-device-mb MB]
+#                            -- script.py ARGS...
 #   python refscope_probe.py [options] -- -m module ARGS...
 #
 # Runs the app in this process exactly as `python script.py ARGS` would, and writes
@@ -28,6 +29,7 @@ import os
 import gc
 import time
 import itertools
+import errno as _errno
 try:
     import _thread as _lowthread    # `threading` costs 600 KiB: imported only if the app has it
 except ImportError:
@@ -219,11 +221,41 @@ def _ascii(s):
 
 _wlock = _lowthread.allocate_lock()
 _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 * 1024,
-      'seq': 0, 'written': 0, 'failed': 0, 'fail_detail': None, 'rotate': False}
+      'seq': 0, 'written': 0, 'failed': 0, 'fail_detail': None, 'rotate': False,
+      # records not written yet (oldest first): the filesystem is full, or the cap
+      'q': [], 'qbytes': 0, 'full_since': None, 'full_reason': None, 'full_detail': None,
+      'held': 0, 'full_lost': 0,
+      # --max-device-mb: the cap (0: none), what the probe's files take (bytes in whole
+      # filesystem blocks, as du counts them), census and sample ordinals written so far
+      'dev_cap': 0, 'total': 0, 'blk': 4096, 'stuck_until': 0.0,
+      'ord_census': 0, 'ord_sample': 0}
+# At most this many bytes of records wait in memory for room; beyond it the oldest go.
+HOLD_BYTES = 32 * 1024
+_FULL_ERRNOS = (_errno.ENOSPC, getattr(_errno, 'EDQUOT', _errno.ENOSPC))
+_NL = _ascii('\n')
+_EMPTY = _NL[:0]
+_KEY_T = _ascii(',"t":')
+_COMMA = _ascii(',')
+_BRACE = _ascii('}')
+# Thinning (--max-device-mb): per segment number, [census runs, sample runs, size]. A run
+# [first, count, k] says: of the records of that kind with ordinals first..first+count-1
+# (a record's ordinal: its index among all records of the kind the probe wrote), those
+# whose ordinal is a multiple of k are in the segment, in order, and no others.
+_SEGS = {}
+CENSUS_FLOOR = 16        # census records closed segments keep before samples are thinned
+MAX_FACTOR = 1 << 20
+
+
+class _NoRoom(Exception):
+    pass
+
+
+def _seg_path(n):
+    return os.path.join(_W['dir'], 'seg-%06d.jsonl' % n)
 
 
 def _open_segment(n):
-    path = os.path.join(_W['dir'], 'seg-%06d.jsonl' % n)
+    path = _seg_path(n)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 420)
     if fd < 3 and _fcntl is not None:
         # never sit on 0/1/2: an app that closed them would reopen them onto us
@@ -264,29 +296,43 @@ def _fd_is_ours():
     return (st.st_dev, st.st_ino) == _W['ident']
 
 
-def _write_line(data):
-    """Write one record line; True when all of it was written."""
-    if _W['rotate'] or (_W['size'] > 0 and _W['size'] + len(data) > _W['cap']):
+def _write_line(data, kind):
+    """Write one record line whole, or raise (a torn line is cut back off)."""
+    n = len(data)
+    if _W['rotate'] or (_W['size'] > 0 and _W['size'] + n > _W['cap']):
         _close_segment()
         _open_segment(_W['segno'] + 1)
     elif not _fd_is_ours():
         # the app closed (or reused) our descriptor: reopen our segment by name
         _W['fd'] = -1
         _open_segment(_W['segno'])
-    n = os.write(_W['fd'], data)
-    _W['size'] += n
-    while n < len(data):
-        data = data[n:]
-        try:
-            n = os.write(_W['fd'], data)
-        except OSError:
-            _W['rotate'] = True
-            raise
-        if n <= 0:
-            _W['rotate'] = True
-            raise OSError('short write')
-        _W['size'] += n
-    return True
+    size0 = _W['size']
+    if _W['dev_cap']:
+        _make_room(size0, n)
+    fd = _W['fd']
+    done = 0
+    try:
+        while done < n:
+            w = os.write(fd, data[done:])
+            if w <= 0:
+                raise OSError('short write')
+            done += w
+    except:
+        e = sys.exc_info()[1]
+        if done:
+            try:
+                os.ftruncate(fd, size0)       # no torn line left behind
+            except Exception:
+                _W['size'] = size0 + done
+                _W['total'] += _blocks(size0 + done) - _blocks(size0)
+                _W['rotate'] = True
+        if size0 + done > 0 and getattr(e, 'errno', None) not in _FULL_ERRNOS:
+            _W['rotate'] = True               # e.g. EFBIG: a new file may take it
+        raise
+    _W['size'] = size0 + n
+    if _W['dev_cap']:
+        _W['total'] += _blocks(size0 + n) - _blocks(size0)
+        _count(kind)
 
 
 def _record_line(seq, kind, fields):
@@ -306,43 +352,572 @@ def emit(kind, fields):
         return False
     _wlock.acquire()
     try:
-        _report_write_failure()
+        if not _W['q']:
+            _report_failures()
         if kind == 'end':
-            fields = fields + ['records', _W['written'] + 1]
-        seq = _W['seq']
-        _W['seq'] = seq + 1
-        try:
-            line = _record_line(seq, kind, fields)
-        except Exception:
-            if not _error_allowed():
-                return False
-            line = _record_line(seq, 'event', ['event', 'probe-error', 'detail',
-                                               'encode %s: %s' % (kind, _exc_text())])
-        return _try_write(line)
+            fields = fields + ['records', _W['written'] + len(_W['q']) + 1]
+        _queue(kind, fields, 0)
+        _flush()
+        return not _W['q']
     finally:
         _wlock.release()
 
 
-def _report_write_failure():
-    # records were lost: say so first, once a write goes through again
-    if _W['failed']:
-        detail = '%d record(s) lost: %s' % (_W['failed'], _W['fail_detail'])
-        seq = _W['seq']
-        _W['seq'] = seq + 1
-        n = _W['failed']
-        if _try_write(_record_line(seq, 'event', ['event', 'write-failed', 'detail', detail])):
-            _W['failed'] -= n
-
-
-def _try_write(line):
+def _queue(kind, fields, reports):
+    """Give the record its seq and put it at the end of the write queue."""
+    seq = _W['seq']
+    _W['seq'] = seq + 1
     try:
-        _write_line(_ascii(line))
-        _W['written'] += 1
-        return True
+        line = _ascii(_record_line(seq, kind, fields))
     except Exception:
-        _W['failed'] += 1
+        if not _error_allowed():
+            return
+        kind = 'event'
+        reports = 0
+        line = _ascii(_record_line(seq, 'event', ['event', 'probe-error', 'detail',
+                                                  'encode %s: %s' % (kind, _exc_text())]))
+    _W['q'].append((kind, line, reports))
+    _W['qbytes'] += len(line)
+
+
+def _flush():
+    """Write queued records in order until one finds no room (it waits for the next try)."""
+    q = _W['q']
+    while q:
+        kind, line, reports = q[0]
+        r = _write_entry(kind, line)
+        if r == 'full':
+            break
+        del q[0]
+        _W['qbytes'] -= len(line)
+        if r == 'ok':
+            _W['written'] += 1
+            _W['failed'] -= reports
+            if _W['full_since'] is not None:
+                _W['held'] += 1
+        else:
+            _W['failed'] += 1
+    while _W['qbytes'] > HOLD_BYTES and len(q) > 1:
+        i = 0
+        if q[0][0] == 'start':
+            i = 1
+        _W['qbytes'] -= len(q[i][1])
+        del q[i]
+        _W['full_lost'] += 1
+
+
+def _write_entry(kind, line):
+    """'ok'; 'full' (no room now: keep it queued); 'lost' (any other failure)."""
+    try:
+        _write_line(line, kind)
+        return 'ok'
+    except _NoRoom:
+        _note_full('max-device-mb', 'the --max-device-mb cap is reached and nothing is left to thin')
+        return 'full'
+    except Exception:
+        e = sys.exc_info()[1]
+        code = getattr(e, 'errno', None)
+        if code in _FULL_ERRNOS:
+            _note_full(_errno.errorcode.get(code, 'ENOSPC'), _exc_text())
+            return 'full'
         _W['fail_detail'] = _exc_text()
+        return 'lost'
+
+
+def _note_full(reason, detail):
+    if _W['full_since'] is None:
+        _W['full_since'] = round(time.time() - _S['t0'], 3)
+        _W['full_reason'] = reason
+        _W['full_detail'] = detail
+
+
+def _report_failures():
+    # the queue is empty again: say what happened, before the next record
+    since = _W['full_since']
+    if since is not None:
+        now = round(time.time() - _S['t0'], 3)
+        held = _W['held']
+        lost = _W['full_lost']
+        reason = _W['full_reason']
+        detail = ('no room for records from t=%.3f to t=%.3f (%s): %d held in memory and '
+                  'written late, %d lost' % (since, now, _W['full_detail'], held, lost))
+        _W['full_since'] = None
+        _W['held'] = 0
+        _W['full_lost'] = 0
+        _queue('event', ['event', 'disk-full', 'detail', detail, 'reason', reason,
+                         'since', since, 'until', now, 'held', held, 'lost', lost], 0)
+    n = _W['failed']
+    if n > 0:
+        _queue('event', ['event', 'write-failed', 'detail',
+                         '%d record(s) lost: %s' % (n, _W['fail_detail'])], n)
+
+
+# -------- bounded device storage (--max-device-mb)
+
+def _blocks(size):
+    b = _W['blk']
+    return ((size + b - 1) // b) * b
+
+
+def _acct(st):
+    return max(_blocks(st.st_size), getattr(st, 'st_blocks', 0) * 512)
+
+
+def _count(kind):
+    n = _W['segno']
+    info = _SEGS.get(n)
+    if info is None:
+        info = [[], [], 0]
+        _SEGS[n] = info
+    info[2] = _W['size']
+    if kind == 'census':
+        runs = info[0]
+        o = _W['ord_census']
+        _W['ord_census'] = o + 1
+    elif kind == 'sample':
+        runs = info[1]
+        o = _W['ord_sample']
+        _W['ord_sample'] = o + 1
+    else:
+        return
+    if runs and runs[-1][2] == 1 and runs[-1][0] + runs[-1][1] == o:
+        runs[-1][1] += 1
+    else:
+        runs.append([o, 1, 1])
+
+
+def _make_room(size0, n):
+    need = _blocks(size0 + n) - _blocks(size0)
+    if not need:
+        return
+    cap = _W['dev_cap']
+    if _W['total'] + need > cap - cap // 4 and time.time() >= _W['stuck_until']:
+        _thin(need)
+    if _W['total'] + need > cap:
+        raise _NoRoom()
+
+
+def _rescan():
+    """What the probe's files take now, read from the directory itself: the host may have
+    collected and deleted closed segments."""
+    total = 0
+    seen = {}
+    for name in os.listdir(_W['dir']):
+        if not name.startswith('seg-'):
+            continue
+        base = name
+        if name.endswith('.jsonl.tmp'):
+            base = name[:-4]
+        if len(base) != 16 or not base.endswith('.jsonl') or not base[4:10].isdigit():
+            continue
+        try:
+            st = os.lstat(os.path.join(_W['dir'], name))
+        except OSError:
+            continue
+        total += _acct(st)
+        if base == name:
+            seen[int(base[4:10])] = st.st_size
+    for n in list(_SEGS.keys()):
+        if n in seen:
+            _SEGS[n][2] = seen[n]
+        elif n != _W['segno']:
+            del _SEGS[n]
+    _W['total'] = total
+
+
+_STAGES = ('merge', 'census', 'merge', 'sample', 'merge', 'census-all', 'merge')
+
+
+def _thin(need):
+    """Make room under --max-device-mb: from 3/4 of the cap down to 1/2 of it, by merging
+    small closed segments, thinning their census (every k-th kept, k doubling, the least
+    thinned and oldest first) down to CENSUS_FLOOR, then their samples, then the census
+    down to the baseline. Start, referrers and events are kept; the open segment too."""
+    c0 = _thread_clock()
+    try:
+        done = {}
+        try:
+            _rescan()
+            cap = _W['dev_cap']
+            if _W['total'] + need <= cap - cap // 4:
+                return
+            skip = {}
+            for stage in _STAGES:
+                while _W['total'] + need > cap // 2 and _thin_step(stage, done, skip):
+                    pass
+                if _W['total'] + need <= cap // 2:
+                    break
+            if _W['total'] + need > cap - cap // 4:
+                _W['stuck_until'] = time.time() + 1.0
+        except Exception:
+            _W['stuck_until'] = time.time() + 1.0
+            if _error_allowed():
+                _queue('event', ['event', 'probe-error', 'detail', 'thin: ' + _exc_text()], 0)
+        _thinned_events(done)
+    finally:
+        _S['probe_cpu'] += _thread_clock() - c0
+
+
+def _kept(first, cnt, k):
+    """How many multiples of k lie in [first, first + cnt)."""
+    if cnt <= 0:
+        return 0
+    return (first + cnt - 1) // k - (first + k - 1) // k + 1
+
+
+def _kept_runs(runs, k2):
+    """Records the runs would keep at factor k2 (1: how many they hold now)."""
+    n = 0
+    for f, c, k in runs:
+        n += _kept(f, c, max(k, k2))
+    return n
+
+
+def _next_factor(runs):
+    """The factor a rewrite takes these runs to: the smallest that drops one (or None)."""
+    now = 0
+    level = None
+    for f, c, k in runs:
+        m = _kept(f, c, k)
+        if m:
+            now += m
+            if level is None or k < level:
+                level = k
+    if not now:
+        return None
+    k2 = 2 * level
+    while k2 <= MAX_FACTOR:
+        if _kept_runs(runs, k2) < now:
+            return k2
+        k2 *= 2
+    return None
+
+
+def _thin_step(stage, done, skip):
+    """One merge or one segment rewrite; False when this stage has nothing left to do."""
+    cur = _W['segno']
+    closed = []
+    for n in _SEGS:
+        if n < cur and n not in skip:
+            closed.append(n)
+    closed.sort()
+    if stage == 'merge':
+        for i in _xrange(len(closed) - 1):
+            a = _SEGS[closed[i]][2]
+            b = _SEGS[closed[i + 1]][2]
+            if a + b <= _W['cap'] and _blocks(a) + _blocks(b) > _blocks(a + b):
+                try:
+                    _merge(closed[i], closed[i + 1])
+                except (_NoRoom, EnvironmentError):
+                    skip[closed[i]] = 1       # no room for the copy, or an I/O error
+                return True
         return False
+    j = 1
+    kind = 'sample'
+    if stage != 'sample':
+        j = 0
+        kind = 'census'
+    best = None
+    for n in closed:
+        k2 = _next_factor(_SEGS[n][j])
+        if k2 is not None and (best is None or (k2, n) < best):
+            best = (k2, n)
+    if best is None:
+        return False
+    k2, n = best
+    if stage == 'census':
+        left = 0
+        for m in closed:
+            left += _kept_runs(_SEGS[m][0], 1)
+        runs = _SEGS[n][0]
+        if left - _kept_runs(runs, 1) + _kept_runs(runs, k2) < CENSUS_FLOOR:
+            return False
+    try:
+        _rewrite(n, kind, j, k2, done)
+    except (_NoRoom, EnvironmentError):
+        skip[n] = 1                           # no room for the copy, or an I/O error
+    return True
+
+
+def _coalesce(runs, k2):
+    """The runs after a rewrite to factor k2 (k2 1: after a merge)."""
+    out = []
+    for f, c, k in runs:
+        k = max(k, k2)
+        if not _kept(f, c, k):
+            continue
+        if out and out[-1][2] == k and out[-1][0] + out[-1][1] == f:
+            out[-1][1] += c
+        else:
+            out.append([f, c, k])
+    return out
+
+
+def _put(fd, data, size):
+    """Append data to a file being rebuilt, inside the cap; returns its new size."""
+    n = len(data)
+    if _W['total'] + _blocks(size + n) > _W['dev_cap']:
+        raise _NoRoom()
+    done = 0
+    while done < n:
+        w = os.write(fd, data[done:])
+        if w <= 0:
+            raise OSError('short write')
+        done += w
+    return size + n
+
+
+def _same_file(path, st):
+    try:
+        st2 = os.stat(path)
+    except OSError:
+        return False
+    return (st2.st_dev, st2.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _swap(tmp, checks, size):
+    """Rename the rebuilt (fsynced) file over checks[0] (or, when it is empty, remove
+    both), unless the host deleted (or replaced) one of the originals meanwhile: never
+    bring a collected segment back."""
+    ok = True
+    for path, st in checks:
+        if not _same_file(path, st):
+            ok = False
+    try:
+        if ok and size == 0:
+            os.unlink(checks[0][0])
+            ok = False
+            return True
+        if ok:
+            os.rename(tmp, checks[0][0])
+            return True
+    finally:
+        if not ok:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return False
+
+
+def _sync_dir():
+    try:
+        fd = os.open(_W['dir'], os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except Exception:
+        pass
+
+
+def _merge(a, b):
+    """Closed segments a and b (adjacent, small) become one file named a: written
+    to seg-A.jsonl.tmp, fsynced, renamed over a; then b is removed. A reader sees each
+    record at least once; a tar taken in between holds some twice (same seq)."""
+    pa = _seg_path(a)
+    pb = _seg_path(b)
+    tmp = pa + '.tmp'
+    fds = []
+    fo = -1
+    try:
+        try:
+            for p in (pa, pb):
+                fds.append(os.open(p, os.O_RDONLY))
+        except OSError:
+            _rescan()            # collected by the host meanwhile
+            return
+        sts = [os.fstat(fds[0]), os.fstat(fds[1])]
+        fo = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 420)
+        size = 0
+        last = _NL
+        for i in (0, 1):
+            if i == 1 and last != _NL:
+                size = _put(fo, _NL, size)   # a torn line stays one (unparseable) line
+            while True:
+                chunk = os.read(fds[i], 65536)
+                if not chunk:
+                    break
+                size = _put(fo, chunk, size)
+                last = chunk[-1:]
+        os.fsync(fo)
+        f = fo
+        fo = -1
+        os.close(f)
+        if not _swap(tmp, [(pa, sts[0]), (pb, sts[1])], size):
+            _rescan()
+            return
+        try:
+            os.unlink(pb)
+        except OSError:
+            pass
+        _sync_dir()
+        ia = _SEGS[a]
+        ib = _SEGS.pop(b)
+        ia[0] = _coalesce(ia[0] + ib[0], 1)
+        ia[1] = _coalesce(ia[1] + ib[1], 1)
+        ia[2] = size
+        _W['total'] += _blocks(size) - _acct(sts[0]) - _acct(sts[1])
+    finally:
+        for f in fds:
+            os.close(f)
+        if fo >= 0:
+            os.close(fo)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _seq_t(line):
+    seq = int(line[7:line.find(_COMMA)])
+    i = line.find(_KEY_T) + 5
+    e = line.find(_COMMA, i)
+    if e < 0:
+        e = line.find(_BRACE, i)
+    return seq, float(line[i:e])
+
+
+def _ordinals(runs):
+    for f, c, k in runs:
+        o = ((f + k - 1) // k) * k
+        while o < f + c:
+            yield o
+            o += k
+
+
+def _rewrite(n, kind, j, k2, done):
+    """Closed segment n keeps the `kind` records whose ordinal is a multiple of k2: rebuilt
+    as seg-N.jsonl.tmp, fsynced and renamed over it (raises when it cannot)."""
+    info = _SEGS[n]
+    path = _seg_path(n)
+    tmp = path + '.tmp'
+    want = _ascii(',"k":"%s"' % kind)
+    it = _ordinals(info[j])
+    step = getattr(it, 'next', None) or getattr(it, '__next__')
+    fi = -1
+    fo = -1
+    try:
+        try:
+            fi = os.open(path, os.O_RDONLY)
+        except OSError:
+            _rescan()            # collected by the host meanwhile
+            return
+        st = os.fstat(fi)
+        fo = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 420)
+        dropped = []
+        removed = 0
+        kept = 0
+        t0 = t1 = None
+        out = []
+        outn = 0
+        size = 0
+        rest = _EMPTY
+        while True:
+            chunk = os.read(fi, 16384)
+            if not chunk:
+                break
+            if rest:
+                chunk = rest + chunk
+            lines = chunk.split(_NL)
+            rest = lines.pop()
+            chunk = None
+            for line in lines:
+                if line.find(want, 0, 48) > 0:
+                    seq, t = _seq_t(line)
+                    if t0 is None:
+                        t0 = t
+                    t1 = t
+                    try:
+                        mine = step()
+                    except StopIteration:
+                        mine = 0          # more than the runs say: keep them
+                    if mine % k2:
+                        removed += 1
+                        if dropped and dropped[-1][1] + 1 == seq:
+                            dropped[-1][1] = seq
+                        else:
+                            dropped.append([seq, seq])
+                        continue
+                    kept += 1
+                out.append(line)
+                out.append(_NL)
+                outn += len(line) + 1
+                if outn >= 16384:
+                    size = _put(fo, _EMPTY.join(out), size)
+                    out = []
+                    outn = 0
+        if rest:
+            out.append(rest)
+        if out:
+            size = _put(fo, _EMPTY.join(out), size)
+        out = lines = None
+        if not removed:
+            info[j] = _coalesce(info[j], k2)   # none to drop: all left are k2-th already
+            return
+        os.fsync(fo)
+        f = fo
+        fo = -1
+        os.close(f)
+        if not _swap(tmp, [(path, st)], size):
+            _rescan()
+            return
+        _sync_dir()
+    finally:
+        if fi >= 0:
+            os.close(fi)
+        if fo >= 0:
+            os.close(fo)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    info[j] = _coalesce(info[j], k2)
+    info[2] = size
+    if not size:
+        del _SEGS[n]             # nothing was left in it: removed
+    _W['total'] += _blocks(size) - _acct(st)
+    d = done.get((kind, k2))
+    if d is None:
+        d = [[], [], 0, 0, t0, t1]
+        done[(kind, k2)] = d
+    d[0].append(n)
+    d[1].extend(dropped)
+    d[2] += removed
+    d[3] += kept
+    d[4] = min(d[4], t0)
+    d[5] = max(d[5], t1)
+
+
+def _thinned_events(done):
+    """One `thinned` event per kind and factor of a thinning pass: exactly which seqs went."""
+    keys = list(done.keys())
+    keys.sort()
+    for key in keys:
+        kind, k = key
+        segs, ranges, removed, kept, t0, t1 = done[key]
+        segs.sort()
+        ranges.sort()
+        merged = []
+        for r in ranges:
+            if merged and merged[-1][1] + 1 >= r[0]:
+                merged[-1][1] = max(merged[-1][1], r[1])
+            else:
+                merged.append([r[0], r[1]])
+        compact = []                 # a lone seq as a number, a run as [first, last]
+        for r in merged:
+            if r[0] == r[1]:
+                compact.append(r[0])
+            else:
+                compact.append(r)
+        names = []
+        for n in segs:
+            names.append('seg-%06d.jsonl' % n)
+        detail = '%s in %s thinned to 1/%d between t=%.3f and t=%.3f: %d removed, %d kept' % (
+            kind, ', '.join(names), k, t0, t1, removed, kept)
+        _queue('event', ['event', 'thinned', 'detail', detail, 'kind', kind, 'factor', k,
+                         'segments', names, 'span', [t0, t1], 'removed', removed,
+                         'kept', kept, 'dropped', compact], 0)
 
 
 def _exc_text():
@@ -1428,14 +2003,15 @@ def _usage_error(msg):
 
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
-         '[--watch-type NAME]... [--segment-kib N] -- script.py ARGS... | -- -m module ARGS...')
+         '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] '
+         '-- script.py ARGS... | -- -m module ARGS...')
 
 
 def parse_args(argv):
     o = {'out': './refscope-out', 'interval': 1.0, 'budget': 0.02, 'watch': [],
-         'segkib': 1024, 'script': None, 'module': None, 'args': []}
+         'segkib': 1024, 'devmb': None, 'script': None, 'module': None, 'args': []}
     takes = {'--out': 'out', '--interval': 'interval', '--census-budget': 'budget',
-             '--watch-type': 'watch', '--segment-kib': 'segkib'}
+             '--watch-type': 'watch', '--segment-kib': 'segkib', '--max-device-mb': 'devmb'}
     i = 0
     rest = None
     while i < len(argv):
@@ -1457,7 +2033,7 @@ def parse_args(argv):
             _usage_error('unknown option %r (%s)' % (a, USAGE))
         key = takes[a]
         try:
-            if key == 'interval' or key == 'budget':
+            if key == 'interval' or key == 'budget' or key == 'devmb':
                 v = float(val)
                 if not (v > 0) or (key == 'budget' and v > 1) or v != v or v > 1e6:
                     raise ValueError(val)
@@ -1766,7 +2342,8 @@ def start_record(o):
                    'platform', sys.platform, 'executable', sys.executable or '',
                    'argv', argv, 'target', target, 'module', o['module'] is not None,
                    'interval', o['interval'], 'censusBudget', o['budget'],
-                   'pageKiB', page, 'segmentKiB', o['segkib'], 'watchTypes', o['watch'],
+                   'pageKiB', page, 'segmentKiB', _W['cap'] // 1024, 'watchTypes', o['watch'],
+                   'maxDeviceKiB', (_W['dev_cap'] // 1024) or None,
                    'observer', {'refcountOffset': _S['off_census'],
                                 'watchOffset': _S['off_weak'],
                                 'immortalMin': IMMORTAL_MIN}])
@@ -1777,10 +2354,20 @@ def _prepare_out(path):
         if not os.path.isdir(path):
             os.makedirs(path)
         for n in os.listdir(path):
-            if len(n) == 16 and n.startswith('seg-') and n.endswith('.jsonl') and n[4:10].isdigit():
+            base = n
+            if n.endswith('.jsonl.tmp'):
+                base = n[:-4]                 # a rewrite a killed probe left half done
+            if len(base) == 16 and base.startswith('seg-') and base.endswith('.jsonl') and base[4:10].isdigit():
                 os.remove(os.path.join(path, n))
         _W['dir'] = os.path.abspath(path)   # the app may chdir
         _open_segment(1)
+        if _W['dev_cap']:
+            try:
+                st = os.statvfs(_W['dir'])
+                _W['blk'] = max(512, st.f_frsize or st.f_bsize)
+            except Exception:
+                pass
+            _rescan()
     except (IOError, OSError):
         e = sys.exc_info()[1]
         _usage_error('cannot write to --out %s: %s' % (path, getattr(e, 'strerror', None) or e))
@@ -1792,6 +2379,10 @@ def main(argv):
     _S['budget'] = o['budget']
     _STATE['watch_types'] = o['watch']
     _W['cap'] = o['segkib'] * 1024
+    if o['devmb'] is not None:
+        # segments of at most 1/8 of the cap, so that thinning has closed ones to work on
+        _W['dev_cap'] = max(1, int(o['devmb'] * 1024 * 1024))
+        _W['cap'] = min(_W['cap'], max(1024, (_W['dev_cap'] // 8) // 1024 * 1024))
     _prepare_out(o['out'])
     try:
         calibrate()

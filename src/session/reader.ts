@@ -13,13 +13,17 @@
  * max(missing seqs + unparseable lines after the last good record, unparseable lines).
  * A seq seen before is a duplicate (ignored); a seq filling an earlier gap is out of order
  * (kept, and the analysis sorts by time).
+ *
+ * Thinned records (--max-device-mb): the probe removed them on purpose and said so in
+ * `thinned` events, which name every removed seq. Missing seqs those events name are counted
+ * in `thinned.records`, not in `lostRecords`, with the spans they were thinned over.
  */
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Manifest } from './manifest.js';
-import { toRecord, type ProbeRecord } from './records.js';
+import { toRecord, type ProbeRecord, type ThinnedInfo } from './records.js';
 
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -39,6 +43,25 @@ export interface ReaderStats {
   unparseable: number;
   hasEnd: boolean;
   segments: number;
+  /** records the probe removed on purpose to stay under --max-device-mb (not lost) */
+  thinned: ThinnedStats;
+}
+
+export interface ThinnedStats {
+  /** missing seqs that `thinned` events account for */
+  records: number;
+  /** `thinned` events read */
+  events: number;
+  /** per kind, the time spans (probe t, seconds) and the factor they were thinned to, in time order */
+  spans: ThinnedSpan[];
+}
+
+/** Over [from, to] (probe t), one in `factor` records of `kind` is left (the highest factor wins). */
+export interface ThinnedSpan {
+  kind: string;
+  factor: number;
+  from: number;
+  to: number;
 }
 
 export interface SessionReader {
@@ -136,7 +159,7 @@ export async function openSession(dir: string, opts: ReaderOptions = {}): Promis
   }
   const stats: ReaderStats = {
     records: 0, lostRecords: 0, duplicates: 0, truncated: 0, outOfOrder: 0, unparseable: 0,
-    hasEnd: false, segments: segmentPaths.length,
+    hasEnd: false, segments: segmentPaths.length, thinned: { records: 0, events: 0, spans: [] },
   };
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   return {
@@ -252,11 +275,71 @@ class SeqTracker {
     for (const [from, to] of this.gaps) n += to - from;
     return n;
   }
+
+  /** How many missing seqs lie in these inclusive ranges (sorted, not overlapping). */
+  missingIn(ranges: [number, number][]): number {
+    let n = 0;
+    let j = 0;
+    for (const [from, to] of this.gaps) {
+      while (j < ranges.length && ranges[j]![1] < from) j++;
+      for (let i = j; i < ranges.length && ranges[i]![0] < to; i++) {
+        n += Math.max(0, Math.min(to, ranges[i]![1] + 1) - Math.max(from, ranges[i]![0]));
+      }
+    }
+    return n;
+  }
+}
+
+/** Sorted, merged copy of inclusive ranges. */
+function mergeRanges(ranges: [number, number][]): [number, number][] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: [number, number][] = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * The thinned spans per kind, as a staircase: the probe thins the oldest, least thinned
+ * data first, so older data is thinned at least as far as newer data. Over [from, to],
+ * one in `factor` records of the kind is left: the highest factor from the first thinned
+ * record to the last one any event of that factor (or higher) reaches, then the next.
+ */
+export function thinnedSpans(events: ThinnedInfo[]): ThinnedSpan[] {
+  const out: ThinnedSpan[] = [];
+  const kinds = [...new Set(events.map((e) => e.kind))].sort();
+  for (const kind of kinds) {
+    const evs = events.filter((e) => e.kind === kind && e.factor > 1 && e.span[1] >= e.span[0]);
+    if (!evs.length) continue;
+    const factors = [...new Set(evs.map((e) => e.factor))].sort((a, b) => b - a);
+    let from = evs.reduce((m, e) => Math.min(m, e.span[0]), Infinity);
+    for (const factor of factors) {
+      const to = evs.reduce((m, e) => (e.factor >= factor ? Math.max(m, e.span[1]) : m), -Infinity);
+      if (to > from || (out.length === 0 || out[out.length - 1]!.kind !== kind)) {
+        out.push({ kind, factor, from, to: Math.max(from, to) });
+        from = Math.max(from, to);
+      }
+    }
+  }
+  return out;
 }
 
 async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats): AsyncGenerator<ProbeRecord> {
   const seqs = new SeqTracker();
   let unparseableAfterLast = 0;
+  const thinnedEvents: ThinnedInfo[] = [];
+  let dropped: [number, number][] = [];
+  let fresh = 0; // ranges appended since the last merge
+  const update = (): void => {
+    if (fresh) dropped = mergeRanges(dropped);
+    fresh = 0;
+    const thinned = dropped.length ? seqs.missingIn(dropped) : 0;
+    stats.thinned.records = thinned;
+    stats.lostRecords = Math.max(seqs.missing() - thinned + unparseableAfterLast, stats.unparseable);
+  };
   for (let s = 0; s < paths.length; s++) {
     try {
       for await (const line of readLines(paths[s]!, maxLine)) {
@@ -284,6 +367,11 @@ async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats
         unparseableAfterLast = 0;
         if (seen === 'late') stats.outOfOrder++;
         if (rec.k === 'end') stats.hasEnd = true;
+        if (rec.k === 'event' && rec.thinned) {
+          thinnedEvents.push(rec.thinned);
+          for (const r of rec.thinned.dropped) dropped.push(r);
+          fresh++;
+        }
         stats.records++;
         yield rec;
       }
@@ -292,7 +380,9 @@ async function* readRecords(paths: string[], maxLine: number, stats: ReaderStats
       stats.unparseable++;
       unparseableAfterLast++;
     }
-    stats.lostRecords = Math.max(seqs.missing() + unparseableAfterLast, stats.unparseable);
+    update();
   }
-  stats.lostRecords = Math.max(seqs.missing() + unparseableAfterLast, stats.unparseable);
+  update();
+  stats.thinned.events = thinnedEvents.length;
+  stats.thinned.spans = thinnedSpans(thinnedEvents);
 }

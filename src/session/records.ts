@@ -73,6 +73,42 @@ export interface EventRecord extends Base {
   k: 'event';
   event: string;
   detail: string;
+  /** for a `thinned` event (--max-device-mb): exactly what the probe removed */
+  thinned?: ThinnedInfo;
+}
+
+/** What one `thinned` event says (docs/protocol.md): which seqs went, of which kind, when. */
+export interface ThinnedInfo {
+  /** the record kind thinned: census or sample */
+  kind: string;
+  /** every factor-th record of that kind is left in these segments' span */
+  factor: number;
+  segments: string[];
+  /** probe t of the first and last record of that kind in those segments */
+  span: [number, number];
+  removed: number;
+  /** the seqs removed, as inclusive ranges in order */
+  dropped: [number, number][];
+}
+
+/** A `thinned` event's fields, or undefined when they do not fit (then it is a plain event). */
+function thinnedOf(v: Record<string, unknown>): ThinnedInfo | undefined {
+  if (v.event !== 'thinned' || !isStr(v.kind) || !isNum(v.factor) || !Array.isArray(v.dropped)) return undefined;
+  const dropped: [number, number][] = [];
+  for (const d of v.dropped) {
+    if (Number.isSafeInteger(d) && (d as number) >= 0) dropped.push([d as number, d as number]);
+    else if (Array.isArray(d) && Number.isSafeInteger(d[0]) && Number.isSafeInteger(d[1]) && d[0] >= 0 && d[0] <= d[1]) {
+      dropped.push([d[0] as number, d[1] as number]);
+    } else return undefined;
+  }
+  const span: [number, number] = Array.isArray(v.span) && isNum(v.span[0]) && isNum(v.span[1]) ? [v.span[0], v.span[1]] : [0, 0];
+  return {
+    kind: v.kind, factor: v.factor,
+    segments: Array.isArray(v.segments) ? v.segments.filter(isStr) : [],
+    span,
+    removed: isNum(v.removed) ? v.removed : 0,
+    dropped,
+  };
 }
 
 export type EndHow = 'exit' | 'exception' | 'interrupt' | 'start-failed';
@@ -127,7 +163,8 @@ export function toRecord(v: unknown): ProbeRecord | null {
         seq, t, k: 'start',
         schema: isStr(v.schema) ? v.schema : '',
         probe: isStr(v.probe) ? v.probe : '',
-        wall: isNum(v.wall) ? v.wall : 0,
+        // a date JavaScript can represent (a hostile 1e300 would make toISOString throw)
+        wall: isNum(v.wall) && v.wall > 0 && v.wall < 8.64e12 ? v.wall : 0,
         pid: isNum(v.pid) ? v.pid : 0,
         python: isStr(v.python) ? v.python : '',
         impl: isStr(v.impl) ? v.impl : '',
@@ -188,8 +225,12 @@ export function toRecord(v: unknown): ProbeRecord | null {
         dur: isNum(v.dur) ? v.dur : 0,
       };
     }
-    case 'event':
-      return { seq, t, k: 'event', event: isStr(v.event) ? v.event : 'unknown', detail: isStr(v.detail) ? v.detail : '' };
+    case 'event': {
+      const ev: EventRecord = { seq, t, k: 'event', event: isStr(v.event) ? v.event : 'unknown', detail: isStr(v.detail) ? v.detail : '' };
+      const thinned = thinnedOf(v);
+      if (thinned) ev.thinned = thinned;
+      return ev;
+    }
     case 'end': {
       const how = v.how;
       const okHow = how === 'exit' || how === 'exception' || how === 'interrupt' || how === 'start-failed';
