@@ -11,7 +11,8 @@ import type { ProbeRecord } from '../session/records.js';
 import { openSession, type ReaderStats } from '../session/reader.js';
 import { EnvelopeTable, type EnvelopePoint } from './envelope.js';
 import { fitGrowth, mainSlope, warmupSkip } from './fit.js';
-import { reportFromSeries, type AnalysisMeta } from './index.js';
+import { applyNative, applyThinned, reportFromSeries, type AnalysisMeta } from './index.js';
+import { readNative } from '../session/native.js';
 import { clipName, MAX_MARK_NAMES, MAX_TYPES, SeriesBuilder, type Series } from './series.js';
 
 export type { EnvelopePoint } from './envelope.js';
@@ -191,6 +192,7 @@ export async function analyseRecordsDetailed(
   db.finish(series);
   const report = reportFromSeries(series, meta);
   if (extra.reader) report.session.lostRecords = extra.reader.lostRecords;
+  if (extra.reader) applyThinned(report, extra.reader);
   return { report, detail: detailFrom(series, db, report, extra.reader ?? null, extra.uname ?? null), series };
 }
 
@@ -198,9 +200,13 @@ export async function analyseRecordsDetailed(
 export async function analyseSessionDetailed(dir: string): Promise<DetailedReport> {
   const session = await openSession(dir);
   const m = session.manifest;
-  return analyseRecordsDetailed(
+  const detailed = await analyseRecordsDetailed(
     session.records(),
     { id: m?.id || basename(resolve(dir)), device: m?.device, exitCode: m?.exitCode ?? null, createdAt: m?.createdAt },
     { reader: session.stats, uname: typeof m?.uname === 'string' ? m.uname : null },
   );
+  // the native sampler's records (nseg-*.jsonl), when one ran: how the process ended, OOM kills
+  const native = await readNative(dir).catch(() => null);
+  if (native) applyNative(detailed.report, native);
+  return detailed;
 }
