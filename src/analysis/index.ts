@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { REPORT_SCHEMA, type Report, type Suspect, type Verdict } from '../report/types.js';
 import type { ProbeRecord } from '../session/records.js';
 import { readNative, type NativeSummary } from '../session/native.js';
-import { openSession } from '../session/reader.js';
+import { openSession, type ReaderStats } from '../session/reader.js';
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
 import { findSuspects, reportable } from './suspects.js';
@@ -48,9 +48,22 @@ export async function analyseSession(dir: string): Promise<Report> {
     createdAt: session.manifest?.createdAt,
   });
   report.session.lostRecords = session.stats.lostRecords;
+  applyThinned(report, session.stats);
   const native = await readNative(dir).catch(() => null);
   if (native) applyNative(report, native);
   return report;
+}
+
+/** What the probe thinned under --max-device-mb (additive: session.thinned, only when it did). */
+export function applyThinned(report: Report, stats: ReaderStats): void {
+  const th = stats.thinned;
+  if (!th || (th.records === 0 && th.spans.length === 0)) return;
+  const wall = Date.parse(report.session.startedAt);
+  const iso = (t: number): string | null => (Number.isFinite(wall) ? new Date(wall + t * 1000).toISOString() : null);
+  report.session.thinned = {
+    records: th.records,
+    spans: th.spans.map((s) => ({ kind: s.kind, factor: s.factor, fromSeconds: s.from, toSeconds: s.to, from: iso(s.from), to: iso(s.to) })),
+  };
 }
 
 /**

@@ -146,6 +146,7 @@ function facts(r: Report): [string, string][] {
     rows.push(['native', `${nat.samples} samples by refscope-sampler on ${printable(nat.machine)}, max RSS ${nat.maxRssKiB} KiB${emu}`]);
   }
   rows.push(['lost', s.lostRecords === 0 ? 'no records lost' : `${s.lostRecords} records lost`]);
+  if (s.thinned) rows.push(['thinned', thinnedText(s.thinned)]);
   const o = r.overhead;
   rows.push(['probe', `${n(o.probeCpuSeconds)} s CPU, ${n(o.probeCpuFraction * 100, 1)} % of the run`]);
   const perMark = r.rss.slopeKiBPerMark;
@@ -176,6 +177,18 @@ function rateText(s: Suspect): string {
 }
 
 const sign = (v: number): string => (v >= 0 ? '+' : '') + n(v);
+
+/** "census to 1/4 from 14:00:05 to 20:00:10, to 1/2 to 21:00:00; 1234 records thinned to fit --max-device-mb (not lost)" */
+function thinnedText(th: NonNullable<Report['session']['thinned']>): string {
+  const at = (iso: string | null, sec: number): string => (iso ? iso.slice(11, 19) : `${n(sec, 1)} s`);
+  const kinds: string[] = [];
+  for (const kind of [...new Set(th.spans.map((x) => x.kind))]) {
+    const parts = th.spans.filter((x) => x.kind === kind).map((x, i) =>
+      i === 0 ? `to 1/${x.factor} from ${at(x.from, x.fromSeconds)} to ${at(x.to, x.toSeconds)}` : `to 1/${x.factor} to ${at(x.to, x.toSeconds)}`);
+    kinds.push(`${printable(kind)} ${parts.join(', ')}`);
+  }
+  return `${kinds.join('; ')}${kinds.length ? '; ' : ''}${th.records} records thinned to fit --max-device-mb (not lost)`;
+}
 
 function suspectBlock(s: Suspect, rank: number, width: number, p: Palette): string[] {
   const name = s.type === null ? 'native memory' : printable(s.type);

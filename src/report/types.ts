@@ -48,6 +48,15 @@ export interface ReportSession {
   argv?: string[];
   /** added: what the native sampler (cross/sampler) saw, when one ran beside the probe */
   native?: NativeSummaryReport;
+  /** added: records the probe thinned on purpose under --max-device-mb (not in lostRecords) */
+  thinned?: ThinnedSummary;
+}
+
+export interface ThinnedSummary {
+  /** records removed (their seqs are missing, and `thinned` events name them) */
+  records: number;
+  /** in time order per kind: over [from, to], one in `factor` records of `kind` is left */
+  spans: { kind: string; factor: number; fromSeconds: number; toSeconds: number; from: string | null; to: string | null }[];
 }
 
 export interface NativeSummaryReport {
