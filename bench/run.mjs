@@ -4,6 +4,7 @@
  *
  *   npm run bench                      # = npm run build && node bench/run.mjs
  *   node bench/run.mjs --reps 3 --frames 850
+ *   node bench/run.mjs --no-analysis   # without bench/analysis.mjs (marks to flag, host ingest)
  *
  * One app (bench/apps/steady.py: 200 000 live objects, steady ~12 ms frames, ~10 s bare
  * on CPython 3.11) runs bare and under each tool; runs alternate (bare, tool, bare, tool…)
@@ -254,6 +255,15 @@ async function main() {
   for (const s of skips) out.push(`skipped: ${s}`);
   process.stdout.write(`${out.join('\n')}\n`);
   writeFileSync(join(TMP, 'results.json'), JSON.stringify({ reps: REPS, frames: FRAMES, rows, skips }, null, 2));
+  // the analysis half (bench/analysis.mjs): marks to flag a planted leak, host ingest of a soak
+  if (!process.argv.includes('--no-analysis')) {
+    process.stderr.write('bench: analysis (bench/analysis.mjs)\n');
+    const code = await new Promise((res) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bench', 'analysis.mjs')], { stdio: 'inherit' });
+      child.on('close', res);
+    });
+    if (code !== 0) throw new Error(`bench/analysis.mjs exited ${code}`);
+  }
 }
 
 main().catch((err) => {

@@ -10,6 +10,8 @@ import {
   mannKendall,
   median,
   pick,
+  senFromSorted,
+  sortedSlopes,
   theilSen,
   thinIndices,
   type MannKendall,
@@ -105,16 +107,20 @@ export function fitGrowth(
   const wy = pick(y, idx);
   const wt = pick(t, idx);
   const wx = x ? pick(x, idx) : null;
-  const first = (wx ? theilSen(wx, wy) : null) ?? theilSen(wt, wy);
+  // the pairwise slopes are sorted once per clock; the interval for the autocorrelation
+  // factor comes from the same sorted slopes
+  const sx = wx ? sortedSlopes(wx, wy) : null;
+  const st = sortedSlopes(wt, wy);
+  const first = sx ? senFromSorted(sx, wx!, wy) : st ? senFromSorted(st, wt, wy) : null;
   if (!first) return null;
-  const wm = wx && theilSen(wx, wy) ? wx : wt;
+  const wm = sx ? wx! : wt;
   const m = wy.length;
   const resid = new Float64Array(m);
   for (let i = 0; i < m; i++) resid[i] = wy[i]! - first.slope * wm[i]! - first.intercept;
   // samples taken faster than the app changes repeat each other: widen the tests for that
   const factor = autocorrelationFactor(resid);
-  const perSecond = theilSen(wt, wy, undefined, factor);
-  const perMark = wx && wm === wx ? theilSen(wx, wy, undefined, factor) : null;
+  const perSecond = st ? senFromSorted(st, wt, wy, undefined, factor) : null;
+  const perMark = sx ? senFromSorted(sx, wx!, wy, undefined, factor) : null;
   const main = (perMark ?? perSecond)!;
   // noise: the residuals' spread, or their point-to-point spread (÷√2) when larger, which
   // sees through a few lucky points that make iid noise look like a trend
@@ -203,6 +209,21 @@ export function growthConfidence(f: GrowthFit, tests = 1): number {
   const margin = f.noise > 0 ? f.net / f.noise : Infinity;
   const cM = clamp01((margin - 3) / 5);
   return round2((0.45 * cP + 0.35 * cW + 0.2 * cN) * (0.4 + 0.6 * cM));
+}
+
+/**
+ * A cheap first look (no slopes): could this series pass the trend test at all? The
+ * Mann–Kendall p of the thinned series after the shortest warm-up, without the
+ * autocorrelation correction (which only makes p larger), must be below 1/tests, a
+ * hundredth of the real test's bar at most. Random series fail it 99 times in 100.
+ */
+export function mayGrow(y: Float64Array, tests: number): boolean {
+  const n = y.length;
+  if (n < 3) return false;
+  const all = thinIndices(n, MAX_FIT_POINTS);
+  const w = pick(y, all.subarray(warmupSkip(all.length)));
+  const mk = mannKendall(w);
+  return mk.s > 0 && mk.pUp * Math.max(1, tests) < 1;
 }
 
 export const round2 = (v: number): number => Math.round(v * 100) / 100;

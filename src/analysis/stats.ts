@@ -247,6 +247,12 @@ export interface SenSlope {
  * Returns null when no two points have distinct x.
  */
 export function theilSen(x: Num, y: Num, z = 1.959964, varianceFactor = 1): SenSlope | null {
+  const sorted = sortedSlopes(x, y);
+  return sorted ? senFromSorted(sorted, x, y, z, varianceFactor) : null;
+}
+
+/** The sorted pairwise slopes (pairs with equal x skipped), null when there are none. */
+export function sortedSlopes(x: Num, y: Num): Float64Array | null {
   const n = Math.min(x.length, y.length);
   const slopes = new Float64Array((n * (n - 1)) / 2);
   let k = 0;
@@ -259,7 +265,13 @@ export function theilSen(x: Num, y: Num, z = 1.959964, varianceFactor = 1): SenS
     }
   }
   if (k === 0) return null;
-  const sorted = slopes.subarray(0, k).sort();
+  return slopes.subarray(0, k).sort();
+}
+
+/** Theil–Sen from already sorted slopes: the interval for any variance factor, one sort. */
+export function senFromSorted(sorted: Float64Array, x: Num, y: Num, z = 1.959964, varianceFactor = 1): SenSlope {
+  const n = Math.min(x.length, y.length);
+  const k = sorted.length;
   const mid = k >> 1;
   const slope = k % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   const resid = new Float64Array(n);

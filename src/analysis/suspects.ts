@@ -5,7 +5,7 @@
  * kept as dependents, ranked below it.
  */
 import type { Referrer, Suspect } from '../report/types.js';
-import { fitGrowth, growthConfidence, isGrowing, mainSlope, OBJECT_TEST, round2, type GrowthFit } from './fit.js';
+import { fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, type GrowthFit } from './fit.js';
 import type { ReferrerAgg, Series } from './series.js';
 import { median } from './stats.js';
 import {
@@ -169,13 +169,13 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
     const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
     const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
     if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
-    let fc = fitGrowth(t, x, ys.count);
+    let fc = mayGrow(ys.count, tests) ? fitGrowth(t, x, ys.count) : null;
     if (fc && isGrowing(fc, OBJECT_TEST, tests)) {
       fc = byClock(fc, t, ys.count);
       objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests) });
       continue;
     }
-    let fr = fitGrowth(t, x, ys.refsum);
+    let fr = mayGrow(ys.refsum, tests) ? fitGrowth(t, x, ys.refsum) : null;
     if (fr && isGrowing(fr, OBJECT_TEST, tests)) {
       fr = byClock(fr, t, ys.refsum);
       refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests) });
@@ -415,6 +415,10 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   // twice what the types explain counts as unexplained
   if (s.low * 1024 - SIZE_SLACK * explained <= 0 || unexplained < min) return null;
   if ((unexplained * f.span) / 1024 < NATIVE_MIN_NET_KIB) return null;
+  // …and the later half of the window alone must add half of that: RSS that rose in a few
+  // allocator steps early on (arenas, the heap's high-water mark) and then crawls is no leak
+  const lateUnexplained = f.lateSlope * 1024 - explained;
+  if ((lateUnexplained * f.span) / 2 / 1024 < NATIVE_MIN_NET_KIB / 2) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f) * share);
   const mark = series.primaryMark;
