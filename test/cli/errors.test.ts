@@ -44,7 +44,7 @@ describe('refscope CLI usage', () => {
   });
 
   it('no command, an unknown command or an unknown option: exit 2, one line', async () => {
-    for (const args of [[], ['bogus'], ['run', '--local', '--bogus', '--', 'x.py'], ['report', '.', '--format', 'html'], ['report']]) {
+    for (const args of [[], ['bogus'], ['run', '--local', '--bogus', '--', 'x.py'], ['report', '.', '--format', 'pdf'], ['report']]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(oneLine(r.stderr)).toMatch(/^refscope: .+\. Run refscope --help$/);
