@@ -38,6 +38,7 @@ class DecimatedTable {
   private stride = 1;
   private arrived = 0;
   private last: Map<string, number> | null = null;
+  private lastMake: (() => Map<string, number>) | null = null;
   private lastKept = false;
   dropped = 0;
 
@@ -47,10 +48,21 @@ class DecimatedTable {
   ) {}
 
   append(row: Map<string, number>): void {
+    this.appendLazy(() => row);
+  }
+
+  /**
+   * Append a row built only when it is kept (most rows of a long session are not): `make`
+   * is called at once when the row is kept, else at `finish` if it was the last one.
+   */
+  appendLazy(make: () => Map<string, number>): void {
     const index = this.arrived++;
-    this.last = row;
+    this.lastMake = make;
+    this.last = null;
     this.lastKept = false;
     if (index % this.stride !== 0) return;
+    const row = make();
+    this.last = row;
     if (this.len >= this.maxPoints) {
       this.compact();
       if (index % this.stride !== 0) return;
@@ -95,6 +107,7 @@ class DecimatedTable {
 
   /** The kept rows, the final row included, sorted by the column `sortBy` when out of order. */
   finish(sortBy: string): Map<string, Float64Array> {
+    if (!this.last && this.lastMake) this.last = this.lastMake();
     if (this.last && !this.lastKept) {
       if (this.len >= this.maxPoints) this.len--; // the final row replaces the last kept one
       this.write(this.last);
@@ -210,8 +223,10 @@ export class SeriesBuilder {
   }
 
   private noteMarks(marks: MarkCounts, carry: Map<string, number>): void {
-    for (const [raw, n] of Object.entries(marks)) {
-      const name = clipName(raw);
+    for (const raw in marks) {
+      if (!Object.prototype.hasOwnProperty.call(marks, raw)) continue;
+      const n = marks[raw]!;
+      const name = raw.length > MAX_NAME_CHARS ? clipName(raw) : raw;
       if (!carry.has(name) && carry.size >= MAX_MARK_NAMES) {
         this.droppedNames++;
         continue;
@@ -239,9 +254,15 @@ export class SeriesBuilder {
     if (this.end === null) this.probeCpu = r.probeCpu;
     this.noteMarks(r.marks, this.sampleMarks);
     if (r.rss === null) return;
-    const row = new Map<string, number>([['t', r.t], ['rss', r.rss]]);
-    for (const [name, n] of this.sampleMarks) row.set('m:' + name, n);
-    this.rss.append(row);
+    const { t, rss } = r;
+    // built only when kept: at once, or at finish for the last sample, when no later
+    // sample has changed the marks it reads
+    const marks = this.sampleMarks;
+    this.rss.appendLazy(() => {
+      const row = new Map<string, number>([['t', t], ['rss', rss]]);
+      for (const [name, n] of marks) row.set('m:' + name, n);
+      return row;
+    });
   }
 
   private addReferrers(r: ReferrersRecord): void {
