@@ -5,14 +5,12 @@
  * envelopes hold a fixed number of buckets per channel whatever the session's length.
  * `analyseSessionDetailed(dir).report` is what `analyseSession(dir)` returns.
  */
-import { basename, resolve } from 'node:path';
 import type { Report } from '../report/types.js';
 import type { ProbeRecord } from '../session/records.js';
 import { openSession, type ReaderStats } from '../session/reader.js';
 import { EnvelopeTable, type EnvelopePoint } from './envelope.js';
 import { fitGrowth, mainSlope, warmupSkip } from './fit.js';
-import { applyNative, applyThinned, reportFromSeries, type AnalysisMeta } from './index.js';
-import { readNative } from '../session/native.js';
+import { applySession, applyThinned, reportFromSeries, sessionMeta, type AnalysisMeta } from './index.js';
 import { clipName, MAX_MARK_NAMES, MAX_TYPES, SeriesBuilder, type Series } from './series.js';
 
 export type { EnvelopePoint } from './envelope.js';
@@ -200,13 +198,11 @@ export async function analyseRecordsDetailed(
 export async function analyseSessionDetailed(dir: string): Promise<DetailedReport> {
   const session = await openSession(dir);
   const m = session.manifest;
-  const detailed = await analyseRecordsDetailed(
-    session.records(),
-    { id: m?.id || basename(resolve(dir)), device: m?.device, exitCode: m?.exitCode ?? null, createdAt: m?.createdAt },
-    { reader: session.stats, uname: typeof m?.uname === 'string' ? m.uname : null },
-  );
-  // the native sampler's records (nseg-*.jsonl), when one ran: how the process ended, OOM kills
-  const native = await readNative(dir).catch(() => null);
-  if (native) applyNative(detailed.report, native);
+  const detailed = await analyseRecordsDetailed(session.records(), sessionMeta(session, dir), {
+    reader: session.stats,
+    uname: typeof m?.uname === 'string' ? m.uname : null,
+  });
+  // the same finishing steps as analyseSession: reader counts, thinned spans, the native sampler's records
+  await applySession(detailed.report, session, dir);
   return detailed;
 }

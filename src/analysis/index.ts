@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { REPORT_SCHEMA, type Report, type Suspect, type Verdict } from '../report/types.js';
 import type { ProbeRecord } from '../session/records.js';
 import { readNative, type NativeSummary } from '../session/native.js';
-import { openSession, type ReaderStats } from '../session/reader.js';
+import { openSession, type ReaderStats, type SessionReader } from '../session/reader.js';
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
 import { findSuspects, reportable } from './suspects.js';
@@ -41,17 +41,30 @@ export async function analyseRecords(
 /** Read a session directory (SESSION/ or a bare folder of seg-*.jsonl) and analyse it. */
 export async function analyseSession(dir: string): Promise<Report> {
   const session = await openSession(dir);
-  const report = await analyseRecords(session.records(), {
+  const report = await analyseRecords(session.records(), sessionMeta(session, dir));
+  await applySession(report, session, dir);
+  return report;
+}
+
+/** The analysis meta a session folder gives (shared with analyseSessionDetailed). */
+export function sessionMeta(session: SessionReader, dir: string): AnalysisMeta {
+  return {
     id: session.manifest?.id || basename(resolve(dir)),
     device: session.manifest?.device,
     exitCode: session.manifest?.exitCode ?? null,
     createdAt: session.manifest?.createdAt,
-  });
+  };
+}
+
+/**
+ * What the folder adds to the records' report once they are read: the reader's counts and
+ * the native sampler's summary (shared with analyseSessionDetailed, so both give one report).
+ */
+export async function applySession(report: Report, session: SessionReader, dir: string): Promise<void> {
   report.session.lostRecords = session.stats.lostRecords;
   applyThinned(report, session.stats);
   const native = await readNative(dir).catch(() => null);
   if (native) applyNative(report, native);
-  return report;
 }
 
 /** What the probe thinned under --max-device-mb (additive: session.thinned, only when it did). */

@@ -1,6 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analyseRecordsDetailed } from '../../src/analysis/detail.js';
-import { analyseRecords } from '../../src/analysis/index.js';
+import { analyseRecordsDetailed, analyseSessionDetailed } from '../../src/analysis/detail.js';
+import { analyseRecords, analyseSession } from '../../src/analysis/index.js';
 import { renderHtml } from '../../src/report/html.js';
 import { renderJson } from '../../src/report/json.js';
 import type { ProbeRecord } from '../../src/session/records.js';
@@ -42,6 +45,24 @@ describe('renderHtml', () => {
     const a = await analyseRecords(records, { id: 'a' });
     const b = await analyseRecordsDetailed(records, { id: 'a' });
     expect(renderJson(b.report)).toBe(renderJson(a));
+  });
+
+  it('analyseSessionDetailed gives the report analyseSession gives, for a folder with gaps and a manifest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'refscope-detail-'));
+    try {
+      mkdirSync(join(dir, 'segments'));
+      const lines = synthSession({ seed: 6, marks: 300, types: { 'app.P': leaking(1) } }).map((r) => JSON.stringify(r));
+      lines.splice(40, 3); // three records lost
+      writeFileSync(join(dir, 'segments', 'seg-000001.jsonl'), lines.join('\n') + '\n{"seq":');
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ id: 'm-1', device: 'n810', uname: 'Linux n810 2.6.21 armv6l' }));
+      const d = await analyseSessionDetailed(dir);
+      expect(renderJson(d.report)).toBe(renderJson(await analyseSession(dir)));
+      expect(d.report.session.lostRecords).toBeGreaterThanOrEqual(3);
+      expect(d.detail.facts.uname).toBe('Linux n810 2.6.21 armv6l');
+      expect(d.detail.reader).toMatchObject({ truncated: 1, segments: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('escapes every device string: type names, holders, argv, marks, events', async () => {
