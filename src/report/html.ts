@@ -10,6 +10,7 @@ import type { DetailedReport, SuspectSeries } from '../analysis/detail.js';
 import type { Report, Suspect } from './types.js';
 import { esc, num } from './escape.js';
 import { lineChart, shortDuration } from './svg.js';
+import { facts as textFacts } from './text.js';
 
 const VERDICT: Record<Report['verdict'], [string, string]> = {
   leak: ['LEAK', '#b3261e'],
@@ -113,6 +114,8 @@ function factsTable(r: Report, d: DetailedReport['detail']): string {
   const rd = d.reader;
   const unread = rd ? ` (${rd.unparseable} unreadable lines, ${rd.truncated} truncated, ${rd.duplicates} duplicates dropped, ${rd.outOfOrder} out of order, ${rd.segments} segments)` : '';
   rows.push(['lost records', esc(`${s.lostRecords}${unread}`)]);
+  // what other parts add to the text report's facts (native sampler, thinning): same words
+  for (const [k, v] of textFacts(r)) if (k === 'killed' || k === 'native' || k === 'thinned') rows.push([k, esc(v)]);
   if (d.facts.droppedNames > 0) rows.push(['names dropped', esc(`${d.facts.droppedNames} (beyond the per-session caps)`)]);
   rows.push(['probe overhead', esc(`${num(r.overhead.probeCpuSeconds, 2)} s CPU, ${pct(r.overhead.probeCpuFraction)} of the run`)]);
   const perMark = r.rss.slopeKiBPerMark;

@@ -114,7 +114,8 @@ function verdictLines(r: Report, width: number, p: Palette): string[] {
   return out;
 }
 
-function facts(r: Report): [string, string][] {
+/** The session facts as [label, visible-safe text] rows (the HTML report reuses the ones it has no own row for). */
+export function facts(r: Report): [string, string][] {
   const s = r.session;
   const rows: [string, string][] = [];
   rows.push(['session', `${printable(s.id)} on ${printable(s.device)}, python ${printable(s.python)}`]);
