@@ -81,6 +81,15 @@ function canImport(python, module) {
 // ---------------------------------------------------------------- one run
 
 let runNo = 0;
+let current = null;
+
+// stopping the bench stops the run in progress too
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (current) current.kill('SIGTERM');
+    process.exit(130);
+  });
+}
 
 /** Runs argv; returns wall seconds and the app's own report line (rss_kib, objects, steady_s). */
 function runOnce(argv, extra = {}) {
@@ -93,10 +102,12 @@ function runOnce(argv, extra = {}) {
   return new Promise((resolveRun, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...extra } });
+    current = child;
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
+      current = null;
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) return reject(new Error(`${full.join(' ')} exited ${code}\n${stderr.slice(-2000)}`));
       if (!existsSync(report)) return reject(new Error(`${full.join(' ')} wrote no report\n${stderr.slice(-2000)}`));
