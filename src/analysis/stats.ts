@@ -199,7 +199,7 @@ export function changePoint(x: Num, y: Num, minSkip: number, maxSkip: number): n
     sxy[i + 1] = sxy[i]! + xi * yi;
     syy[i + 1] = syy[i]! + yi * yi;
   }
-  const seg = (a: number, b: number): { sse: number; slope: number } => {
+  const seg = (a: number, b: number): { sse: number; slope: number; mx: number; my: number } => {
     const m = b - a;
     const mx = (sx[b]! - sx[a]!) / m;
     const my = (sy[b]! - sy[a]!) / m;
@@ -208,7 +208,7 @@ export function changePoint(x: Num, y: Num, minSkip: number, maxSkip: number): n
     const vyy = syy[b]! - syy[a]! - m * my * my;
     const slope = vxx > 1e-12 ? vxy / vxx : 0;
     const sse = Math.max(0, vyy - (vxx > 1e-12 ? (vxy * vxy) / vxx : 0));
-    return { sse: sse + m / 12, slope };
+    return { sse: sse + m / 12, slope, mx, my };
   };
   const whole = seg(0, n);
   let best = minSkip;
@@ -224,6 +224,22 @@ export function changePoint(x: Num, y: Num, minSkip: number, maxSkip: number): n
   // BIC: n·ln(SSE) + params·ln(n); one line has 2 parameters, two lines and a break 5
   const gain = n * Math.log(whole.sse / bestCost);
   if (gain <= 3 * Math.log(n) + 2) return minSkip;
+  // and the break must matter: the slopes differ by more than half the larger one, or the
+  // lines jump at the break by more than a fifth of the series' range. A steady leak whose
+  // pace wavers by 10 % (a thread starved on a busy machine) has a "better" two-line fit
+  // with tiny residuals, but no warm-up to cut.
+  const a = seg(0, best);
+  const b = seg(best, n);
+  const xk = x[best]! - x0;
+  const jump = Math.abs(b.my + b.slope * (xk - b.mx) - (a.my + a.slope * (xk - a.mx)));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, y[i]!);
+    hi = Math.max(hi, y[i]!);
+  }
+  const slopesDiffer = Math.abs(a.slope - b.slope) > 0.5 * Math.max(Math.abs(a.slope), Math.abs(b.slope));
+  if (!slopesDiffer && jump <= 0.2 * (hi - lo)) return minSkip;
   // either a warm-up that grew faster than what follows (a cache filling, imports), or a
   // flat start before a leak that began late: both times only what follows is the app's
   // steady state
