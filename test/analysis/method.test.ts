@@ -33,6 +33,10 @@ describe('change point', () => {
     expect(k).toBeGreaterThanOrEqual(43);
     expect(k).toBeLessThanOrEqual(48);
   });
+  it('does not cut a steady growth whose pace wavers by 10 %', () => {
+    const ys = xs.map((x) => (x < 50 ? 40 * x : 2000 + 44 * (x - 50)) + ((x * 7) % 3) / 10);
+    expect(changePoint(xs, ys, 2, 60)).toBe(2);
+  });
   it('keeps the shortest warm-up on a straight line with noise', () => {
     const ys = xs.map((x) => 3 * x + ((x * 7) % 5));
     expect(changePoint(xs, ys, 2, 60)).toBe(2);
