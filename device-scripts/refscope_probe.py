@@ -2003,7 +2003,7 @@ def _usage_error(msg):
 
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
-         '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] '
+         '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] [--restore-sigint] '
          '-- script.py ARGS... | -- -m module ARGS...')
 
 
@@ -2021,6 +2021,10 @@ def parse_args(argv):
             break
         if a in ('-h', '--help'):
             _usage_error(USAGE)
+        if a == '--restore-sigint':
+            o['sigint'] = True
+            i += 1
+            continue
         val = None
         if '=' in a and a.split('=', 1)[0] in takes:
             a, val = a.split('=', 1)
@@ -2384,6 +2388,15 @@ def main(argv):
         _W['dev_cap'] = max(1, int(o['devmb'] * 1024 * 1024))
         _W['cap'] = min(_W['cap'], max(1024, (_W['dev_cap'] // 8) // 1024 * 1024))
     _prepare_out(o['out'])
+    if o.get('sigint'):
+        # started as a background job of a shell (refscope_launch.sh), which set SIGINT to
+        # ignored: give the app back Python's KeyboardInterrupt so a stop is a clean one
+        try:
+            import signal
+            if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        except Exception:
+            probe_error('restore-sigint')
     try:
         calibrate()
     except Exception:

@@ -118,8 +118,11 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
     probePath: posix.join(setup.probe.dir, 'refscope_probe.py'),
     outDir: posix.join(runDir, 'segments'),
     localSegments,
+    // the launcher starts the probe as a background job, whose SIGINT the shell ignores:
+    // --restore-sigint gives the app its KeyboardInterrupt back
     launch: (argv) => ['sh', posix.join(setup.probe.dir, 'refscope_launch.sh'), runDir,
-      ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []), ...argv],
+      ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []),
+      ...argv.slice(0, 2), '--restore-sigint', ...argv.slice(2)],
     streamedBytes: () => streamed,
 
     follow() {

@@ -9,6 +9,7 @@ import { ExitCode, RefscopeError } from '../errors.js';
 import { diffCommand } from './commands/diff.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
+import { soakCommand } from './commands/soak.js';
 import { runCommand } from './commands/run.js';
 
 function packageVersion(): string {
@@ -46,7 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(reportCommand)
       .command(diffCommand)
       .command(doctorCommand)
-      .demandCommand(1, 'name a command: run, report or doctor')
+      .command(soakCommand)
+      .demandCommand(1, 'name a command: run, report, doctor or soak')
       .strict()
       .fail((msg, err) => {
         if (err) throw err;

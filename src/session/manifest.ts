@@ -3,6 +3,20 @@ export const MANIFEST_SCHEMA = 'refscope.session/1';
 
 export type SessionState = 'running' | 'complete' | 'aborted';
 
+/** A detached soak run on a device (refscope soak start). */
+export interface SoakInfo {
+  runDir: string;
+  probeDir: string;
+  /** device clock (seconds since the epoch) when the launcher started */
+  startedDevice: number | null;
+  /** the device's kernel boot id at start: another one later means it rebooted */
+  bootId: string | null;
+  duration: number | null;
+  maxDeviceMb: number | null;
+  /** how it ended, in words, once known */
+  ended?: string;
+}
+
 export interface Manifest {
   schema: typeof MANIFEST_SCHEMA;
   id: string;
@@ -20,4 +34,6 @@ export interface Manifest {
   endedAt?: string;
   /** app exit status as the probe saw it, null when unknown */
   exitCode?: number | null;
+  /** set for `refscope soak` sessions */
+  soak?: SoakInfo;
 }

@@ -315,7 +315,11 @@ export class SshTransport implements Transport {
   }
 
   private exec(command: string, pty: SpawnOptions['tty']): Promise<ClientChannel> {
+    if (!this.isAlive) {
+      return Promise.reject(new RefscopeError('ERR_DEVICE', `lost the connection to ${this.device}`, `Run the command again; try: refscope doctor ${this.device}`));
+    }
     return new Promise((resolve, reject) => {
+      void this.ended.then(() => reject(new RefscopeError('ERR_DEVICE', `lost the connection to ${this.device}`, `Run the command again; try: refscope doctor ${this.device}`)));
       const ptyOpts = pty ? { pty: { term: process.env.TERM ?? 'xterm', ...(typeof pty === 'object' ? { cols: pty.cols, rows: pty.rows } : {}) } } : {};
       this.client.exec(command, ptyOpts, (err, ch) => {
         if (err) reject(new RefscopeError('ERR_DEVICE', `${this.device} refused to run a command: ${err.message}`, `Try: refscope doctor ${this.device}`));
@@ -336,7 +340,7 @@ export class SshTransport implements Transport {
   async spawn(argv: readonly string[], opts: SpawnOptions = {}): Promise<TransportProcess> {
     // only variables given explicitly travel to the device, never this machine's environment
     const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), opts.tty);
-    const exited = channelExit(ch);
+    const exited = channelExit(ch, this.ended);
     let ended = false;
     void exited.then(() => { ended = true; });
     const inherit = opts.stdio === 'inherit' && !opts.tty;
@@ -380,7 +384,7 @@ export class SshTransport implements Transport {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 30_000);
     ch.end(opts.input ?? '');
-    const st = await channelExit(ch);
+    const st = await channelExit(ch, this.ended);
     clearTimeout(timer);
     return {
       ...st, timedOut,
@@ -401,7 +405,7 @@ export class SshTransport implements Transport {
     input.pipe(ch);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 120_000);
-    const st = await channelExit(ch);
+    const st = await channelExit(ch, this.ended);
     clearTimeout(timer);
     return { ...st, timedOut, bytesSent, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }
@@ -415,13 +419,21 @@ export class SshTransport implements Transport {
   }
 }
 
-/** A channel's end. A server that closes without an exit status (dropbear may) gives both null. */
-function channelExit(ch: ClientChannel): Promise<ExitStatus> {
+/**
+ * A channel's end. A server that closes without an exit status (dropbear may) gives both
+ * null; so does a connection that dies under the channel (`ended` settles), which ssh2
+ * does not always report on the channel itself.
+ */
+function channelExit(ch: ClientChannel, ended: Promise<unknown>): Promise<ExitStatus> {
   return new Promise((resolve) => {
     let status: ExitStatus | null = null;
     ch.on('exit', (code: number | null, signal?: string) => {
       status = { code: typeof code === 'number' ? code : null, signal: signal ? `SIG${signal}` : null };
     });
     ch.once('close', () => resolve(status ?? { code: null, signal: null }));
+    void ended.then(() => {
+      // give a last in-flight 'exit'/'close' a moment, then settle
+      setImmediate(() => resolve(status ?? { code: null, signal: null }));
+    });
   });
 }

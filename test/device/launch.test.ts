@@ -68,6 +68,24 @@ for (const py of coreInterpreters()) {
       expect(readFileSync(join(run, 'exit'), 'utf8').trim()).toBe('143');
     });
 
+    it('a detached probe started with --restore-sigint stops cleanly on SIGINT by pid', async () => {
+      const run = join(dir, 'run3');
+      const probe = resolve('device-scripts/refscope_probe.py');
+      const app = join(dir, 'forever.py');
+      writeFileSync(app, 'import time\nwhile True:\n    time.sleep(0.01)\n');
+      const r = spawnSync(sh, ['sh', LAUNCH, '--detach', run, py.path, probe, '--restore-sigint', '--out', join(run, 'segments'), '--interval', '0.05', '--', app], { encoding: 'utf8' });
+      expect(r.stdout).toMatch(/^detached \d+/);
+      const pid = await waitFor('pid file', () => existsSync(join(run, 'pid')) && Number(readFileSync(join(run, 'pid'), 'utf8')));
+      // the launcher's shell left SIGINT ignored for its background job; the probe took it back
+      await waitFor('the probe running the app', () => existsSync(join(run, 'segments', 'seg-000001.jsonl'))
+        && readFileSync(join(run, 'segments', 'seg-000001.jsonl'), 'utf8').includes('"k":"sample"'));
+      process.kill(pid, 'SIGINT');
+      await waitFor('exit sentinel', () => existsSync(join(run, 'exit')), 30_000);
+      const lines = readFileSync(join(run, 'segments', 'seg-000001.jsonl'), 'utf8').trim().split('\n');
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ k: 'end', how: 'interrupt' });
+      expect(readFileSync(join(run, 'app.err'), 'utf8')).toMatch(/KeyboardInterrupt/);
+    });
+
     it('the follower resumes from a segment and offset', () => {
       const run = join(dir, 'run1');
       const first = readFileSync(join(run, 'segments', 'seg-000001.jsonl'));

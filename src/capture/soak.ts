@@ -1,0 +1,415 @@
+/**
+ * Soak runs: the app runs detached on the device (refscope_launch.sh --detach), for hours
+ * or days, surviving dropped connections and a sleeping or killed host. The host collects
+ * whenever it likes, from any process, and loses nothing:
+ *
+ *  1. list the run's segments on the device (name, size), and whether the run has ended;
+ *  2. fetch every segment the host does not have whole yet; a segment is closed once a
+ *     later one exists or the run has ended (the probe only appends to its newest);
+ *  3. write each one durably here (temp file, fsync, rename, fsync the folder);
+ *  4. only then acknowledge the closed ones by deleting them on the device.
+ *
+ * The newest, still-growing segment is fetched too but not deleted: the local copy is
+ * always a prefix of the device's file, so the next collect overwrites it with a longer
+ * one. Killing the host or the connection at any point and collecting again ends with
+ * every record exactly once. A lock file keeps two collects of one session apart.
+ */
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
+import { RefscopeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Manifest, SoakInfo } from '../session/manifest.js';
+import { REPORT_JSON, REPORT_TXT, SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
+import type { SshTransport } from '../transport/ssh.js';
+import type { Report } from '../report/types.js';
+
+const SEG_NAME = /^seg-\d{6}\.jsonl$/;
+
+/** "72h", "30m", "45s", "1d" or plain seconds → seconds. */
+export function parseDuration(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/i.exec(v.trim());
+  if (!m) throw new RefscopeError('ERR_USAGE', `--duration '${v}' is not a duration`, 'Use seconds or a number with s, m, h or d: 90, 45m, 72h');
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  return n * (unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+}
+
+// ---------------------------------------------------------------- finding the session
+
+/** The soak session for DEVICE: --out when given, else the newest under ./refscope-sessions. */
+export async function findSoakSession(cwd: string, device: string, out?: string): Promise<{ dir: string; manifest: Manifest & { soak: SoakInfo } }> {
+  if (out !== undefined) {
+    const dir = resolve(cwd, out);
+    const m = await readManifest(dir).catch(() => null);
+    if (!m) throw new RefscopeError('ERR_SESSION', `${out} is not a refscope session`, 'Give the --out of a `refscope soak start`');
+    if (!m.soak) throw new RefscopeError('ERR_SESSION', `${out} is not a soak session (it was a plain run)`, 'Give the --out of a `refscope soak start`');
+    return { dir, manifest: m as Manifest & { soak: SoakInfo } };
+  }
+  const root = resolve(cwd, SESSIONS_ROOT);
+  const names = await readdir(root).catch(() => [] as string[]);
+  let best: { dir: string; manifest: Manifest & { soak: SoakInfo } } | null = null;
+  for (const name of names) {
+    const dir = join(root, name);
+    const m = await readManifest(dir).catch(() => null);
+    if (!m?.soak || m.device !== device) continue;
+    if (!best || m.createdAt > best.manifest.createdAt) best = { dir, manifest: m as Manifest & { soak: SoakInfo } };
+  }
+  if (!best) {
+    throw new RefscopeError('ERR_SESSION', `no soak session of ${device} under ${SESSIONS_ROOT}/`, `Start one with: refscope soak start ${device} -- app.py, or pass --out DIR`);
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- the device's side
+
+export interface DeviceRun {
+  /** closed and open segments on the device, oldest first */
+  segments: { name: string; size: number }[];
+  pid: number | null;
+  alive: boolean;
+  /** the app's exit status once the launcher wrote it */
+  exit: number | null;
+  started: number | null;
+  now: number | null;
+  bootId: string | null;
+  rssKiB: number | null;
+  usedKiB: number | null;
+  freeKiB: number | null;
+  /** the run folder is gone (collected and removed, or never there) */
+  missing: boolean;
+}
+
+// $1 = run folder. key<TAB>value lines; seg<TAB>name<TAB>size for each segment.
+const STATUS = [
+  'r="$1"',
+  'if [ ! -d "$r" ]; then echo "missing	1"; exit 0; fi',
+  // one wc for every segment (a soak can hold thousands): "  SIZE PATH" lines, then a total
+  'cd "$r/segments" 2>/dev/null && ls seg-*.jsonl >/dev/null 2>&1 && wc -c seg-*.jsonl | awk \'$2 != "total" { printf "seg\\t%s\\t%s\\n", $2, $1 }\'',
+  'p=$(cat "$r/pid" 2>/dev/null); printf "pid\\t%s\\n" "$p"',
+  'if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "alive	1"; fi',
+  '[ -f "$r/exit" ] && printf "exit\\t%s\\n" "$(cat "$r/exit")"',
+  'printf "started\\t%s\\n" "$(cat "$r/started" 2>/dev/null)"',
+  'printf "now\\t%s\\n" "$(date +%s)"',
+  'printf "boot\\t%s\\n" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"',
+  '[ -n "$p" ] && printf "rss\\t%s\\n" "$(awk \'/^VmRSS:/ { print $2 }\' "/proc/$p/status" 2>/dev/null)"',
+  'printf "used\\t%s\\n" "$(du -sk "$r" 2>/dev/null | awk \'{ print $1 }\')"',
+  'printf "free\\t%s\\n" "$(df -k "$r" 2>/dev/null | awk \'NR > 1 { v = $(NF - 2) } END { print v }\')"',
+  'exit 0',
+].join('\n');
+
+const num = (s: string | undefined): number | null => (s !== undefined && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : null);
+
+export async function deviceRun(t: SshTransport, runDir: string): Promise<DeviceRun> {
+  const r = await t.run(['sh', '-c', STATUS, 'sh', runDir], { timeoutMs: 30_000 });
+  if (r.code !== 0 || r.timedOut) {
+    throw new RefscopeError('ERR_DEVICE', `could not read the soak's state on ${t.device} (${r.stderr.trim() || `exit ${r.code}`})`, `Try: refscope doctor ${t.device}`);
+  }
+  const run: DeviceRun = { segments: [], pid: null, alive: false, exit: null, started: null, now: null, bootId: null, rssKiB: null, usedKiB: null, freeKiB: null, missing: false };
+  for (const line of r.stdout.split('\n')) {
+    const [k, a, b] = line.split('\t');
+    switch (k) {
+      case 'seg': if (a && SEG_NAME.test(a) && num(b) !== null) run.segments.push({ name: a, size: num(b)! }); break;
+      case 'missing': run.missing = true; break;
+      case 'pid': run.pid = num(a); break;
+      case 'alive': run.alive = true; break;
+      case 'exit': run.exit = num(a); break;
+      case 'started': run.started = num(a); break;
+      case 'now': run.now = num(a); break;
+      case 'boot': run.bootId = a?.trim() || null; break;
+      case 'rss': run.rssKiB = num(a); break;
+      case 'used': run.usedKiB = num(a); break;
+      case 'free': run.freeKiB = num(a); break;
+      default: break;
+    }
+  }
+  run.segments.sort((x, y) => x.name.localeCompare(y.name));
+  return run;
+}
+
+/** How a soak stands, in words: running, ended (and how), or lost. */
+export function describeRun(run: DeviceRun, soak: SoakInfo): { state: 'running' | 'ended' | 'lost' | 'collected'; how: string } {
+  if (run.missing) return { state: 'collected', how: 'collected and removed from the device' };
+  if (run.alive) return { state: 'running', how: 'running' };
+  if (run.exit !== null) {
+    const st = run.exit;
+    if (st === 0) return { state: 'ended', how: 'the app exited normally (status 0)' };
+    if (st === 137) return { state: 'ended', how: 'killed by SIGKILL (status 137): out of memory (OOM killer) or kill -9' };
+    if (st > 128) return { state: 'ended', how: `killed by signal ${st - 128} (status ${st})` };
+    return { state: 'ended', how: `the app exited with status ${st}` };
+  }
+  if (soak.bootId && run.bootId && soak.bootId !== run.bootId) {
+    return { state: 'lost', how: 'the device rebooted during the soak: the app was not running afterwards' };
+  }
+  return { state: 'lost', how: 'the app and its launcher are gone without an exit status (killed with the launcher, or power lost)' };
+}
+
+// ---------------------------------------------------------------- collecting
+
+async function writeDurably(path: string, data: Buffer): Promise<void> {
+  await writeFileAtomic(path, data);
+}
+
+/**
+ * Many segments made durable at once: every temp file written, all fsynced together, all
+ * renamed, the folder fsynced once. Costs one round of syncs instead of three per file,
+ * which is what keeps collecting thousands of small segments fast.
+ */
+async function writeBatchDurably(dir: string, files: { name: string; data: Buffer }[]): Promise<void> {
+  if (files.length === 0) return;
+  const tmps = files.map((f) => ({ ...f, tmp: join(dir, `.${f.name}.tmp-${process.pid}`) }));
+  await Promise.all(tmps.map(async (f) => {
+    const fh = await open(f.tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(f.data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }));
+  for (const f of tmps) await rename(f.tmp, join(dir, f.name));
+  const dh = await open(dir, 'r');
+  try { await dh.sync(); } finally { await dh.close(); }
+}
+
+/** Temp files a killed collect left behind. */
+async function removeStaleTemps(dir: string): Promise<void> {
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (/^\.seg-\d{6}\.jsonl\.tmp-/.test(n)) await unlink(join(dir, n)).catch(() => undefined);
+  }
+}
+
+/** A lock file in the session: one collect at a time; a lock whose process is gone is stale. */
+async function lock(sessionDir: string): Promise<() => Promise<void>> {
+  const path = join(sessionDir, 'collect.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return async () => { await unlink(path).catch(() => undefined); };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number((await open(path, 'r').then(async (h) => { try { return await h.readFile('utf8'); } finally { await h.close(); } }).catch(() => '')) || 0);
+      let alive = false;
+      if (pid > 0) { try { process.kill(pid, 0); alive = true; } catch { alive = false; } }
+      if (alive) throw new RefscopeError('ERR_USAGE', `another refscope (pid ${pid}) is collecting this session`, 'Wait for it to finish');
+      await unlink(path).catch(() => undefined); // stale: its process died mid-collect
+    }
+  }
+  throw new RefscopeError('ERR_USAGE', 'could not lock the session for collection', 'Remove collect.lock from the session if no refscope is running');
+}
+
+/** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
+async function fetchTar(t: SshTransport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
+  const { extract } = await import('tar-stream');
+  const proc = await t.spawn(['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names]);
+  const ex = extract();
+  const done = (async () => {
+    for await (const entry of ex) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      const name = posix.basename(entry.header.name);
+      if (entry.header.type === 'file' && SEG_NAME.test(name)) await onFile(name, Buffer.concat(chunks));
+    }
+  })();
+  proc.stdout!.pipe(ex);
+  const [st] = await Promise.all([proc.exited, done.catch((e: unknown) => { throw e; })]);
+  if (st.code !== 0) {
+    if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
+    throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (tar exit ${st.code})`, 'Collect again: nothing is lost');
+  }
+}
+
+async function fetchFile(t: SshTransport, path: string): Promise<Buffer> {
+  const proc = await t.spawn(['cat', path]);
+  const chunks: Buffer[] = [];
+  proc.stdout!.on('data', (b: Buffer) => chunks.push(b));
+  const st = await proc.exited;
+  if (st.code !== 0) {
+    if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
+    throw new RefscopeError('ERR_DEVICE', `could not read ${path} on ${t.device}`, 'Collect again: nothing is lost');
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface CollectResult {
+  /** closed segments written here and deleted on the device in this collect */
+  acked: string[];
+  /** the growing segment fetched (not deleted), if any */
+  partial: string | null;
+  bytes: number;
+  run: DeviceRun;
+  /** true when the run has ended and everything is here (the device folder is removed) */
+  complete: boolean;
+}
+
+export async function collectSoak(t: SshTransport, sessionDir: string, soak: SoakInfo, log: Logger): Promise<CollectResult> {
+  const unlock = await lock(sessionDir);
+  try {
+    const local = join(sessionDir, SEGMENTS_DIR);
+    const run = await deviceRun(t, soak.runDir);
+    if (run.missing) return { acked: [], partial: null, bytes: 0, run, complete: true };
+    // no pid yet: the launcher is still starting, nothing is final
+    const ended = !run.alive && run.pid !== null;
+    const names = run.segments.map((s) => s.name);
+    const newest = names.at(-1) ?? null;
+    const acked: string[] = [];
+    let partial: string | null = null;
+    let bytes = 0;
+    const closedToFetch: string[] = [];
+    let open: { name: string; size: number; have: number } | null = null;
+    for (const seg of run.segments) {
+      const closed = ended || seg.name !== newest;
+      const have = await stat(join(local, seg.name)).then((st) => st.size, () => -1);
+      if (closed) {
+        // already here whole (a collect that died before its acknowledgement): just acknowledge
+        if (have === seg.size) acked.push(seg.name);
+        else closedToFetch.push(seg.name);
+      } else if (have < seg.size) {
+        open = { ...seg, have };
+      }
+    }
+    await removeStaleTemps(local);
+    if (closedToFetch.length > 0) {
+      const batch: { name: string; data: Buffer }[] = [];
+      await fetchTar(t, posix.join(soak.runDir, 'segments'), closedToFetch, async (name, data) => {
+        batch.push({ name, data });
+        bytes += data.length;
+      });
+      await writeBatchDurably(local, batch);
+      for (const f of batch) acked.push(f.name);
+    }
+    if (open) {
+      // the growing segment: keep its whole lines only, a prefix of what the device has
+      const data = await fetchFile(t, posix.join(soak.runDir, 'segments', open.name));
+      const whole = data.subarray(0, data.lastIndexOf(10) + 1);
+      if (whole.length > Math.max(open.have, 0)) {
+        await writeDurably(join(local, open.name), whole);
+        bytes += whole.length;
+        partial = open.name;
+      }
+    }
+    // the app's own output, kept beside the segments (a soak has no terminal)
+    for (const f of ['app.out', 'app.err']) {
+      const data = await fetchFile(t, posix.join(soak.runDir, f)).catch(() => null);
+      if (data) await writeDurably(join(sessionDir, f), data);
+    }
+    if (acked.length > 0) {
+      // acknowledge: only now, with every byte fsynced here, do they leave the device
+      const r = await t.run(['sh', '-c', 'd="$1"; shift; cd "$d/segments" && rm -f "$@"', 'sh', soak.runDir, ...acked], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new RefscopeError('ERR_DEVICE', `could not acknowledge collected segments on ${t.device}`, 'Collect again: nothing is lost');
+    }
+    let complete = false;
+    if (ended) {
+      // everything closed is here; the folder (pid, exit, app output) goes last
+      const left = await deviceRun(t, soak.runDir);
+      if (left.segments.length === 0) {
+        await t.run(['rm', '-rf', soak.runDir], { timeoutMs: 60_000 });
+        complete = true;
+      }
+    }
+    log.info({ acked: acked.length, partial, bytes, ended, complete }, 'soak collected');
+    return { acked, partial, bytes, run, complete };
+  } finally {
+    await unlock();
+  }
+}
+
+/** Analyse what is here and write report.json/report.txt (atomically). */
+export async function writeReports(sessionDir: string): Promise<Report> {
+  const [{ analyseSession }, { renderJson }, { renderText }] = await Promise.all([
+    import('../analysis/index.js'), import('../report/json.js'), import('../report/text.js'),
+  ]);
+  const report = await analyseSession(sessionDir);
+  await writeFileAtomic(join(sessionDir, REPORT_JSON), renderJson(report));
+  await writeFileAtomic(join(sessionDir, REPORT_TXT), renderText(report, { color: false }));
+  return report;
+}
+
+/** After the last collect: the manifest says how the soak ended. */
+export async function markEnded(sessionDir: string, run: DeviceRun, soak: SoakInfo): Promise<Manifest> {
+  const how = describeRun(run, soak);
+  return updateManifest(sessionDir, {
+    state: how.state === 'lost' ? 'aborted' : 'complete',
+    endedAt: new Date().toISOString(),
+    exitCode: run.exit,
+    soak: { ...soak, ended: how.how },
+  });
+}
+
+// ---------------------------------------------------------------- starting
+
+export interface SoakStartOptions {
+  duration: number | null;
+  maxDeviceMb: number | null;
+  segmentKib: number | null;
+}
+
+/** Create the session and start the app detached on the device; returns once it runs. */
+export async function startSoak(prep: import('./run.js').PreparedRun, log: import('../log.js').Log, opts: SoakStartOptions): Promise<{ sessionDir: string; runDir: string; pid: number | null }> {
+  const { probeArgv } = await import('./probe.js');
+  const { createSession } = await import('../session/store.js');
+  const { rm } = await import('node:fs/promises');
+  const t = prep.req.transport as SshTransport;
+  const remote = prep.remote;
+  if (!remote) throw new RefscopeError('ERR_USAGE', 'a soak runs on a device', 'Give DEVICE: refscope soak start n810 -- app.py');
+  const runDir = posix.join(remote.base, 'runs', prep.manifest.id);
+  const probe = posix.join(remote.probe.dir, 'refscope_probe.py');
+  const argv = probeArgv({
+    python: remote.python.path, probe, outDir: posix.join(runDir, 'segments'),
+    interval: prep.req.interval, censusBudget: prep.req.censusBudget, watchTypes: prep.req.watchTypes, command: [],
+  });
+  argv.pop(); // the '--' goes after the soak-only options
+  // a detached launcher's shell ignores SIGINT for its background jobs: the probe undoes it
+  argv.push('--restore-sigint');
+  if (opts.maxDeviceMb !== null) argv.push('--max-device-mb', String(opts.maxDeviceMb));
+  if (opts.segmentKib !== null) argv.push('--segment-kib', String(opts.segmentKib));
+  argv.push('--', ...prep.req.command);
+  const soak: SoakInfo = { runDir, probeDir: remote.probe.dir, startedDevice: null, bootId: null, duration: opts.duration, maxDeviceMb: opts.maxDeviceMb };
+  await createSession(prep.sessionDir, { ...prep.manifest, soak }, { force: prep.req.force ?? false });
+  log.attachSession(prep.sessionDir);
+  log.logger.info({ device: t.device, dir: remote.probe.dir, bytesSent: remote.probe.bytesSent }, 'probe deployed');
+  if (remote.pushed) log.logger.info({ dir: remote.pushed.dir, bytesSent: remote.pushed.bytesSent }, 'app pushed');
+  const launch = ['sh', posix.join(remote.probe.dir, 'refscope_launch.sh'), '--detach',
+    ...(opts.duration !== null ? ['--duration', String(Math.round(opts.duration))] : []), runDir, ...argv];
+  log.logger.info({ argv: launch, cwd: remote.cwd }, 'starting soak');
+  const r = await t.run(launch, { cwd: remote.cwd, timeoutMs: 30_000 }).catch((e: unknown) => e as Error);
+  if (r instanceof Error || r.code !== 0 || !/^detached \d+/m.test(r.stdout)) {
+    // nothing half-made stays behind: the session never held a run
+    await rm(prep.sessionDir, { recursive: true, force: true });
+    const why = r instanceof Error ? r.message : (r.stderr.trim() || `exit ${r.code}`);
+    throw new RefscopeError('ERR_DEVICE', `could not start the soak on ${t.device} (${why})`, `Try: refscope doctor ${t.device}`);
+  }
+  // the launcher writes pid, started and boot_id first thing: wait for them
+  let run: DeviceRun | null = null;
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+    run = await deviceRun(t, runDir);
+    if (run.pid !== null && run.started !== null) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  await updateManifest(prep.sessionDir, { soak: { ...soak, startedDevice: run?.started ?? null, bootId: run?.bootId ?? null } });
+  log.logger.info({ runDir, pid: run?.pid ?? null }, 'soak started');
+  return { sessionDir: prep.sessionDir, runDir, pid: run?.pid ?? null };
+}
+
+/** Ask the app to stop (SIGINT by pid), escalating; resolves once it has ended. */
+export async function stopSoakApp(t: SshTransport, runDir: string, graceMs = 15_000): Promise<DeviceRun> {
+  const signal = (sig: string) => t.run(['sh', '-c', 'p=$(cat "$1/pid" 2>/dev/null) && kill -s "$2" "$p" 2>/dev/null; exit 0', 'sh', runDir, sig], { timeoutMs: 15_000 });
+  let run = await deviceRun(t, runDir);
+  for (const sig of ['INT', 'TERM', 'KILL']) {
+    if (!run.alive) break;
+    await signal(sig);
+    for (const deadline = Date.now() + graceMs; Date.now() < deadline;) {
+      run = await deviceRun(t, runDir);
+      if (!run.alive && (run.exit !== null || run.pid === null)) break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+  // the launcher writes the exit sentinel just after the app ends
+  for (const deadline = Date.now() + 5_000; run.exit === null && !run.missing && Date.now() < deadline;) {
+    await new Promise((res) => setTimeout(res, 200));
+    run = await deviceRun(t, runDir);
+  }
+  return run;
+}

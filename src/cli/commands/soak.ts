@@ -1,0 +1,180 @@
+/**
+ * `refscope soak start|status|collect|stop DEVICE`: long runs that live on the device,
+ * detached from the SSH connection; collected any time, from any host process, losslessly.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { ExitCode, RefscopeError } from '../../errors.js';
+import { connectDevice, connectOptions, type ConnectArgs } from '../connect.js';
+import { shown } from './run.js';
+
+interface SoakArgs extends ConnectArgs {
+  device: string;
+  out?: string;
+  json: boolean;
+  verbose: boolean;
+}
+
+interface StartArgs extends SoakArgs {
+  python?: string;
+  force: boolean;
+  interval: number;
+  'census-budget': number;
+  duration?: string;
+  'max-device-mb'?: number;
+  'segment-kib'?: number;
+  'watch-type'?: string | string[];
+  push?: string;
+  'device-dir'?: string;
+  '--'?: (string | number)[];
+}
+
+const say = (line: string): void => { process.stderr.write(`refscope: ${line}\n`); };
+
+function common<T>(y: Argv<T>): Argv<T & SoakArgs> {
+  return connectOptions(y
+    .positional('device', { type: 'string', demandOption: true, describe: '[user@]host[:port] or an ssh Host alias' })
+    .option('out', { type: 'string', describe: 'the session directory (default: the newest soak of DEVICE under ./refscope-sessions)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON on stdout' })) as unknown as Argv<T & SoakArgs>;
+}
+
+async function session(args: SoakArgs) {
+  const { findSoakSession } = await import('../../capture/soak.js');
+  return findSoakSession(process.cwd(), args.device, args.out);
+}
+
+const start: CommandModule<{ verbose: boolean }, StartArgs> = {
+  command: 'start <device>',
+  describe: 'Start the app detached on the device, under the probe',
+  builder: (y) => common(y)
+    .usage('$0 soak start DEVICE [options] -- (SCRIPT | -m MODULE) [ARGS...]')
+    .option('python', { type: 'string', describe: 'interpreter on the device (default: the newest found)' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
+    .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
+    .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
+    .option('duration', { type: 'string', describe: 'stop the app after this long: seconds, or 45m, 72h, 2d' })
+    .option('max-device-mb', { type: 'number', describe: 'never use more than this much of the device for records (older censuses are thinned)' })
+    .option('segment-kib', { type: 'number', describe: 'size of each segment file on the device (default 1024)' })
+    .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
+    .option('push', { type: 'string', describe: 'send this app folder to the device first' })
+    .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' }) as unknown as Argv<StartArgs>,
+  handler: async (args) => {
+    const [{ createLog }, { prepareRun }, soak] = await Promise.all([
+      import('../../log.js'), import('../../capture/run.js'), import('../../capture/soak.js'),
+    ]);
+    const duration = args.duration !== undefined ? soak.parseDuration(args.duration) : null;
+    if (duration !== null && !(duration > 0)) throw new RefscopeError('ERR_USAGE', '--duration must be above 0', 'For example --duration 72h');
+    const maxMb = args['max-device-mb'] ?? null;
+    if (maxMb !== null && !(maxMb > 0)) throw new RefscopeError('ERR_USAGE', '--max-device-mb must be above 0', 'For example --max-device-mb 8');
+    const log = await createLog({ verbose: args.verbose });
+    const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
+    try {
+      const toList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+      const prep = await prepareRun({
+        transport: t, command: (args['--'] ?? []).map(String), python: args.python, out: args.out, force: args.force,
+        interval: args.interval, censusBudget: args['census-budget'], duration: null, watchTypes: toList(args['watch-type']),
+        tty: false, cwd: process.cwd(),
+        remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
+      }, log);
+      const r = await soak.startSoak(prep, log, { duration, maxDeviceMb: maxMb, segmentKib: args['segment-kib'] ?? null });
+      log.flush();
+      if (args.json) process.stdout.write(`${JSON.stringify({ session: r.sessionDir, runDir: r.runDir, pid: r.pid }, null, 2)}\n`);
+      say(`soak started on ${args.device} (pid ${r.pid ?? '?'}); session ${shown(r.sessionDir)}`);
+      say(`check it with: refscope soak status ${args.device}; collect any time with: refscope soak collect ${args.device}`);
+    } finally {
+      await t.close();
+    }
+  },
+};
+
+const status: CommandModule<{ verbose: boolean }, SoakArgs> = {
+  command: 'status <device>',
+  describe: 'Is the soak alive? uptime, RSS now, records held and space used on the device',
+  builder: (y) => common(y) as Argv<SoakArgs>,
+  handler: async (args) => {
+    const soak = await import('../../capture/soak.js');
+    const { dir, manifest } = await session(args);
+    const t = await connectDevice(args.device, args);
+    try {
+      const run = await soak.deviceRun(t, manifest.soak.runDir);
+      const how = soak.describeRun(run, manifest.soak);
+      const uptime = run.started !== null && run.now !== null ? run.now - run.started : null;
+      const held = run.segments.reduce((n, s) => n + s.size, 0);
+      const out = {
+        session: dir, device: args.device, state: how.state, how: how.how, pid: run.pid, uptimeSeconds: uptime,
+        rssKiB: run.rssKiB, segmentsOnDevice: run.segments.length, bytesOnDevice: held, deviceDirKiB: run.usedKiB, freeKiB: run.freeKiB,
+        exit: run.exit,
+      };
+      if (args.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else {
+        const fmtUp = uptime === null ? '?' : `${Math.floor(uptime / 3600)}h${String(Math.floor((uptime % 3600) / 60)).padStart(2, '0')}m${String(uptime % 60).padStart(2, '0')}s`;
+        process.stdout.write([
+          `soak on ${args.device}: ${how.state} (${how.how})`,
+          `  session     ${shown(dir)}`,
+          `  uptime      ${fmtUp}${run.pid !== null ? `, pid ${run.pid}` : ''}`,
+          `  rss now     ${run.rssKiB !== null ? `${run.rssKiB} KiB` : '-'}`,
+          `  on device   ${run.segments.length} segments, ${(held / 1024).toFixed(0)} KiB of records; run folder ${run.usedKiB ?? '?'} KiB; ${run.freeKiB ?? '?'} KiB free`,
+          '',
+        ].join('\n'));
+      }
+      process.exitCode = how.state === 'lost' ? ExitCode.device : ExitCode.ok;
+    } finally {
+      await t.close();
+    }
+  },
+};
+
+async function collectAndReport(args: SoakArgs, stopFirst: boolean): Promise<number> {
+  const [{ createLog }, soak] = await Promise.all([import('../../log.js'), import('../../capture/soak.js')]);
+  const { dir, manifest } = await session(args);
+  const log = await createLog({ verbose: args.verbose });
+  log.attachSession(dir);
+  const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
+  try {
+    if (stopFirst) {
+      const run = await soak.stopSoakApp(t, manifest.soak.runDir);
+      log.logger.info({ exit: run.exit, alive: run.alive }, 'soak app stopped');
+    }
+    let result = await soak.collectSoak(t, dir, manifest.soak, log.logger);
+    // an app that ended between the listing and the fetch: one more pass takes the rest
+    if (!result.complete && !result.run.alive && result.run.pid !== null) result = await soak.collectSoak(t, dir, manifest.soak, log.logger);
+    if (result.complete) await soak.markEnded(dir, result.run, manifest.soak);
+    const report = await soak.writeReports(dir);
+    log.flush();
+    const how = soak.describeRun(result.run, manifest.soak);
+    if (args.json) process.stdout.write((await import('../../report/json.js')).renderJson(report));
+    else if (result.complete) {
+      process.stdout.write((await import('../../report/text.js')).renderText(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 80 }));
+    }
+    say(`collected ${result.acked.length} segment(s)${result.partial ? ` and the growing ${result.partial}` : ''} (${result.bytes} bytes) into ${shown(dir)}`);
+    say(result.complete ? `the soak has ended: ${how.how}; everything is here and removed from the device` : `the soak is ${how.state}: collect again any time`);
+    return report.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
+  } finally {
+    await t.close();
+  }
+}
+
+const collect: CommandModule<{ verbose: boolean }, SoakArgs> = {
+  command: 'collect <device>',
+  describe: 'Bring what the soak has recorded here (resumable, loses nothing) and report',
+  builder: (y) => common(y) as Argv<SoakArgs>,
+  handler: async (args) => { process.exitCode = await collectAndReport(args, false); },
+};
+
+const stop: CommandModule<{ verbose: boolean }, SoakArgs> = {
+  command: 'stop <device>',
+  describe: 'Stop the app cleanly, collect the rest, report',
+  builder: (y) => common(y) as Argv<SoakArgs>,
+  handler: async (args) => { process.exitCode = await collectAndReport(args, true); },
+};
+
+export const soakCommand: CommandModule<{ verbose: boolean }, { verbose: boolean }> = {
+  command: 'soak <action>',
+  describe: 'Long runs detached on a device: start, status, collect, stop',
+  builder: (y) => y
+    .command(start as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .command(status as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .command(collect as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .command(stop as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .demandCommand(1, 'name a soak action: start, status, collect or stop'),
+  handler: () => undefined,
+};
