@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(diffCommand)
       .command(doctorCommand)
       .command(soakCommand)
-      .demandCommand(1, 'name a command: run, report, doctor or soak')
+      .demandCommand(1, 'name a command: run, report, diff, doctor or soak')
       .strict()
       .fail((msg, err) => {
         if (err) throw err;
