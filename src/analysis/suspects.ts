@@ -385,6 +385,28 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
   }
 }
 
+/** Rises of RSS from one sample to the next needed to make up half of all its rises. */
+const NATIVE_MIN_STEPS = 6;
+
+export function risesForHalf(kib: Float64Array): number {
+  const rises: number[] = [];
+  let sum = 0;
+  for (let i = 1; i < kib.length; i++) {
+    const d = kib[i]! - kib[i - 1]!;
+    if (d > 0) {
+      rises.push(d);
+      sum += d;
+    }
+  }
+  rises.sort((a, b) => b - a);
+  let acc = 0;
+  for (let k = 0; k < rises.length; k++) {
+    acc += rises[k]!;
+    if (acc >= sum / 2) return k + 1;
+  }
+  return 0;
+}
+
 /** RSS growth that the growing types do not explain. */
 function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect | null {
   const { t, x, kib } = series.rss;
@@ -419,6 +441,9 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   // allocator steps early on (arenas, the heap's high-water mark) and then crawls is no leak
   const lateUnexplained = f.lateSlope * 1024 - explained;
   if ((lateUnexplained * f.span) / 2 / 1024 < NATIVE_MIN_NET_KIB / 2) return null;
+  // a leak adds a little at every sample; the allocator moves RSS in a few big jumps (a new
+  // arena, the heap's top, a trim undone): half of the rise must take >= NATIVE_MIN_STEPS rises
+  if (risesForHalf(kib.subarray(f.skip)) < NATIVE_MIN_STEPS) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f) * share);
   const mark = series.primaryMark;

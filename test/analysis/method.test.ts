@@ -105,6 +105,13 @@ describe('analysis method on synthetic sessions', () => {
     expect(leads[0]!.evidence).toMatch(/with what it holds, ~\d/);
   });
 
+  it('RSS that rises in a few big jumps (the allocator) is not native growth', async () => {
+    const records = synthSession({ seed: 26, marks: 600, nativeKiB: (m) => 300 * Math.floor(m / 130) });
+    const r = await analyseRecords(records, meta);
+    expect(r.suspects.filter((s) => s.kind === 'native-growth')).toEqual([]);
+    expect(r.verdict).toBe('no-leak');
+  });
+
   it('a short perfect leak (14 censuses) is confident', async () => {
     const records = synthSession({ seed: 25, marks: 150, rate: 10, censusEvery: 1, types: { 'app.View': leaking(1, 0, 0) } });
     const r = await analyseRecords(records, meta);
