@@ -228,7 +228,7 @@ _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 *
       # --max-device-mb: the cap (0: none), what the probe's files take (bytes in whole
       # filesystem blocks, as du counts them), census and sample ordinals written so far
       'dev_cap': 0, 'total': 0, 'blk': 4096, 'stuck_until': 0.0,
-      'ord_census': 0, 'ord_sample': 0}
+      'ord_census': 0, 'ord_sample': 0, 'census_bytes': 0}
 # At most this many bytes of records wait in memory for room; beyond it the oldest go.
 HOLD_BYTES = 32 * 1024
 _FULL_ERRNOS = (_errno.ENOSPC, getattr(_errno, 'EDQUOT', _errno.ENOSPC))
@@ -242,7 +242,9 @@ _BRACE = _ascii('}')
 # (a record's ordinal: its index among all records of the kind the probe wrote), those
 # whose ordinal is a multiple of k are in the segment, in order, and no others.
 _SEGS = {}
-CENSUS_FLOOR = 16        # census records closed segments keep before samples are thinned
+# Census records closed segments keep before samples are thinned: 16, or fewer when 16
+# would take more than a quarter of the cap.
+CENSUS_FLOOR = 16
 MAX_FACTOR = 1 << 20
 
 
@@ -332,7 +334,7 @@ def _write_line(data, kind):
     _W['size'] = size0 + n
     if _W['dev_cap']:
         _W['total'] += _blocks(size0 + n) - _blocks(size0)
-        _count(kind)
+        _count(kind, n)
 
 
 def _record_line(seq, kind, fields):
@@ -364,7 +366,8 @@ def emit(kind, fields):
 
 
 def _queue(kind, fields, reports):
-    """Give the record its seq and put it at the end of the write queue."""
+    """Give the record its seq and put it at the end of the write queue. reports: for a
+    write-failed event, how many losses it reports; -1 for a disk-full event."""
     seq = _W['seq']
     _W['seq'] = seq + 1
     try:
@@ -392,15 +395,18 @@ def _flush():
         _W['qbytes'] -= len(line)
         if r == 'ok':
             _W['written'] += 1
-            _W['failed'] -= reports
+            if reports > 0:
+                _W['failed'] -= reports
             if _W['full_since'] is not None:
                 _W['held'] += 1
         else:
             _W['failed'] += 1
-    while _W['qbytes'] > HOLD_BYTES and len(q) > 1:
-        i = 0
-        if q[0][0] == 'start':
-            i = 1
+    # too much waiting: the oldest go, except start and the reports of earlier losses
+    i = 0
+    while _W['qbytes'] > HOLD_BYTES and i < len(q) - 1:
+        if q[i][0] == 'start' or q[i][2]:
+            i += 1
+            continue
         _W['qbytes'] -= len(q[i][1])
         del q[i]
         _W['full_lost'] += 1
@@ -445,7 +451,7 @@ def _report_failures():
         _W['held'] = 0
         _W['full_lost'] = 0
         _queue('event', ['event', 'disk-full', 'detail', detail, 'reason', reason,
-                         'since', since, 'until', now, 'held', held, 'lost', lost], 0)
+                         'since', since, 'until', now, 'held', held, 'lost', lost], -1)
     n = _W['failed']
     if n > 0:
         _queue('event', ['event', 'write-failed', 'detail',
@@ -463,7 +469,7 @@ def _acct(st):
     return max(_blocks(st.st_size), getattr(st, 'st_blocks', 0) * 512)
 
 
-def _count(kind):
+def _count(kind, nbytes):
     n = _W['segno']
     info = _SEGS.get(n)
     if info is None:
@@ -474,6 +480,7 @@ def _count(kind):
         runs = info[0]
         o = _W['ord_census']
         _W['ord_census'] = o + 1
+        _W['census_bytes'] += nbytes
     elif kind == 'sample':
         runs = info[1]
         o = _W['ord_sample']
@@ -630,7 +637,9 @@ def _thin_step(stage, done, skip):
         for m in closed:
             left += _kept_runs(_SEGS[m][0], 1)
         runs = _SEGS[n][0]
-        if left - _kept_runs(runs, 1) + _kept_runs(runs, k2) < CENSUS_FLOOR:
+        each = _W['census_bytes'] // max(1, _W['ord_census'])
+        floor = max(2, min(CENSUS_FLOOR, _W['dev_cap'] // 4 // max(1, each)))
+        if left - _kept_runs(runs, 1) + _kept_runs(runs, k2) < floor:
             return False
     try:
         _rewrite(n, kind, j, k2, done)
@@ -712,12 +721,14 @@ def _sync_dir():
 
 
 def _merge(a, b):
-    """Closed segments a and b (adjacent, small) become one file named a: written
-    to seg-A.jsonl.tmp, fsynced, renamed over a; then b is removed. A reader sees each
-    record at least once; a tar taken in between holds some twice (same seq)."""
+    """Closed segments a < b (adjacent, small) become one file named b: written to
+    seg-B.jsonl.tmp, fsynced, renamed over b; then a is removed. The newer name keeps
+    them: a collector that fetched a and deletes it loses nothing (b holds a's records
+    too, the same seqs), and one that fetched both has everything the merged file has.
+    A reader sees each record at least once (a tar taken in between, some twice)."""
     pa = _seg_path(a)
     pb = _seg_path(b)
-    tmp = pa + '.tmp'
+    tmp = pb + '.tmp'
     fds = []
     fo = -1
     try:
@@ -744,19 +755,19 @@ def _merge(a, b):
         f = fo
         fo = -1
         os.close(f)
-        if not _swap(tmp, [(pa, sts[0]), (pb, sts[1])], size):
+        if not _swap(tmp, [(pb, sts[1]), (pa, sts[0])], size):
             _rescan()
             return
         try:
-            os.unlink(pb)
+            os.unlink(pa)
         except OSError:
             pass
         _sync_dir()
-        ia = _SEGS[a]
-        ib = _SEGS.pop(b)
-        ia[0] = _coalesce(ia[0] + ib[0], 1)
-        ia[1] = _coalesce(ia[1] + ib[1], 1)
-        ia[2] = size
+        ia = _SEGS.pop(a)
+        ib = _SEGS[b]
+        ib[0] = _coalesce(ia[0] + ib[0], 1)
+        ib[1] = _coalesce(ia[1] + ib[1], 1)
+        ib[2] = size
         _W['total'] += _blocks(size) - _acct(sts[0]) - _acct(sts[1])
     finally:
         for f in fds:
@@ -910,13 +921,10 @@ def _thinned_events(done):
                 compact.append(r[0])
             else:
                 compact.append(r)
-        names = []
-        for n in segs:
-            names.append('seg-%06d.jsonl' % n)
-        detail = '%s in %s thinned to 1/%d between t=%.3f and t=%.3f: %d removed, %d kept' % (
-            kind, ', '.join(names), k, t0, t1, removed, kept)
+        detail = '%s thinned to 1/%d between t=%.3f and t=%.3f: %d removed' % (
+            kind, k, t0, t1, removed)
         _queue('event', ['event', 'thinned', 'detail', detail, 'kind', kind, 'factor', k,
-                         'segments', names, 'span', [t0, t1], 'removed', removed,
+                         'segments', segs, 'span', [t0, t1], 'removed', removed,
                          'kept', kept, 'dropped', compact], 0)
 
 

@@ -1,35 +1,43 @@
 # A chatty app for the bounded-storage tests: many types (so every census record is
-# large), a steady trickle of new objects, a line of output every 50 steps (the same
-# bytes every run), then it exits with the status argv[3] says.
-# argv: steps types [status]; a step sleeps 2 ms. Runs bare on 2.5 to 3.13.
+# large), a steady trickle of new objects for `seconds`, output that is the same bytes
+# whatever the timing, then it exits with the status argv[3] says. With argv[4] = N,
+# it also watches N objects under long labels (so every sample record is large too).
+# argv: seconds types [status [watched]]. Runs bare on 2.5 to 3.13.
 import sys
 import time
 try:
-    from refscope import mark
+    from refscope import mark, watch
 except ImportError:
     def mark(name):
         pass
 
-steps = int(sys.argv[1])
+    def watch(obj, label):
+        pass
+
+seconds = float(sys.argv[1])
 ntypes = int(sys.argv[2])
 status = 0
 if len(sys.argv) > 3:
     status = int(sys.argv[3])
+out = sys.stdout
 classes = []
 for i in range(ntypes):
     classes.append(type('Kind%04d' % i, (object,), {}))
+    if i % 10 == 0:
+        out.write('made %d types\n' % (i + 1))
 keep = []
 for c in classes:
     keep.append(c())
+if len(sys.argv) > 4:
+    for i in range(int(sys.argv[4])):
+        watch(keep[i], 'watched object number %04d, under a label long enough to matter' % i)
+end = time.time() + seconds
 step = 0
-out = sys.stdout
-while step < steps:
+while time.time() < end:
     keep.append(classes[step % ntypes]())
     step += 1
     mark('step')
-    if step % 50 == 0:
-        out.write('step %d\n' % step)
     time.sleep(0.002)
-out.write('done %d objects\n' % len(keep))
+out.write('done\n')
 out.flush()
 sys.exit(status)

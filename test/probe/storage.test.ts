@@ -1,0 +1,341 @@
+/**
+ * Bounded device storage (--max-device-mb, issue 6 part 3) and full file systems, on real
+ * tmpfs mounts: the probe's files never take more than the cap (a watcher measures the
+ * directory every 5 ms, and `du` every 20 ms), older data is thinned and every removed seq
+ * is named, the host may delete closed segments meanwhile, ENOSPC never harms the app.
+ * Mounting needs root: without it these tests are skipped, and say so.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { analyseSession } from '../../src/analysis/index.js';
+import { openSession } from '../../src/session/reader.js';
+import { interpreters } from '../helpers/pythons.js';
+import { removeDir, runProbe, tempDir } from './harness.js';
+
+const MiB = 1024 * 1024;
+const SEG = /^seg-\d{6}\.jsonl$/;
+const interps = interpreters();
+
+function mountProblem(): string | null {
+  if (interps.length === 0) return 'no Python interpreters found (pyenv, REFSCOPE_PY25)';
+  if (process.getuid?.() !== 0) return 'not root (they mount small tmpfs file systems)';
+  const d = tempDir('mountcheck');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], { stdio: 'pipe' });
+    execFileSync('umount', [d], { stdio: 'pipe' });
+    return null;
+  } catch (e) {
+    return `mount -t tmpfs does not work here: ${String(e).split('\n')[0]}`;
+  } finally {
+    removeDir(d);
+  }
+}
+const skip = mountProblem();
+if (skip) console.warn(`probe storage tests skipped: ${skip}`);
+
+const mounts = new Set<string>();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const m of mounts) unmount(m);
+  dirs.forEach(removeDir);
+});
+
+function tmpfs(size: string): string {
+  const d = tempDir('storage');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', d], { stdio: 'pipe' });
+  mounts.add(d);
+  return d;
+}
+
+function unmount(d: string): void {
+  try {
+    execFileSync('umount', [d], { stdio: 'pipe' });
+    mounts.delete(d);
+    removeDir(d);
+  } catch {
+    try {
+      execFileSync('umount', ['-l', d], { stdio: 'pipe' });
+      mounts.delete(d);
+    } catch { /* left for afterAll */ }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What storage_app.py prints, whatever the timing. */
+function appOutput(types: number): string {
+  let s = '';
+  for (let i = 0; i < types; i += 10) s += `made ${i + 1} types\n`;
+  return s + 'done\n';
+}
+
+/** Samples what a directory takes, as du counts it (blocks), every 5 ms; and `du` itself every 20 ms. */
+class Watcher {
+  maxBlocks = 0;
+  maxBytes = 0;
+  polls = 0;
+  maxDu = 0;
+  dus = 0;
+  /** names the test deleted; any that shows up again is listed in `reappeared` */
+  gone = new Set<string>();
+  reappeared: string[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private duBusy = false;
+
+  constructor(private dir: string) {}
+
+  start(): this {
+    this.timers.push(setInterval(() => this.poll(), 5), setInterval(() => this.du(), 20));
+    return this;
+  }
+
+  poll(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    let blocks = 0;
+    let bytes = 0;
+    for (const n of names) {
+      if (this.gone.has(n)) this.reappeared.push(n);
+      try {
+        const st = lstatSync(join(this.dir, n));
+        blocks += st.blocks * 512;
+        bytes += st.size;
+      } catch { /* gone meanwhile */ }
+    }
+    this.polls++;
+    this.maxBlocks = Math.max(this.maxBlocks, blocks);
+    this.maxBytes = Math.max(this.maxBytes, bytes);
+  }
+
+  du(): void {
+    if (this.duBusy) return;
+    this.duBusy = true;
+    execFile('du', ['-s', '-B1', this.dir], (err, out) => {
+      this.duBusy = false;
+      if (err) return;
+      this.dus++;
+      this.maxDu = Math.max(this.maxDu, Number(String(out).split(/\s/)[0]));
+    });
+  }
+
+  stop(): void {
+    this.timers.forEach(clearInterval);
+    this.poll();
+  }
+}
+
+interface Raw {
+  seq: number;
+  k: string;
+  t: number;
+  [key: string]: unknown;
+}
+
+/** Every line of every segment, which must be whole and parse; sorted by seq, duplicates once. */
+function readRaw(dir: string): { recs: Raw[]; files: string[] } {
+  const files = readdirSync(dir).filter((n) => SEG.test(n)).sort();
+  const bySeq = new Map<number, Raw>();
+  for (const f of files) {
+    const text = readFileSync(join(dir, f), 'latin1');
+    if (text.length > 0 && !text.endsWith('\n')) throw new Error(`${f}: last line not terminated`);
+    for (const line of text.split('\n')) if (line) bySeq.set((JSON.parse(line) as Raw).seq, JSON.parse(line) as Raw);
+  }
+  return { recs: [...bySeq.values()].sort((a, b) => a.seq - b.seq), files };
+}
+
+function droppedOf(recs: Raw[]): Set<number> {
+  const out = new Set<number>();
+  for (const r of recs) {
+    if (r.k !== 'event' || r.event !== 'thinned') continue;
+    for (const d of r.dropped as (number | [number, number])[]) {
+      if (typeof d === 'number') out.add(d);
+      else for (let s = d[0]; s <= d[1]; s++) out.add(s);
+    }
+  }
+  return out;
+}
+
+function missingOf(recs: Raw[]): number[] {
+  const have = new Set(recs.map((r) => r.seq));
+  const max = recs.reduce((m, r) => Math.max(m, r.seq), -1);
+  const out: number[] = [];
+  for (let s = 0; s <= max; s++) if (!have.has(s)) out.push(s);
+  return out;
+}
+
+const CAP_ARGS = ['--max-device-mb', '1', '--interval', '0.01', '--census-budget', '1', '--segment-kib', '16'];
+// 8 s, 2000 types (every census ~60 KB), 40 watched objects (every sample ~3 KB), exit 3
+const CHATTY = ['storage_app.py', '8', '2000', '3', '40'];
+
+describe.skipIf(!!skip).each(interps)('bounded device storage under python $label', (py) => {
+  it('--max-device-mb 1 on a 2 MiB tmpfs: never above 1 MiB, older data thinned and every removed seq named, app unharmed', async () => {
+    const dir = tmpfs('2m');
+    try {
+      const w = new Watcher(dir).start();
+      const r = await runProbe(py, dir, CAP_ARGS, CHATTY, { timeoutMs: 90_000 });
+      w.stop();
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(3);
+      expect(r.stdout.toString()).toBe(appOutput(2000));
+      expect(w.polls).toBeGreaterThan(200);
+      expect(w.dus).toBeGreaterThan(50);
+      expect(w.maxBlocks).toBeLessThanOrEqual(MiB);
+      expect(w.maxDu).toBeLessThanOrEqual(MiB);
+      expect(w.maxBytes).toBeLessThanOrEqual(MiB);
+
+      const { recs, files } = readRaw(dir);
+      expect(recs[0]).toMatchObject({ seq: 0, k: 'start', maxDeviceKiB: 1024, segmentKiB: 16 });
+      const end = recs[recs.length - 1]!;
+      expect(end).toMatchObject({ k: 'end', how: 'exit', exit: 3 });
+      const thinned = recs.filter((x) => x.k === 'event' && x.event === 'thinned');
+      const passes = new Set(thinned.map((x) => x.t));
+      expect(passes.size).toBeGreaterThanOrEqual(2); // thinned several times
+      expect(thinned.some((x) => x.kind === 'census')).toBe(true);
+      for (const e of thinned) {
+        expect(['census', 'sample']).toContain(e.kind);
+        expect(Math.log2(e.factor as number) % 1).toBe(0);
+        expect(e.factor as number).toBeGreaterThanOrEqual(2);
+        const span = e.span as [number, number];
+        expect(span[0]).toBeLessThanOrEqual(span[1]);
+        expect(span[1]).toBeLessThan(e.t);
+      }
+      // exactly what went: every missing seq is named, none named is still there
+      const dropped = droppedOf(recs);
+      const missing = missingOf(recs);
+      expect(missing.length).toBeGreaterThan(0);
+      expect(missing.filter((s) => !dropped.has(s))).toEqual([]);
+      expect(recs.filter((x) => dropped.has(x.seq)).map((x) => x.seq)).toEqual([]);
+      expect(thinned.reduce((n, e) => n + (e.removed as number), 0)).toBe(dropped.size);
+      // the newest data is never thinned: the last segment is whole, after everything removed
+      const last = readFileSync(join(dir, files[files.length - 1]!), 'latin1').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Raw).seq);
+      expect(last[last.length - 1]).toBe(end.seq);
+      expect(last.every((s, i) => i === 0 || s === last[i - 1]! + 1)).toBe(true);
+      expect(last[0]!).toBeGreaterThan(Math.max(...dropped));
+      expect(recs.filter((x) => x.k === 'census').pop()!.seq).toBeGreaterThan(Math.max(...dropped));
+      // the host side: thinned, not lost
+      const session = await openSession(dir);
+      for await (const _ of session.records()) { /* read it all */ }
+      expect(session.stats.lostRecords).toBe(0);
+      expect(session.stats.thinned.records).toBe(missing.length);
+      expect(session.stats.thinned.spans.some((s) => s.kind === 'census' && s.factor >= 2)).toBe(true);
+      const report = await analyseSession(dir);
+      expect(report.session.lostRecords).toBe(0);
+      expect(report.session.thinned?.records).toBe(missing.length);
+      console.info(`python ${py.label}: max ${w.maxBlocks} B in blocks (du max ${w.maxDu} B, ${w.dus} du runs, ${w.polls} polls) under a cap of ${MiB} B; `
+        + `${thinned.length} thinned events in ${passes.size} passes, ${dropped.size} of ${end.seq + 1} records thinned, 0 lost`);
+    } finally {
+      unmount(dir);
+    }
+  });
+
+  it('a full file system and no cap: the app runs as bare; records wait in memory, disk-full is recorded once there is room', async () => {
+    const dir = tmpfs('4m'); // 64 KiB free until the ballast goes, then room for the rest of the run
+    try {
+      writeFileSync(join(dir, 'ballast'), Buffer.alloc((4096 - 64) * 1024));
+      const out = join(dir, 'out');
+      const running = runProbe(py, out, ['--interval', '0.01', '--census-budget', '0.5'], ['storage_app.py', '4', '1500', '4'], { timeoutMs: 60_000 });
+      const free = () => { const s = statfsSync(dir); return s.bavail * s.bsize; };
+      const until = Date.now() + 20_000;
+      while (free() > 0 && Date.now() < until) await sleep(20);
+      expect(free()).toBe(0);
+      await sleep(800); // full for a while
+      unlinkSync(join(dir, 'ballast'));
+      const r = await running;
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(4);
+      expect(r.stdout.toString()).toBe(appOutput(1500));
+      const { recs } = readRaw(out);
+      expect(recs[0]!.k).toBe('start');
+      expect(recs[recs.length - 1]).toMatchObject({ k: 'end', exit: 4 });
+      const full = recs.filter((x) => x.k === 'event' && x.event === 'disk-full');
+      expect(full.length).toBeGreaterThan(0);
+      for (const e of full) {
+        expect(e.reason).toBe('ENOSPC');
+        expect(e.since as number).toBeLessThan(e.until as number);
+        expect((e.held as number) + (e.lost as number)).toBeGreaterThan(0);
+      }
+      // what could not wait is lost, and counted: the gaps are exactly those
+      const lost = full.reduce((n, e) => n + (e.lost as number), 0);
+      expect(missingOf(recs).length).toBe(lost);
+      const session = await openSession(out);
+      for await (const _ of session.records()) { /* read it all */ }
+      expect(session.stats.lostRecords).toBe(lost);
+      expect(session.stats.thinned.records).toBe(0);
+    } finally {
+      unmount(dir);
+    }
+  });
+
+  it('a file system that stays full: the app runs as bare, the probe leaves whole lines only', async () => {
+    const dir = tmpfs('64k');
+    try {
+      const r = await runProbe(py, dir, ['--interval', '0.01', '--census-budget', '0.5'], ['storage_app.py', '2', '1500', '5'], { timeoutMs: 60_000 });
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(5);
+      expect(r.stdout.toString()).toBe(appOutput(1500));
+      const { recs } = readRaw(dir); // every line whole and parsing
+      expect(recs[0]!.k).toBe('start');
+      expect(missingOf(recs).length).toBeGreaterThan(0);
+    } finally {
+      unmount(dir);
+    }
+  });
+});
+
+describe.skipIf(!!skip).each(interps.filter((i) => ['2.5', '2.7', '3.11', '3.13'].includes(i.label)))('host collecting under python $label', (py) => {
+  it('closed segments deleted by the host while the app runs: no crash, none comes back, the cap holds, nothing lost', async () => {
+    const dir = tmpfs('2m');
+    const got = tempDir('collected');
+    dirs.push(got);
+    try {
+      const w = new Watcher(dir).start();
+      let deleted = 0;
+      // the collector: copy the two oldest closed segments away, then delete them
+      const collector = setInterval(() => {
+        const names = readdirSync(dir).filter((n) => SEG.test(n)).sort();
+        for (const n of names.slice(0, -2).slice(0, 2)) {
+          try {
+            copyFileSync(join(dir, n), join(got, n));
+            w.gone.add(n);
+            unlinkSync(join(dir, n));
+            deleted++;
+          } catch { /* merged away or removed by the probe meanwhile: it holds the records elsewhere */ }
+        }
+      }, 250);
+      const r = await runProbe(py, dir, CAP_ARGS, CHATTY, { timeoutMs: 90_000 });
+      clearInterval(collector);
+      w.stop();
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(3);
+      expect(r.stdout.toString()).toBe(appOutput(2000));
+      expect(deleted).toBeGreaterThan(5);
+      expect(w.reappeared).toEqual([]);
+      expect(w.maxBlocks).toBeLessThanOrEqual(MiB);
+      expect(w.maxDu).toBeLessThanOrEqual(MiB);
+      // what was collected plus what is left is the whole run, less what was thinned
+      for (const n of readdirSync(dir).filter((x) => SEG.test(x))) {
+        expect(existsSync(join(got, n))).toBe(false);
+        copyFileSync(join(dir, n), join(got, n));
+      }
+      const { recs } = readRaw(got);
+      expect(recs[0]!.k).toBe('start');
+      expect(recs[recs.length - 1]).toMatchObject({ k: 'end', exit: 3 });
+      const dropped = droppedOf(recs);
+      expect(missingOf(recs).filter((s) => !dropped.has(s))).toEqual([]);
+      const session = await openSession(got);
+      for await (const _ of session.records()) { /* read it all */ }
+      expect(session.stats.lostRecords).toBe(0);
+      expect(session.stats.hasEnd).toBe(true);
+      console.info(`python ${py.label} with a collector: ${deleted} segments collected and deleted, max ${w.maxBlocks} B (du ${w.maxDu} B) under ${MiB} B, `
+        + `${session.stats.thinned.records} thinned, ${session.stats.duplicates} duplicates, 0 lost`);
+    } finally {
+      unmount(dir);
+    }
+  });
+});
