@@ -141,12 +141,12 @@ interface Candidate {
 
 /**
  * Growth that follows the clock rather than the marks (a thread or a timer that never
- * marks): its points stray from the per-mark line more than twice as far as from the
+ * marks): its points stray from the per-mark line more than 1.5 times as far as from the
  * per-second line (mean |residual| relative to the rise). Such growth is refitted and
  * reported per second, with no per-mark rate.
  */
 export function timeDriven(f: GrowthFit): boolean {
-  return f.strayMark !== null && f.strayMark > 0.02 && f.strayMark > 2 * f.straySecond;
+  return f.strayMark !== null && f.strayMark > 0.02 && f.strayMark > 1.5 * f.straySecond;
 }
 
 function byClock(f: GrowthFit, t: Float64Array, y: Float64Array): GrowthFit {
