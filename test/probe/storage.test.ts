@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, statfsS
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyseSession } from '../../src/analysis/index.js';
+import { renderText } from '../../src/report/text.js';
 import { openSession } from '../../src/session/reader.js';
 import { interpreters } from '../helpers/pythons.js';
 import { removeDir, runProbe, tempDir } from './harness.js';
@@ -337,5 +338,43 @@ describe.skipIf(!!skip).each(interps.filter((i) => ['2.5', '2.7', '3.11', '3.13'
     } finally {
       unmount(dir);
     }
+  });
+});
+
+describe('reader: thinned is not lost', () => {
+  it('seqs a thinned event names are counted apart; other gaps are lost; spans form a staircase', async () => {
+    const dir = tempDir('thinned-reader');
+    dirs.push(dir);
+    const line = (o: object) => JSON.stringify(o) + '\n';
+    const census = (seq: number, t: number) => line({ seq, k: 'census', t, marks: {}, dur: 0, n: 1, types: [['list', 1, 1]] });
+    // seqs 0..12: 2, 4 thinned (census to 1/2 over t 1..3), 6 thinned further (1/4 over t 1..2), 9 lost
+    writeFileSync(join(dir, 'seg-000001.jsonl'), line({ seq: 0, k: 'start', t: 0, wall: 1764169200 }) + census(1, 1) + census(3, 2));
+    writeFileSync(join(dir, 'seg-000003.jsonl'), census(5, 2.5) + census(7, 3) + census(8, 3.5) + census(10, 4));
+    writeFileSync(join(dir, 'seg-000004.jsonl'),
+      line({ seq: 11, k: 'event', t: 5, event: 'thinned', detail: '', kind: 'census', factor: 2, segments: [1, 2], span: [1, 3], removed: 2, kept: 2, dropped: [2, 4] })
+      + line({ seq: 12, k: 'event', t: 6, event: 'thinned', detail: '', kind: 'census', factor: 4, segments: [2], span: [1, 2], removed: 1, kept: 1, dropped: [[6, 6]] })
+      + line({ seq: 13, k: 'end', t: 7, how: 'exit', exit: 0, error: null, probeCpu: 0, censuses: 7, records: 14 }));
+    const s = await openSession(dir);
+    const seen: number[] = [];
+    for await (const r of s.records()) seen.push(r.seq);
+    expect(seen).toEqual([0, 1, 3, 5, 7, 8, 10, 11, 12, 13]);
+    expect(s.stats.lostRecords).toBe(1);
+    expect(s.stats.thinned.records).toBe(3);
+    expect(s.stats.thinned.events).toBe(2);
+    expect(s.stats.thinned.spans).toEqual([
+      { kind: 'census', factor: 4, from: 1, to: 2 },
+      { kind: 'census', factor: 2, from: 2, to: 3 },
+    ]);
+    const report = await analyseSession(dir);
+    expect(report.session.lostRecords).toBe(1);
+    expect(report.session.thinned).toEqual({
+      records: 3,
+      spans: [
+        { kind: 'census', factor: 4, fromSeconds: 1, toSeconds: 2, from: '2025-11-26T15:00:01.000Z', to: '2025-11-26T15:00:02.000Z' },
+        { kind: 'census', factor: 2, fromSeconds: 2, toSeconds: 3, from: '2025-11-26T15:00:02.000Z', to: '2025-11-26T15:00:03.000Z' },
+      ],
+    });
+    expect(renderText(report, { color: false, width: 200 })).toContain(
+      'census to 1/4 from 15:00:01 to 15:00:02, to 1/2 to 15:00:03; 3 records thinned to fit --max-device-mb (not lost)');
   });
 });
