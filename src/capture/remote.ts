@@ -7,7 +7,7 @@
  * removed from the device.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extract as tarExtract } from 'tar-stream';
@@ -16,7 +16,7 @@ import { discoverPython } from '../device/discover.js';
 import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SEGMENTS_DIR } from '../session/store.js';
+import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
 import type { SshTransport } from '../transport/ssh.js';
 import type { Signal, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
@@ -83,19 +83,6 @@ export async function prepareRemote(t: SshTransport, command: readonly string[],
     }
   }
   return { python: { path: python.path, version: python.version }, cwd, base, probe, pushed, sampler };
-}
-
-/** Write `data` to `path` durably: temp file, fsync, rename. */
-async function writeDurably(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 export interface SshPlacement extends Placement {
@@ -196,7 +183,7 @@ async function pullSegments(t: SshTransport, runDir: string, localDir: string, o
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
       if (entry.header.type === 'file' && ANY_SEG_NAME.test(name)) {
-        await writeDurably(join(localDir, name), Buffer.concat(chunks));
+        await writeFileAtomic(join(localDir, name), Buffer.concat(chunks));
         files++;
       }
     }

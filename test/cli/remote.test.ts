@@ -12,8 +12,9 @@ import type { Manifest } from '../../src/session/manifest.js';
 import type { Report } from '../../src/report/types.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
-import { makeDevice, type RigDevice } from '../rig/device.js';
+import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';
+import { rigHome } from '../rig/home.js';
 import { waitFor } from '../rig/wait.js';
 
 const FAST = ['--interval', '0.1', '--census-budget', '0.2'];
@@ -40,14 +41,14 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
     beforeAll(async () => {
       device = makeDevice({ pythons: { python3: py!.path } });
       server = await startServer(kind, device);
-      home = mkdtempSync(join(tmpdir(), 'refscope-home-'));
+      const h = rigHome(server);
+      home = h.dir;
+      env = h.env;
       work = mkdtempSync(join(tmpdir(), 'refscope-remote-'));
-      mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-      writeFileSync(join(home, '.ssh', 'config'), `Host rigdev\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${server.identityFile}\n`);
-      writeFileSync(join(home, '.ssh', 'known_hosts'), readFileSync(server.knownHosts));
-      env = { HOME: home, SSH_AUTH_SOCK: '' };
     });
     afterAll(async () => {
+      // the run whose server was killed goes on on the device, as on a real one: end it
+      if (device) killDeviceRuns(device);
       await server?.stop();
       device?.cleanup();
       rmSync(home, { recursive: true, force: true });
@@ -163,13 +164,11 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       // mounted before the server starts, so dropbear's own mount namespace has it too
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
       let server: RigServer | null = null;
-      const home = mkdtempSync(join(tmpdir(), 'refscope-home-'));
+      let home = '';
       try {
         execFileSync('sh', ['-c', 'dd if=/dev/zero of="$1/fill" bs=4096 2>/dev/null; true', 'sh', full]);
         server = await startServer(kind, device);
-        mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-        writeFileSync(join(home, '.ssh', 'known_hosts'), readFileSync(server.knownHosts));
-        writeFileSync(join(home, '.ssh', 'config'), `Host rigdev\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${server.identityFile}\n`);
+        home = rigHome(server).dir;
         const s = join(home, 'session');
         const r = await runCli(['run', 'rigdev', '--device-dir', full, '--out', s, '--', '/bin/true'], { env: { HOME: home, SSH_AUTH_SOCK: '' }, timeoutMs: 60_000 });
         expect(r.code).toBe(3);
@@ -181,7 +180,7 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
         await server?.stop();
         execFileSync('umount', [full]);
         device.cleanup();
-        rmSync(home, { recursive: true, force: true });
+        if (home) rmSync(home, { recursive: true, force: true });
       }
     });
   });

@@ -11,8 +11,9 @@ import type { Report } from '../../src/report/types.js';
 import type { Manifest } from '../../src/session/manifest.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
-import { makeDevice, type RigDevice } from '../rig/device.js';
+import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';
+import { rigHome } from '../rig/home.js';
 import { waitFor } from '../rig/wait.js';
 
 /** every record's seq in the session's segment files, in file order */
@@ -47,19 +48,13 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
     beforeAll(async () => {
       device = makeDevice({ pythons: { python3: py!.path } });
       server = await startServer(kind, device);
-      home = mkdtempSync(join(tmpdir(), 'refscope-soakhome-'));
-      mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-      writeFileSync(join(home, '.ssh', 'config'), `Host rigdev\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${server.identityFile}\n`);
-      writeFileSync(join(home, '.ssh', 'known_hosts'), readFileSync(server.knownHosts));
-      env = { HOME: home, SSH_AUTH_SOCK: '' };
+      const h = rigHome(server);
+      home = h.dir;
+      env = h.env;
     });
     afterAll(async () => {
       // soaks outlive their connections by design: end any a failed test left running
-      const runs = join(device.home, '.refscope', 'runs');
-      for (const r of existsSync(runs) ? readdirSync(runs) : []) {
-        const pid = Number(existsSync(join(runs, r, 'pid')) ? readFileSync(join(runs, r, 'pid'), 'utf8') : 0);
-        if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      }
+      if (device) killDeviceRuns(device);
       await server?.stop();
       device?.cleanup();
       rmSync(home, { recursive: true, force: true });

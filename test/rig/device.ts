@@ -6,7 +6,7 @@
  * fail as they would on an N810.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,5 +55,28 @@ export function makeDevice(opts: DeviceOptions = {}): RigDevice {
     ].join('\n'),
   );
   chmodSync(shell, 0o755);
-  return { root, bin, home, shell, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  const device: RigDevice = {
+    root, bin, home, shell,
+    cleanup: () => {
+      killDeviceRuns(device);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return device;
+}
+
+/**
+ * Apps started on the device outlive their connections by design (a dropped run, a
+ * soak): end whatever a test left running there, by the launcher's pid files.
+ */
+export function killDeviceRuns(device: RigDevice): void {
+  const runs = join(device.home, '.refscope', 'runs');
+  if (!existsSync(runs)) return;
+  for (const r of readdirSync(runs)) {
+    const pidFile = join(runs, r, 'pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    if (pid > 0) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
 }
