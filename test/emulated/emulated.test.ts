@@ -125,7 +125,11 @@ describe.skipIf(why !== null)(`emulated N810 (armel, qemu-user arm1136)${why ? `
     expect(seqs).toEqual(seqs.map((_, i) => i));
     const rss = records.filter((x): x is SampleRecord => x.k === 'sample').map((x) => x.rss ?? 0);
     expect(Math.max(...rss)).toBeGreaterThan(64 * 1024);
+    // and the leak that killed it is named, when the censuses before the kill were enough
+    process.stderr.write(`OOM run: ${report.verdict}: ${report.summary ?? ''}\n`);
     expect(report.verdict).not.toBe('no-leak');
+    process.stderr.write(`OOM suspects: ${report.suspects.map((x) => `${x.kind} ${x.type} ${x.confidence}`).join('; ')}\n`);
+    if (report.verdict === 'leak') expect(report.suspects).toContainEqual(expect.objectContaining({ kind: 'object-growth', type: '__main__.Frame' }));
   });
 
   it.skipIf(!py25)(`the callback leak under armel Python 2.5${py25 ? '' : ' (skipped: REFSCOPE_PY25_ARM does not name an armel python2.5 on this machine)'}`, async () => {

@@ -1,8 +1,8 @@
 """Emulated-device app: leaks until the device's memory limit kills it.
 
-Each frame keeps 1 MiB of fresh strings in a module list (LEAKED) and marks 'frame'.
-It writes the frame number to frames.txt (fsynced) so a test knows how far it got.
-Under a 128 MB memory cgroup the kernel's OOM killer ends it with SIGKILL.
+Each frame keeps a Frame holding 256 KiB of fresh strings in a module list (LEAKED) and
+marks 'frame': object-growth of Frame, one per frame. Under a 128 MB memory cgroup the
+kernel's OOM killer ends it with SIGKILL.
 Python 2.5 to 3.13.
 """
 import os
@@ -17,6 +17,14 @@ except ImportError:
 LEAKED = []
 
 
+class Frame:
+    def __init__(self, n):
+        self.n = n
+        self.payload = []
+        for i in range(4):
+            self.payload.append(('%08d' % n) * 8192 + str(i))
+
+
 def main():
     pause = 0.02
     limit = 100000
@@ -24,10 +32,7 @@ def main():
         limit = int(sys.argv[1])
     frame = 0
     while frame < limit:
-        chunk = []
-        for i in range(16):
-            chunk.append(('%08d' % frame) * 8192 + str(i))
-        LEAKED.append(chunk)
+        LEAKED.append(Frame(frame))
         frame = frame + 1
         mark('frame')
         time.sleep(pause)
