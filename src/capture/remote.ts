@@ -10,9 +10,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { extract as tarExtract } from 'tar-stream';
 import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult } from '../device/deploy.js';
 import { discoverPython } from '../device/discover.js';
+import { pullTar } from '../device/pull.js';
 import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -174,28 +174,14 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
 
 /** tar the run's segments off the device and write each one durably into `localDir`. */
 async function pullSegments(t: SshTransport, runDir: string, localDir: string, onBytes?: (received: number) => void): Promise<number> {
-  const proc = await t.spawn(['tar', '-cf', '-', '-C', runDir, 'segments']);
-  const ex = tarExtract();
   let files = 0;
-  const written = (async () => {
-    for await (const entry of ex) {
-      const name = posix.basename(entry.header.name);
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      if (entry.header.type === 'file' && ANY_SEG_NAME.test(name)) {
-        await writeFileAtomic(join(localDir, name), Buffer.concat(chunks));
-        files++;
-      }
-    }
-  })();
-  const errText: Buffer[] = [];
-  proc.stderr?.on('data', (b: Buffer) => errText.push(b));
-  let received = 0;
-  proc.stdout!.on('data', (b: Buffer) => { received += b.length; onBytes?.(received); });
-  proc.stdout!.pipe(ex);
-  const [st] = await Promise.all([proc.exited, written]);
-  if (st.code !== 0) {
-    throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${Buffer.concat(errText).toString().trim() || `tar exit ${st.code}`})`,
+  const r = await pullTar(t, ['tar', '-cf', '-', '-C', runDir, 'segments'], async (name, data) => {
+    if (!ANY_SEG_NAME.test(name)) return;
+    await writeFileAtomic(join(localDir, name), data);
+    files++;
+  }, onBytes);
+  if (r.code !== 0) {
+    throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${r.stderr || `tar exit ${r.code}`})`,
       `They stay on the device in ${runDir}`);
   }
   return files;

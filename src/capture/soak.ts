@@ -20,6 +20,7 @@ import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
 import { REPORT_JSON, REPORT_TXT, SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
+import { pullTar } from '../device/pull.js';
 import type { SshTransport } from '../transport/ssh.js';
 import type { Report } from '../report/types.js';
 
@@ -202,22 +203,11 @@ async function lock(sessionDir: string): Promise<() => Promise<void>> {
 
 /** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
 async function fetchTar(t: SshTransport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
-  const { extract } = await import('tar-stream');
-  const proc = await t.spawn(['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names]);
-  const ex = extract();
-  const done = (async () => {
-    for await (const entry of ex) {
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      const name = posix.basename(entry.header.name);
-      if (entry.header.type === 'file' && SEG_NAME.test(name)) await onFile(name, Buffer.concat(chunks));
-    }
-  })();
-  proc.stdout!.pipe(ex);
-  const [st] = await Promise.all([proc.exited, done.catch((e: unknown) => { throw e; })]);
-  if (st.code !== 0) {
+  const r = await pullTar(t, ['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names],
+    async (name, data) => { if (SEG_NAME.test(name)) await onFile(name, data); });
+  if (r.code !== 0) {
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
-    throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (tar exit ${st.code})`, 'Collect again: nothing is lost');
+    throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (${r.stderr || `tar exit ${r.code}`})`, 'Collect again: nothing is lost');
   }
 }
 

@@ -296,6 +296,13 @@ export class SshTransport implements Transport {
         }
         reject(err);
       });
+      // a connection cut during the handshake or authentication may end with 'close' alone
+      client.on('close', () => {
+        if (failed) return;
+        failed = true;
+        reject(refused ?? Object.assign(new Error('connection closed during the SSH handshake'), { code: 'ECONNRESET' }));
+      });
+      client.once('ready', () => { failed = true; /* settled: later errors belong to the transport */ });
       client.on('handshake', () => { /* negotiated */ });
       client.on('greeting', () => { /* banner */ });
       (client as unknown as { on(ev: 'header', cb: (h: { identRaw?: string }) => void): void })
