@@ -2,7 +2,9 @@
 # large), a steady trickle of new objects for `seconds`, output that is the same bytes
 # whatever the timing, then it exits with the status argv[3] says. With argv[4] = N,
 # it also watches N objects under long labels (so every sample record is large too).
-# argv: seconds types [status [watched]]. Runs bare on 2.5 to 3.13.
+# With argv[5] = PATH, it runs while PATH exists, then `seconds` more (the test decides).
+# argv: seconds types [status [watched [PATH]]]. Runs bare on 2.5 to 3.13.
+import os
 import sys
 import time
 try:
@@ -31,9 +33,14 @@ for c in classes:
 if len(sys.argv) > 4:
     for i in range(int(sys.argv[4])):
         watch(keep[i], 'watched object number %04d, under a label long enough to matter' % i)
+until = None
+if len(sys.argv) > 5:
+    until = sys.argv[5]
 end = time.time() + seconds
 step = 0
-while time.time() < end:
+while time.time() < end or (until is not None and os.path.exists(until)):
+    if until is not None and os.path.exists(until):
+        end = time.time() + seconds
     keep.append(classes[step % ntypes]())
     step += 1
     mark('step')
