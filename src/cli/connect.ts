@@ -10,12 +10,14 @@ export interface ConnectArgs {
   'accept-new': boolean;
   'known-hosts'?: string;
   legacy: 'auto' | 'never' | 'always';
+  identity?: string;
 }
 
 export function connectOptions<T>(y: Argv<T>): Argv<T & ConnectArgs> {
   return y
     .option('accept-new', { type: 'boolean', default: false, describe: 'trust and record an unknown host key (never a changed one)' })
     .option('known-hosts', { type: 'string', describe: 'known_hosts file to check and record in (default ~/.ssh/known_hosts)' })
+    .option('identity', { alias: 'i', type: 'string', describe: 'the private key to log in with (as ssh -i), before ~/.ssh/config IdentityFile' })
     .option('legacy', { choices: ['auto', 'never', 'always'] as const, default: 'auto' as const, describe: 'old SSH algorithms: appended on a failed negotiation (auto), never, or always' }) as Argv<T & ConnectArgs>;
 }
 
@@ -23,8 +25,10 @@ export async function sshOptions(device: string, args: ConnectArgs, log?: SshOpt
   const [{ ttyPrompter }, { defaultKnownHostsFiles }] = await Promise.all([
     import('../transport/prompt.js'), import('../transport/ssh.js'),
   ]);
+  const target = resolveDevice(device);
+  if (args.identity) target.identityFiles = [args.identity, ...target.identityFiles];
   return {
-    target: resolveDevice(device),
+    target,
     knownHostsFiles: args['known-hosts'] ? [args['known-hosts']] : defaultKnownHostsFiles(),
     acceptNew: args['accept-new'],
     prompter: ttyPrompter(),

@@ -9,6 +9,7 @@ import { ExitCode, RefscopeError } from '../errors.js';
 import { diffCommand } from './commands/diff.js';
 import { doctorCommand } from './commands/doctor.js';
 import { reportCommand } from './commands/report.js';
+import { farmCommand } from './commands/farm.js';
 import { soakCommand } from './commands/soak.js';
 import { runCommand } from './commands/run.js';
 
@@ -48,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(diffCommand)
       .command(doctorCommand)
       .command(soakCommand)
-      .demandCommand(1, 'name a command: run, report, diff, doctor or soak')
+      .command(farmCommand)
+      .demandCommand(1, 'name a command: run, report, diff, doctor, soak or farm')
       .strict()
       .fail((msg, err) => {
         if (err) throw err;

@@ -1,0 +1,83 @@
+/**
+ * `refscope farm run|schedule|merge FARM_FILE`: many devices from one inventory.
+ */
+import type { Argv, CommandModule } from 'yargs';
+
+interface FarmArgs {
+  farm: string;
+  out: string;
+  concurrency: number;
+  shard?: string;
+  app?: string;
+  json: boolean;
+  'max-runs'?: number;
+}
+
+const say = (line: string): void => { process.stderr.write(`${line}\n`); };
+
+function common<T>(y: Argv<T>): Argv<T & FarmArgs> {
+  return y
+    .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
+    .option('out', { type: 'string', default: 'refscope-farm', describe: 'where sessions, summary.json and junit.xml go' })
+    .option('concurrency', { type: 'number', default: 8, describe: 'devices run at once' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' }) as unknown as Argv<T & FarmArgs>;
+}
+
+async function print(summary: import('../../farm/run.js').FarmSummary, json: boolean): Promise<number> {
+  const { renderSummary, exitCodeOf } = await import('../../farm/run.js');
+  process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : renderSummary(summary));
+  return exitCodeOf(summary.results);
+}
+
+const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
+  command: 'run <farm>',
+  describe: 'Run every app on every matching device, N at a time; summary and merged JUnit',
+  builder: (y) => common(y)
+    .option('shard', { type: 'string', describe: 'run only slice i of n of the devices (i/n), for CI workers' })
+    .option('app', { type: 'string', describe: 'run only this app of the inventory' }) as unknown as Argv<FarmArgs>,
+  handler: async (args) => {
+    const [{ loadFarm, parseShard }, { runFarm }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
+    const farm = loadFarm(args.farm);
+    const summary = await runFarm(farm, {
+      out: args.out, concurrency: args.concurrency, shard: args.shard ? parseShard(args.shard) : null,
+      ...(args.app ? { app: args.app } : {}), say,
+    });
+    process.exitCode = await print(summary, args.json);
+  },
+};
+
+const merge: CommandModule<{ verbose: boolean }, FarmArgs> = {
+  command: 'merge <farm>',
+  describe: 'Join the results of `farm run --shard i/n` (all shards, same --out) into one summary and JUnit',
+  builder: (y) => common(y) as Argv<FarmArgs>,
+  handler: async (args) => {
+    const [{ loadFarm }, { mergeShards }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
+    process.exitCode = await print(await mergeShards(loadFarm(args.farm), args.out), args.json);
+  },
+};
+
+const schedule: CommandModule<{ verbose: boolean }, FarmArgs> = {
+  command: 'schedule <farm>',
+  describe: 'Run each schedule\'s app on its cron expression, in the foreground (one scheduler at a time)',
+  builder: (y) => common(y)
+    .option('max-runs', { type: 'number', describe: 'stop after this many runs (default: run until stopped)' }) as unknown as Argv<FarmArgs>,
+  handler: async (args) => {
+    const [{ loadFarm }, { runSchedule }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/schedule.js')]);
+    const r = await runSchedule(loadFarm(args.farm), {
+      out: args.out, concurrency: args.concurrency, say, ...(args['max-runs'] !== undefined ? { maxRuns: args['max-runs'] } : {}),
+    });
+    say(`farm schedule: ${r.runs.length} run(s), ${r.missed} missed`);
+    process.exitCode = 0;
+  },
+};
+
+export const farmCommand: CommandModule<{ verbose: boolean }, { verbose: boolean }> = {
+  command: 'farm <action>',
+  describe: 'Device farms: run, schedule, merge shards',
+  builder: (y) => y
+    .command(run as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .command(schedule as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .command(merge as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .demandCommand(1, 'name a farm action: run, schedule or merge'),
+  handler: () => undefined,
+};

@@ -1,0 +1,219 @@
+/**
+ * The farm inventory (YAML): devices, apps, schedules. Parsed once at the edge and
+ * validated field by field, so a mistake is one line naming the field and the fix:
+ *   farm.yaml: devices[3].port: must be a whole number from 1 to 65535 (got "22x")
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { RefscopeError } from '../errors.js';
+
+export interface FarmDevice {
+  name: string;
+  /** host, or a Host alias of ~/.ssh/config */
+  host: string;
+  user: string | null;
+  port: number | null;
+  tags: string[];
+  python: string | null;
+  deviceDir: string | null;
+  identityFile: string | null;
+  knownHosts: string | null;
+}
+
+export interface FarmApp {
+  name: string;
+  /** folder to send first (relative to the farm file) */
+  push: string | null;
+  script: string;
+  args: string[];
+  /** seconds */
+  duration: number | null;
+  interval: number | null;
+  /** device names or tags this app runs on; empty: every device */
+  on: string[];
+}
+
+export interface FarmSchedule {
+  app: string;
+  cron: string;
+}
+
+export interface Farm {
+  file: string;
+  devices: FarmDevice[];
+  apps: FarmApp[];
+  schedules: FarmSchedule[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Fields {
+  constructor(private readonly file: string, private readonly at: string, private readonly o: Obj) {}
+
+  private bad(field: string, must: string, got: unknown): never {
+    throw new RefscopeError('ERR_INPUT', `${this.file}: ${this.at}.${field}: ${must} (got ${JSON.stringify(got)})`, 'Fix that field in the farm file');
+  }
+
+  known(names: string[]): void {
+    for (const k of Object.keys(this.o)) {
+      if (!names.includes(k)) {
+        throw new RefscopeError('ERR_INPUT', `${this.file}: ${this.at}.${k}: unknown field`, `Known fields: ${names.join(', ')}`);
+      }
+    }
+  }
+
+  str(name: string, required: true): string;
+  str(name: string, required?: false): string | null;
+  str(name: string, required = false): string | null {
+    const v = this.o[name];
+    if (v === undefined || v === null) {
+      if (required) this.bad(name, 'is required', v);
+      return null;
+    }
+    if (typeof v !== 'string' && typeof v !== 'number') this.bad(name, 'must be a string', v);
+    const s = String(v).trim();
+    if (s === '') this.bad(name, 'must not be empty', v);
+    return s;
+  }
+
+  port(name: string): number | null {
+    const v = this.o[name];
+    if (v === undefined || v === null) return null;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) this.bad(name, 'must be a whole number from 1 to 65535', v);
+    return n;
+  }
+
+  positive(name: string): number | null {
+    const v = this.o[name];
+    if (v === undefined || v === null) return null;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) this.bad(name, 'must be a number above 0', v);
+    return n;
+  }
+
+  duration(name: string): number | null {
+    const v = this.o[name];
+    if (v === undefined || v === null) return null;
+    const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/i.exec(String(v).trim());
+    if (!m) this.bad(name, 'must be seconds or a number with s, m, h or d (90, 45m, 72h)', v);
+    const unit = (m[2] ?? 's').toLowerCase();
+    return Number(m[1]) * (unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+  }
+
+  list(name: string): string[] {
+    const v = this.o[name];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' || typeof x === 'number')) this.bad(name, 'must be a list of strings', v);
+    return v.map(String);
+  }
+}
+
+function section(file: string, doc: Obj, name: string, required: boolean): Obj[] {
+  const v = doc[name];
+  if (v === undefined || v === null) {
+    if (required) throw new RefscopeError('ERR_INPUT', `${file}: ${name}: is required`, `Add a '${name}:' list to the farm file`);
+    return [];
+  }
+  if (!Array.isArray(v)) throw new RefscopeError('ERR_INPUT', `${file}: ${name}: must be a list`, `Write '${name}:' followed by '- ' items`);
+  return v.map((item, i) => {
+    if (!isObj(item)) throw new RefscopeError('ERR_INPUT', `${file}: ${name}[${i}]: must be a mapping of fields`, 'Write each item as key: value lines');
+    return item;
+  });
+}
+
+export function parseFarm(text: string, file: string): Farm {
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new RefscopeError('ERR_INPUT', `${file}: not valid YAML (${(e as Error).message.split('\n')[0]})`, 'Fix the YAML syntax');
+  }
+  if (!isObj(doc)) throw new RefscopeError('ERR_INPUT', `${file}: must be a mapping with devices, apps and schedules`, 'See docs/usage.md, "refscope farm"');
+  new Fields(file, '(top)', doc).known(['devices', 'apps', 'schedules']);
+
+  const devices = section(file, doc, 'devices', true).map((o, i): FarmDevice => {
+    const f = new Fields(file, `devices[${i}]`, o);
+    f.known(['name', 'host', 'user', 'port', 'tags', 'python', 'deviceDir', 'identityFile', 'knownHosts']);
+    const host = f.str('host', true);
+    return {
+      name: f.str('name') ?? host, host, user: f.str('user'), port: f.port('port'), tags: f.list('tags'),
+      python: f.str('python'), deviceDir: f.str('deviceDir'), identityFile: f.str('identityFile'), knownHosts: f.str('knownHosts'),
+    };
+  });
+  const seen = new Set<string>();
+  devices.forEach((d, i) => {
+    if (seen.has(d.name)) throw new RefscopeError('ERR_INPUT', `${file}: devices[${i}].name: '${d.name}' is used twice`, 'Give every device its own name');
+    seen.add(d.name);
+  });
+
+  const apps = section(file, doc, 'apps', true).map((o, i): FarmApp => {
+    const f = new Fields(file, `apps[${i}]`, o);
+    f.known(['name', 'push', 'script', 'args', 'duration', 'interval', 'on']);
+    const script = f.str('script', true);
+    return {
+      name: f.str('name') ?? script, push: f.str('push'), script, args: f.list('args'),
+      duration: f.duration('duration'), interval: f.positive('interval'), on: f.list('on'),
+    };
+  });
+  apps.forEach((a, i) => {
+    for (const sel of a.on) {
+      if (!devices.some((d) => d.name === sel || d.tags.includes(sel))) {
+        throw new RefscopeError('ERR_INPUT', `${file}: apps[${i}].on: '${sel}' is neither a device name nor a tag`, 'Name a device or a tag of the devices list');
+      }
+    }
+  });
+
+  const schedules = section(file, doc, 'schedules', false).map((o, i): FarmSchedule => {
+    const f = new Fields(file, `schedules[${i}]`, o);
+    f.known(['app', 'cron']);
+    const app = f.str('app', true);
+    if (!apps.some((a) => a.name === app)) throw new RefscopeError('ERR_INPUT', `${file}: schedules[${i}].app: no app named '${app}'`, 'Use a name from the apps list');
+    return { app, cron: f.str('cron', true) };
+  });
+  return { file, devices, apps, schedules };
+}
+
+export function loadFarm(file: string): Farm {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RefscopeError('ERR_INPUT', `cannot read the farm file ${file} (${(e as NodeJS.ErrnoException).code ?? e})`, 'Check the path');
+  }
+  return parseFarm(text, file);
+}
+
+/** `i/n` → [i, n], 1-based. */
+export function parseShard(s: string): [number, number] {
+  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  const i = m ? Number(m[1]) : NaN;
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || n < 1 || i < 1 || i > n) throw new RefscopeError('ERR_USAGE', `--shard '${s}' is not i/n with 1 <= i <= n`, 'For example --shard 2/4');
+  return [i, n];
+}
+
+/**
+ * The devices of shard i of n: sorted by name, every n-th from the i-th, so each device
+ * lands in exactly one shard and the split does not depend on the file's order.
+ */
+export function shardDevices(devices: FarmDevice[], shard: [number, number] | null): FarmDevice[] {
+  const sorted = [...devices].sort((a, b) => a.name.localeCompare(b.name));
+  if (!shard) return sorted;
+  const [i, n] = shard;
+  return sorted.filter((_, k) => k % n === i - 1);
+}
+
+/** The (device, app) pairs to run. */
+export function plan(farm: Farm, devices: FarmDevice[], appName?: string): { device: FarmDevice; app: FarmApp }[] {
+  const apps = appName ? farm.apps.filter((a) => a.name === appName) : farm.apps;
+  if (appName && apps.length === 0) throw new RefscopeError('ERR_USAGE', `no app named '${appName}' in ${farm.file}`, `Apps: ${farm.apps.map((a) => a.name).join(', ')}`);
+  const out: { device: FarmDevice; app: FarmApp }[] = [];
+  for (const app of apps) {
+    for (const device of devices) {
+      if (app.on.length === 0 || app.on.includes(device.name) || device.tags.some((t) => app.on.includes(t))) out.push({ device, app });
+    }
+  }
+  return out;
+}

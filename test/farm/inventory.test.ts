@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { parseFarm, parseShard, plan, shardDevices } from '../../src/farm/inventory.js';
+
+const GOOD = `
+devices:
+  - { name: n810-a, host: 10.0.0.5, user: root, port: 2222, tags: [n810, lab] }
+  - { name: n800-b, host: n800, tags: [n800] }
+apps:
+  - { name: gallery, push: ./app, script: app/main.py, args: [--frames, 100], duration: 10m, on: [n810] }
+  - { script: other.py }
+schedules:
+  - { app: gallery, cron: "0 2 * * *" }
+`;
+
+describe('farm inventory', () => {
+  it('reads devices, apps and schedules, with defaults', () => {
+    const f = parseFarm(GOOD, 'farm.yaml');
+    expect(f.devices[0]).toMatchObject({ name: 'n810-a', host: '10.0.0.5', user: 'root', port: 2222, tags: ['n810', 'lab'] });
+    expect(f.devices[1]).toMatchObject({ name: 'n800-b', user: null, port: null });
+    expect(f.apps[0]).toMatchObject({ name: 'gallery', args: ['--frames', '100'], duration: 600, on: ['n810'] });
+    expect(f.apps[1]!.name).toBe('other.py');
+    expect(plan(f, f.devices).map((p) => `${p.app.name}@${p.device.name}`)).toEqual(['gallery@n810-a', 'other.py@n810-a', 'other.py@n800-b']);
+  });
+
+  it.each([
+    ['devices:\n  - { host: a, port: 22x }\napps: [{ script: a.py }]', /devices\[0\]\.port: must be a whole number from 1 to 65535 \(got "22x"\)/],
+    ['devices:\n  - { name: a }\napps: [{ script: a.py }]', /devices\[0\]\.host: is required/],
+    ['devices:\n  - { host: a, colour: red }\napps: [{ script: a.py }]', /devices\[0\]\.colour: unknown field/],
+    ['devices: [{ host: a }, { host: a }]\napps: [{ script: a.py }]', /devices\[1\]\.name: 'a' is used twice/],
+    ['devices: [{ host: a }]\napps: [{ script: a.py, on: [nope] }]', /apps\[0\]\.on: 'nope' is neither a device name nor a tag/],
+    ['devices: [{ host: a }]\napps: [{ script: a.py, duration: soon }]', /apps\[0\]\.duration: must be seconds or a number with s, m, h or d/],
+    ['devices: [{ host: a }]\napps: [{ script: a.py }]\nschedules: [{ app: b, cron: "* * * * *" }]', /schedules\[0\]\.app: no app named 'b'/],
+    ['devices: a\napps: []', /devices: must be a list/],
+    ['apps: [{ script: a.py }]', /devices: is required/],
+    ['devices: [\n', /not valid YAML/],
+  ])('refuses a bad field in one line naming it: %#', (text, re) => {
+    expect(() => parseFarm(text, 'farm.yaml')).toThrow(re);
+  });
+
+  it('splits devices into shards deterministically, each in exactly one', () => {
+    const f = parseFarm(`devices:\n${Array.from({ length: 23 }, (_, i) => `  - { name: d${String(i).padStart(2, '0')}, host: h${i} }`).join('\n')}\napps: [{ script: a.py }]`, 'f.yaml');
+    const shards = [1, 2, 3, 4].map((i) => shardDevices(f.devices, [i, 4]).map((d) => d.name));
+    expect(shards.flat().sort()).toEqual(f.devices.map((d) => d.name).sort());
+    expect(new Set(shards.flat()).size).toBe(23);
+    expect(shardDevices([...f.devices].reverse(), [2, 4]).map((d) => d.name)).toEqual(shards[1]);
+    expect(() => parseShard('5/4')).toThrow(/not i\/n/);
+    expect(parseShard('2/4')).toEqual([2, 4]);
+  });
+});
