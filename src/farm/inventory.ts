@@ -29,6 +29,7 @@ export interface FarmApp {
   /** seconds */
   duration: number | null;
   interval: number | null;
+  censusBudget: number | null;
   /** device names or tags this app runs on; empty: every device */
   on: string[];
 }
@@ -150,11 +151,11 @@ export function parseFarm(text: string, file: string): Farm {
 
   const apps = section(file, doc, 'apps', true).map((o, i): FarmApp => {
     const f = new Fields(file, `apps[${i}]`, o);
-    f.known(['name', 'push', 'script', 'args', 'duration', 'interval', 'on']);
+    f.known(['name', 'push', 'script', 'args', 'duration', 'interval', 'censusBudget', 'on']);
     const script = f.str('script', true);
     return {
       name: f.str('name') ?? script, push: f.str('push'), script, args: f.list('args'),
-      duration: f.duration('duration'), interval: f.positive('interval'), on: f.list('on'),
+      duration: f.duration('duration'), interval: f.positive('interval'), censusBudget: f.positive('censusBudget'), on: f.list('on'),
     };
   });
   apps.forEach((a, i) => {

@@ -68,6 +68,7 @@ function runArgv(farm: Farm, d: FarmDevice, app: FarmApp, session: string): stri
   if (app.push) argv.push('--push', resolve(base, app.push));
   if (app.duration !== null) argv.push('--duration', String(app.duration));
   if (app.interval !== null) argv.push('--interval', String(app.interval));
+  if (app.censusBudget !== null) argv.push('--census-budget', String(app.censusBudget));
   argv.push('--', app.script, ...app.args);
   return argv;
 }
