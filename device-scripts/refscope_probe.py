@@ -357,6 +357,14 @@ def emit(kind, fields):
         if not _W['q']:
             _report_failures()
         if kind == 'end':
+            if _W['dev_cap'] and not _W['q']:
+                # thin now, if it is due, so that its events come before the end record:
+                # the end is always the last record
+                try:
+                    _make_room(_W['size'], 2048)
+                except Exception:
+                    pass
+                _flush()
             fields = fields + ['records', _W['written'] + len(_W['q']) + 1]
         _queue(kind, fields, 0)
         _flush()
