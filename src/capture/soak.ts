@@ -21,6 +21,7 @@ import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
 import { REPORT_JSON, REPORT_TXT, SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
 import { pullTar } from '../device/pull.js';
+import { takePidLock } from '../session/lock.js';
 import type { SshTransport } from '../transport/ssh.js';
 import type { Report } from '../report/types.js';
 
@@ -147,10 +148,6 @@ export function describeRun(run: DeviceRun, soak: SoakInfo): { state: 'running' 
 
 // ---------------------------------------------------------------- collecting
 
-async function writeDurably(path: string, data: Buffer): Promise<void> {
-  await writeFileAtomic(path, data);
-}
-
 /**
  * Many segments made durable at once: every temp file written, all fsynced together, all
  * renamed, the folder fsynced once. Costs one round of syncs instead of three per file,
@@ -178,27 +175,6 @@ async function removeStaleTemps(dir: string): Promise<void> {
   for (const n of await readdir(dir).catch(() => [] as string[])) {
     if (/^\.seg-\d{6}\.jsonl\.tmp-/.test(n)) await unlink(join(dir, n)).catch(() => undefined);
   }
-}
-
-/** A lock file in the session: one collect at a time; a lock whose process is gone is stale. */
-async function lock(sessionDir: string): Promise<() => Promise<void>> {
-  const path = join(sessionDir, 'collect.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return async () => { await unlink(path).catch(() => undefined); };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number((await open(path, 'r').then(async (h) => { try { return await h.readFile('utf8'); } finally { await h.close(); } }).catch(() => '')) || 0);
-      let alive = false;
-      if (pid > 0) { try { process.kill(pid, 0); alive = true; } catch { alive = false; } }
-      if (alive) throw new RefscopeError('ERR_USAGE', `another refscope (pid ${pid}) is collecting this session`, 'Wait for it to finish');
-      await unlink(path).catch(() => undefined); // stale: its process died mid-collect
-    }
-  }
-  throw new RefscopeError('ERR_USAGE', 'could not lock the session for collection', 'Remove collect.lock from the session if no refscope is running');
 }
 
 /** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
@@ -235,7 +211,8 @@ export interface CollectResult {
 }
 
 export async function collectSoak(t: SshTransport, sessionDir: string, soak: SoakInfo, log: Logger): Promise<CollectResult> {
-  const unlock = await lock(sessionDir);
+  const unlock = await takePidLock(join(sessionDir, 'collect.lock'),
+    (pid) => new RefscopeError('ERR_USAGE', `another refscope (pid ${pid}) is collecting this session`, 'Wait for it to finish'));
   try {
     const local = join(sessionDir, SEGMENTS_DIR);
     const run = await deviceRun(t, soak.runDir);
@@ -275,7 +252,7 @@ export async function collectSoak(t: SshTransport, sessionDir: string, soak: Soa
       const data = await fetchFile(t, posix.join(soak.runDir, 'segments', open.name));
       const whole = data.subarray(0, data.lastIndexOf(10) + 1);
       if (whole.length > Math.max(open.have, 0)) {
-        await writeDurably(join(local, open.name), whole);
+        await writeFileAtomic(join(local, open.name), whole);
         bytes += whole.length;
         partial = open.name;
       }
@@ -283,7 +260,7 @@ export async function collectSoak(t: SshTransport, sessionDir: string, soak: Soa
     // the app's own output, kept beside the segments (a soak has no terminal)
     for (const f of ['app.out', 'app.err']) {
       const data = await fetchFile(t, posix.join(soak.runDir, f)).catch(() => null);
-      if (data) await writeDurably(join(sessionDir, f), data);
+      if (data) await writeFileAtomic(join(sessionDir, f), data);
     }
     if (acked.length > 0) {
       // acknowledge: only now, with every byte fsynced here, do they leave the device
