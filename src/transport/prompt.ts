@@ -15,9 +15,10 @@ export function ttyPrompter(): Prompter | null {
         const stdin = process.stdin;
         const wasRaw = stdin.isRaw;
         let answer = '';
-        process.stderr.write(question);
+        // echo off before the question shows: a fast typist (or a script) must not be echoed
         stdin.setRawMode(true);
         stdin.resume();
+        process.stderr.write(question);
         const done = (value: string | null): void => {
           stdin.off('data', onData);
           stdin.setRawMode(wasRaw);
