@@ -6,21 +6,43 @@
 # binfmt_misc) with busybox, dropbear and Debian's armel python3. DEST defaults to
 # $REFSCOPE_ARMEL_ROOTFS or /var/cache/refscope-rig/armel-rootfs, outside the repository.
 # It is built in DEST.part and renamed into place only when complete, so a half-built tree
-# is never used. Needs root, debootstrap, qemu-user-static and binfmt-support.
+# is never used. Needs root, debootstrap, qemu-user-static and binfmt-support. The Debian
+# mirror is the one apt's sources name (REFSCOPE_DEBIAN_MIRROR overrides; with neither it stops).
 set -eu
 dest="${1:-${REFSCOPE_ARMEL_ROOTFS:-/var/cache/refscope-rig/armel-rootfs}}"
 suite="${REFSCOPE_ARMEL_SUITE:-bookworm}"
-# the Debian mirror apt already uses (deb822 or one-line sources), unless told otherwise
+if [ -f "$dest/.complete" ]; then echo "rootfs: $dest is already built"; exit 0; fi
+
+# the Debian mirror apt already uses (deb822 .sources or one-line .list), unless told otherwise;
+# with neither, stop and say so: a guessed mirror may be unreachable or not the one this machine trusts
 mirror="${REFSCOPE_DEBIAN_MIRROR:-}"
 if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+  # deb822: the first enabled "Types: deb" stanza with a URI ending in /debian (not debian-security)
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    mirror=$(awk '
+      function flush() { if (deb && enabled && uri != "") { print uri; found = 1; exit } deb = 0; enabled = 1; uri = "" }
+      BEGIN { enabled = 1 }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+      tolower($1) == "enabled:" { if (tolower($2) == "no") enabled = 0 }
+      tolower($1) == "uris:" { for (i = 2; i <= NF; i++) if (uri == "" && $i ~ /^https?:\/\/.*\/debian\/?$/) uri = $i }
+      END { if (!found) flush() }
+    ' "$f")
+    [ -z "$mirror" ] || break
+  done
 fi
 if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+  # one-line: "deb [options] URI suite components", the first URI ending in /debian
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }')
 fi
-mirror="${mirror:-http://deb.debian.org/debian}"
+if [ -z "$mirror" ]; then
+  echo "rootfs: no Debian mirror in apt's sources (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list, /etc/apt/sources.list.d/*.list); set REFSCOPE_DEBIAN_MIRROR to one (e.g. REFSCOPE_DEBIAN_MIRROR=http://deb.debian.org/debian)" >&2
+  exit 2
+fi
 
-if [ -f "$dest/.complete" ]; then echo "rootfs: $dest is already built"; exit 0; fi
 for t in debootstrap chroot; do
   command -v "$t" >/dev/null 2>&1 || { echo "rootfs: $t is missing (apt-get install debootstrap)" >&2; exit 2; }
 done
