@@ -2,22 +2,41 @@
  * `refscope farm` through the built CLI on a farm of real dropbear "devices", one server
  * per loopback port.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FarmSummary } from '../../src/farm/run.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
+import { skipWhy } from '../helpers/prereq.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer } from '../rig/servers.js';
+import { waitFor } from '../rig/wait.js';
 
 const DEVICES = 20;
-const why = serverAvailable('dropbear');
 const py = coreInterpreters().at(-1);
+const why = skipWhy('dropbear', serverAvailable('dropbear')) ?? skipWhy('python 3.x', py ? null : 'no CPython under $(pyenv root)/versions');
+const XSD = join(ROOT, 'test', 'report', 'junit.xsd');
+const noXmllint = skipWhy('xmllint', spawnSync('xmllint', ['--version']).status === 0 ? null : 'xmllint not on PATH (apt-get install libxml2-utils)');
 
-describe.skipIf(why !== null || !py)(`farm of ${DEVICES} dropbear devices${why ? ` (skipped: ${why})` : ''}`, () => {
+/** An app the test holds running until it creates the gate file: overlap on our say-so, not on timing. */
+const GATED_APP = [
+  '# Says it is waiting (argv[1].waiting), then runs until the file argv[1] exists, marking frames.',
+  'import os, sys, time',
+  'try:',
+  '    from refscope import mark',
+  'except ImportError:',
+  '    def mark(name): pass',
+  "open(sys.argv[1] + '.waiting', 'a').close()",
+  'while not os.path.exists(sys.argv[1]):',
+  '    time.sleep(0.05)',
+  "    mark('frame')",
+  '',
+].join('\n');
+
+describe.skipIf(why !== null)(`farm of ${DEVICES} dropbear devices${why ? ` (skipped: ${why})` : ''}`, () => {
   const devices: RigDevice[] = [];
   const servers: RigServer[] = [];
   let work: string;
@@ -35,7 +54,6 @@ describe.skipIf(why !== null || !py)(`farm of ${DEVICES} dropbear devices${why ?
       lines.push(`  - { name: dev${String(i).padStart(2, '0')}, host: 127.0.0.1, port: ${s.port}, user: root, tags: [${i % 2 ? 'odd' : 'even'}], identityFile: ${s.identityFile}, knownHosts: known_hosts }`);
     });
     lines.push('apps:', `  - { name: callbacks, push: ${join(ROOT, 'test', 'fixtures')}, script: fixtures/callbacks.py, args: [--frames, 300], interval: 0.1, censusBudget: 0.2 }`);
-    lines.push('schedules:', '  - { app: callbacks, cron: "*/2 * * * * *" }');
     farmFile = join(work, 'farm.yaml');
     writeFileSync(farmFile, `${lines.join('\n')}\n`);
   }, 180_000);
@@ -59,19 +77,19 @@ describe.skipIf(why !== null || !py)(`farm of ${DEVICES} dropbear devices${why ?
     }
     const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
     expect((junit.match(/<testsuite /g) ?? []).length).toBe(DEVICES);
-    const xsd = join(ROOT, 'test', 'report', 'junit.xsd');
-    if (existsSync('/usr/bin/xmllint') && existsSync(xsd)) {
-      const v = spawnSync('xmllint', ['--noout', '--schema', xsd, join(out, 'junit.xml')], { encoding: 'utf8' });
-      expect(v.status, v.stderr).toBe(0);
-    }
     process.stderr.write(`farm: ${DEVICES} devices, concurrency 8: ${wall.toFixed(1)} s wall, controller peak RSS ${(summary.controllerMaxRssKiB / 1024).toFixed(0)} MiB\n`);
   }, 600_000);
+
+  it.skipIf(noXmllint !== null)(`the merged JUnit of that run is valid against the schema${noXmllint ? ` (skipped: ${noXmllint})` : ''}`, () => {
+    const v = spawnSync('xmllint', ['--noout', '--schema', XSD, join(work, 'all', 'junit.xml')], { encoding: 'utf8' });
+    expect(v.status, v.stderr).toBe(0);
+  });
 
   it('shards split the farm and merge joins them; one unreachable device gives exit 3 while the rest still run', async () => {
     const small = join(work, 'small.yaml');
     const text = readFileSync(farmFile, 'utf8').split('\n');
     const kept = [text[0]!, ...text.filter((l) => /name: dev0[0-3]/.test(l)), '  - { name: gone, host: 127.0.0.1, port: 1, user: root, knownHosts: known_hosts }',
-      ...text.slice(text.indexOf('apps:'), text.indexOf('schedules:'))];
+      ...text.slice(text.indexOf('apps:'))];
     writeFileSync(small, `${kept.join('\n')}\n`);
     const out = join(work, 'sharded');
     const s1 = await runCli(['farm', 'run', small, '--shard', '1/2', '--out', out], { timeoutMs: 300_000 });
@@ -88,22 +106,58 @@ describe.skipIf(why !== null || !py)(`farm of ${DEVICES} dropbear devices${why ?
   }, 600_000);
 
   it('schedules on cron with a lock: a second scheduler is refused, overlapping times are missed, not run twice', async () => {
-    const small = join(work, 'one.yaml');
+    const app = join(work, 'gated');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'gated.py'), GATED_APP);
+    const gate = join(work, 'gate-open');
+    const one = join(work, 'one.yaml');
     const text = readFileSync(farmFile, 'utf8').split('\n');
-    writeFileSync(small, `${[text[0]!, text.find((l) => /name: dev00/.test(l))!, ...text.slice(text.indexOf('apps:'))].join('\n')}\n`);
+    writeFileSync(one, `${[text[0]!, text.find((l) => /name: dev00/.test(l))!,
+      'apps:', `  - { name: gated, push: ${app}, script: gated/gated.py, args: [${gate}], interval: 0.1 }`,
+      'schedules:', '  - { app: gated, cron: "*/2 * * * * *" }'].join('\n')}\n`);
     const out = join(work, 'sched');
-    const first = startCli(['farm', 'schedule', small, '--out', out, '--max-runs', '2'], { timeoutMs: 300_000 });
-    await first.waitForStderr(/callbacks on '\*\/2 \* \* \* \* \*'/, 30_000);
-    const second = await runCli(['farm', 'schedule', small, '--out', out, '--max-runs', '1'], { timeoutMs: 30_000 });
-    expect(second.code).toBe(2);
-    expect(second.stderr).toMatch(/another farm scheduler \(pid \d+\) holds/);
-    const r = await first.result;
-    expect(r.code, r.stderr).toBe(0);
-    // a run of ~5 s every 2 s: the times that fall inside a run are missed, and said so
-    expect(r.stderr).toMatch(/farm schedule: missed callbacks at .*its previous run .* is still going/);
-    expect(r.stderr).toMatch(/farm schedule: 2 run\(s\), \d+ missed/);
-    const starts = (r.stderr.match(/callbacks starts/g) ?? []).length;
-    expect(starts).toBe(2);
-    execFileSync('true');
+    const first = startCli(['farm', 'schedule', one, '--out', out, '--max-runs', '2'], { timeoutMs: 300_000 });
+    try {
+      let said = '';
+      first.child.stderr!.on('data', (b: Buffer) => { said += b.toString('utf8'); });
+      const count = (re: RegExp) => (said.match(re) ?? []).length;
+      await first.waitForStderr(/gated on '\*\/2 \* \* \* \* \*'/, 30_000);
+      expect(existsSync(join(out, '.farm-schedule.lock'))).toBe(true);
+      const second = await runCli(['farm', 'schedule', one, '--out', out, '--max-runs', '1'], { timeoutMs: 30_000 });
+      expect(second.code, second.stderr).toBe(2);
+      expect(second.stderr).toMatch(/another farm scheduler \(pid \d+\) holds/);
+      // the first run's app is held by the gate: two of the 2 s ticks pass while it waits
+      await first.waitForStderr(/farm schedule: gated starts/, 30_000);
+      const starts = () => count(/farm schedule: gated starts/g);
+      const missedWhileGoing = () => count(/farm schedule: missed gated at .*its previous run .* is still going/g);
+      // (a second start ends the wait at once, to fail on the count below)
+      await waitFor('the first run\'s app to wait at the gate', () => starts() > 1 || existsSync(`${gate}.waiting`), 120_000);
+      expect(starts()).toBe(1);
+      const before = missedWhileGoing();
+      await waitFor('two more ticks missed while the app waits', () => starts() > 1 || missedWhileGoing() >= before + 2, 30_000);
+      expect(starts()).toBe(1);
+      writeFileSync(gate, '');
+      const r = await first.result;
+      expect(r.code, r.stderr).toBe(0);
+      const missed = missedWhileGoing();
+      expect(missed).toBeGreaterThanOrEqual(2);
+      expect(r.stderr).toContain(`farm schedule: 2 run(s), ${missed} missed`);
+      expect(starts()).toBe(2);
+      expect(count(/farm schedule: gated done: 1 run\(s\)/g)).toBe(2);
+      // on disk: the lock released, and exactly two runs, each with its summary and its report
+      expect(existsSync(join(out, '.farm-schedule.lock'))).toBe(false);
+      const stamps = readdirSync(join(out, 'gated')).sort();
+      expect(stamps).toHaveLength(2);
+      for (const st of stamps) {
+        const summary = JSON.parse(readFileSync(join(out, 'gated', st, 'summary.json'), 'utf8')) as FarmSummary;
+        expect(summary.results).toHaveLength(1);
+        expect(summary.results[0], summary.results[0]!.error ?? '').toMatchObject({ device: 'dev00', app: 'gated', exitCode: 0 });
+        expect(existsSync(join(summary.results[0]!.session, 'report.json'))).toBe(true);
+      }
+    } finally {
+      // a failed assertion must not leave the app held open (the device cleanup ends it too)
+      writeFileSync(gate, '');
+      first.child.kill('SIGTERM');
+    }
   }, 300_000);
 });
