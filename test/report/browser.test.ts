@@ -16,6 +16,7 @@ import type { ProbeRecord } from '../../src/session/records.js';
 import { leaking, synthSession } from '../analysis/synth.js';
 import { ROOT } from '../helpers/cli.js';
 import { HOSTILE } from '../helpers/markup.js';
+import { skipWhy } from '../helpers/prereq.js';
 
 function findChromium(): string | null {
   for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
@@ -26,7 +27,8 @@ function findChromium(): string | null {
 }
 
 const chromiumPath = findChromium();
-if (!chromiumPath) process.stdout.write('browser test skipped: no chromium on PATH (apt-get install chromium)\n');
+// no chromium: skipped with the reason (and a failure under REFSCOPE_REQUIRE_RIG=1), never silently
+const noChromium = skipWhy('chromium', chromiumPath ? null : 'no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium)');
 const ARTIFACTS = join(ROOT, 'test', '.artifacts');
 const profile = mkdtempSync(join(tmpdir(), 'refscope-chromium-'));
 afterAll(() => rmSync(profile, { recursive: true, force: true }));
@@ -43,7 +45,7 @@ function records(): ProbeRecord[] {
   return rs;
 }
 
-describe.skipIf(!chromiumPath)('HTML report in headless Chromium', () => {
+describe.skipIf(noChromium !== null)(`HTML report in headless Chromium${noChromium ? ` (skipped: ${noChromium})` : ''}`, () => {
   it('renders the charts and the suspects, runs nothing, fetches nothing', async () => {
     const d = await analyseRecordsDetailed(records(), { id: 'browser-run', device: HOSTILE[2]! });
     mkdirSync(ARTIFACTS, { recursive: true });
