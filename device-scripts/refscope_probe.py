@@ -99,7 +99,12 @@ _FunctionType = type(_gen)
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {
     'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0,
-    'censuses': 0, 'interval': 1.0, 'budget': 0.02, 'next_census': 0.0,
+    'censuses': 0, 'interval': 1.0, 'budget': 0.02,
+    # census cadence (see "census cadence" below): CPU-second tokens, the last census's
+    # cost and time, fast censuses left, the armed mark trigger, the marks' pace
+    'tokens': 0.0, 'cad_t0': 0.0, 'spent': 0.0, 'cost': 0.0, 'last_census': 0.0, 'fast': 0,
+    'armed': 0, 'armed_at': 0.0, 'mark_total': 0, 'mark_t': 0.0, 'mark_period': 0.0,
+    'growing': 0, 'collect': True, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
     'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
 }
@@ -1072,6 +1077,11 @@ if hasattr(time, 'thread_time'):
 elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
     def _thread_clock():
         return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
+elif not PY3 and hasattr(time, 'clock'):
+    # Python 2 on Linux: the process's CPU time (glibc clock()), microseconds. While the
+    # probe works it holds the GIL, so the app's Python threads are not in it; unlike
+    # wall time, a loaded machine does not charge the probe for waiting for a core.
+    _thread_clock = time.clock
 
 
 def _heap_flagged(t):
@@ -1086,9 +1096,13 @@ def _heap_flagged(t):
 _STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': []}
 
 
-def census():
-    """One census, then a referrers pass for the types that grow."""
+def census(collect=False):
+    """One census, then a referrers pass for the types that grow. collect: first free
+    the cyclic garbage (when the app has not turned the collector off), so the counts are
+    the live objects, not how far the collector happens to be behind."""
     c0 = _thread_clock()
+    if collect and _S['collect'] and gc.isenabled():
+        gc.collect()
     objs = gc.get_objects()
     known = _names
     cnt = dict.fromkeys(known, 0)
@@ -1112,8 +1126,13 @@ def census():
         c, r = result[name]
         types_out.append([name, c, r])
     types_out.sort(key=_census_sort_key)
+    rss = None
+    try:
+        rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
+    except Exception:
+        pass
     emit('census', ['marks', marks_snapshot(), 'dur', round(dur, 6), 'n', n_total,
-                    'types', types_out])
+                    'rss', rss, 'types', types_out])
     spent = _thread_clock() - c0
     if samples:
         c1 = _thread_clock()
@@ -1131,7 +1150,7 @@ def census():
         samples = None
         spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
-    _S['next_census'] = time.time() + spent / _S['budget']
+    _spend(spent)
 
 
 def _drop_list(objs):
@@ -1235,12 +1254,15 @@ def _choose(result):
     now = time.time()
     last = _STATE['last_ref']
     scored = []
+    growing = 0
     for name in hist:
         h = hist[name]
         if name in _STATE['watch_types']:
             scored.append((0, 0, name))
             continue
         steps = h[2]
+        if steps >= 3 and (h[3] & 7 == 7 or (h[4] & 7 == 0 and h[5] & 7 == 7)):
+            growing = 1    # rose at each of the last 3 censuses: not decided yet
         if steps < 2 or now - last.get(name, -1e9) < REFERRER_PERIOD:
             continue
         growth = h[0] - base.get(name, 0)
@@ -1254,6 +1276,7 @@ def _choose(result):
         if '.' in name:
             builtin = 0
         scored.append((builtin, -score, name))
+    _S['growing'] = growing
     scored.sort()
     chosen = {}
     n = 0
@@ -1833,11 +1856,159 @@ def _sampler_main():
         _done.release()
 
 
+# census cadence: a bucket of CPU-second tokens fills at the budget (2 % of the wall
+# clock by default) up to a small cap; a census needs its measured cost in tokens. The
+# bucket starts with a start-up allowance, so the first FAST_CENSUSES come every
+# FAST_GAP seconds and a short run still gets its censuses; afterwards censuses come at
+# the budget's pace, and faster (from what the bucket saved) while a type keeps rising
+# census after census, until it is decided. When the app marks, a due census is taken at
+# its next mark, in its own thread (the end of one iteration: no half-built frame in the
+# counts, the cyclic garbage collected first); without marks the sampler takes it.
+ALLOWANCE = 0.09       # CPU seconds: at most 5 % of a 3-second run with the budget's 2 %
+FAST_CENSUSES = 10
+FAST_GAP = 0.2         # seconds between censuses while fast or while a type is undecided
+MARK_WAIT_MAX = 5.0    # seconds to wait for a mark before taking a due census anyway
+REPAY = 30.0           # seconds over which the allowance is paid back from the budget
+
+
+def _cadence_start():
+    now = time.time()
+    _S['cad_t0'] = now
+    _S['spent'] = 0.0
+    _S['fast'] = FAST_CENSUSES
+    _S['mark_t'] = now
+
+
+def _refill(now):
+    """Tokens now: the budget's share of the time since the start, plus the start-up
+    allowance (repaid over the first REPAY seconds, so a run of that length or longer
+    keeps to the budget as a whole), minus what censuses spent; at most a few censuses'
+    worth saved (what is beyond that is forfeited)."""
+    el = max(0.0, now - _S['cad_t0'])
+    allowed = _S['budget'] * el + ALLOWANCE * max(0.0, 1.0 - el / REPAY)
+    t = allowed - _S['spent']
+    cap = max(ALLOWANCE, 4 * _S['cost'])
+    if t > cap:
+        _S['spent'] += t - cap
+        t = cap
+    _S['tokens'] = t
+
+
+def _spend(spent):
+    _S['spent'] += spent
+    if _S['cost'] <= 0:
+        _S['cost'] = spent
+    else:
+        _S['cost'] = 0.5 * _S['cost'] + 0.5 * spent
+    _S['last_census'] = time.time()
+    if _S['fast'] > 0:
+        _S['fast'] -= 1
+
+
+def _census_due(now):
+    """Seconds until the next census may run (0: now)."""
+    _refill(now)
+    cost = _S['cost']
+    budget = _S['budget']
+    if _S['fast'] > 0 or _S['growing']:
+        gap = FAST_GAP
+    else:
+        gap = cost / budget
+    wait = _S['last_census'] + gap - now
+    short = cost - _S['tokens']
+    if short > 0:
+        wait = max(wait, short / budget)
+    return max(0.0, wait)
+
+
+def _watch_marks(now):
+    """Follow the marks' pace; return the busiest mark name while marks flow, else None."""
+    snap = marks_snapshot()
+    total = 0
+    best = None
+    for name in snap:
+        total += snap[name]
+        if best is None or snap[name] > snap[best]:
+            best = name
+    d = total - _S['mark_total']
+    if d > 0:
+        period = (now - _S['mark_t']) / d
+        if _S['mark_period'] <= 0:
+            _S['mark_period'] = period
+        else:
+            _S['mark_period'] = 0.5 * _S['mark_period'] + 0.5 * period
+        _S['mark_total'] = total
+        _S['mark_t'] = now
+        return best
+    if best is not None and now - _S['mark_t'] < max(1.0, 3 * _S['mark_period']):
+        return best
+    return None
+
+
+def _mark_wait():
+    return min(MARK_WAIT_MAX, max(0.5, 3 * _S['mark_period']))
+
+
+def _arm(name):
+    """Take the next census at the next mark(name), in the app's thread."""
+    pair = _mark_pairs.get(name)
+    if pair is None:
+        return False
+    fast = pair[1]
+    token = _S['armed'] + 1
+
+    def trigger():
+        _mark_next[name] = fast
+        fast()
+        _census_at_mark(token)
+    _S['armed'] = token
+    _S['armed_at'] = time.time()
+    _S['armed_name'] = name
+    _S['armed_fast'] = fast
+    _mark_next[name] = trigger
+    return True
+
+
+def _disarm():
+    name = _S.get('armed_name')
+    if name is not None:
+        _mark_next[name] = _S['armed_fast']
+    _S['armed_name'] = None
+    _S['armed_fast'] = None
+    _S['armed'] += 1
+
+
+def _census_at_mark(token):
+    if token != _S['armed'] or os.getpid() != _S['pid']:
+        return
+    if not _work.acquire(False):
+        return           # the sampler is busy: it will see the census still due
+    try:
+        if _S['stopped'] or token != _S['armed']:
+            return
+        _S['armed_name'] = None
+        _S['armed'] += 1
+        try:
+            census(True)
+        except Exception:
+            probe_error('census')
+    finally:
+        _work.release()
+
+
 def _sampler_loop():
     interval = _S['interval']
     next_at = time.time() + interval
+    _cadence_start()
     while True:
-        wait = next_at - time.time()
+        now = time.time()
+        wake = next_at
+        if _S['armed_name'] is not None:
+            # the app's thread takes the census: look again soon, to arm the next one
+            wake = min(wake, _S['armed_at'] + _mark_wait(), now + FAST_GAP / 4)
+        else:
+            wake = min(wake, now + _census_due(now))
+        wait = wake - now
         if wait > 0:
             _sleep_unless_woken(wait)
         if _S['stopped'] or os.getpid() != _S['pid']:
@@ -1846,21 +2017,37 @@ def _sampler_loop():
         try:
             if _S['stopped']:
                 return
-            try:
-                sample()
-            except Exception:
-                probe_error('sample')
-            if time.time() >= _S['next_census']:
+            now = time.time()
+            if now >= next_at:
                 try:
-                    census()
+                    sample()
                 except Exception:
-                    probe_error('census')
+                    probe_error('sample')
+                next_at += interval
+                if next_at < now:
+                    next_at = now + interval
+            try:
+                _census_step(now)
+            except Exception:
+                probe_error('census')
         finally:
             _work.release()
-        now = time.time()
-        next_at += interval
-        if next_at < now:
-            next_at = now + interval
+
+
+def _census_step(now):
+    """In the sampler, with _work held: arm a due census at the next mark, or take it."""
+    name = _watch_marks(now)
+    if _S['armed_name'] is not None:
+        if now - _S['armed_at'] < _mark_wait():
+            return
+        _disarm()        # no mark came: take it by time
+        census()
+        return
+    if _census_due(now) > 0:
+        return
+    if name is not None and _arm(name):
+        return
+    census()
 
 
 def _quiet_fork_warning():
@@ -2447,7 +2634,7 @@ def main(argv):
         probe_error('stop sampler')
     if _S['censuses']:
         try:
-            census()
+            census(True)
         except Exception:
             probe_error('final census')
     exit_field = status

@@ -12,6 +12,7 @@ import {
   pick,
   senFromSorted,
   sortedSlopes,
+  studentTUpper,
   theilSen,
   thinIndices,
   type MannKendall,
@@ -76,6 +77,10 @@ export interface GrowthFit {
   /** slopes over the earlier and the later half of the window, in the main slope's unit */
   earlySlope: number;
   lateSlope: number;
+  /** Σ(x − x̄)² of the window along the main slope's axis (marks, or seconds) */
+  sxx: number;
+  /** the lag-1 autocorrelation factor on the residuals' variance (1 when none) */
+  acFactor: number;
 }
 
 /** The slope the rest of the analysis uses: per mark when there are marks, else per second. */
@@ -134,6 +139,11 @@ export function fitGrowth(
     for (let i = 0; i < m; i++) sum += Math.abs(wy[i]! - fit.slope * along[i]! - fit.intercept);
     return rise > 0 ? sum / m / rise : Infinity;
   };
+  let mean = 0;
+  for (let i = 0; i < m; i++) mean += wm[i]!;
+  mean /= m;
+  let sxx = 0;
+  for (let i = 0; i < m; i++) sxx += (wm[i]! - mean) ** 2;
   const half = m >> 1;
   const early = theilSen(wm.subarray(0, half + 1), wy.subarray(0, half + 1));
   const late = theilSen(wm.subarray(half), wy.subarray(half));
@@ -154,6 +164,8 @@ export function fitGrowth(
     straySecond: stray(wt, perSecond),
     earlySlope: early ? early.slope : 0,
     lateSlope: late ? late.slope : 0,
+    sxx,
+    acFactor: factor,
   };
 }
 
@@ -162,29 +174,60 @@ export interface GrowthTest {
   minNet: number;
   /** smallest net growth relative to the level */
   minRelative: number;
+  /**
+   * the least noise the data can have, in units of y: integer counts are only known to
+   * ±0.5, RSS to a page. A series with no noise at all (a count that rises by exactly the
+   * marks) is judged against this, not against zero.
+   */
+  floor: number;
 }
 
-export const OBJECT_TEST: GrowthTest = { minNet: 3, minRelative: 0.01 };
+export const OBJECT_TEST: GrowthTest = { minNet: 3, minRelative: 0.01, floor: 0.5 };
+/** RSS in KiB: read in pages (4 KiB). */
+export const RSS_FLOOR_KIB = 4;
+
+/** The rank test's uncorrected bar that the slope test needs too (the order agrees). */
+const RANK_AGREES_P = 0.05;
 
 /**
- * The trend's p-value, Bonferroni-corrected for the number of series tested together: with
- * hundreds of types in a census, some look like a trend by chance.
+ * The slope test: the slope against the residuals' spread (robust, at least `floor`,
+ * widened for autocorrelation), Student's t with points − 2 degrees of freedom, one-sided.
+ * Valid from 4 points, and it weighs how far the growth stands above the noise, which the
+ * rank test alone cannot: any 7 points in order have the same rank p (1/5040), whether the
+ * count rose by 3 or by 3000.
  */
-export function adjustedP(f: GrowthFit, tests: number): number {
-  return Math.min(1, f.mk.pUp * Math.max(1, tests));
+export function slopeP(f: GrowthFit, floor: number): number {
+  const s = mainSlope(f);
+  if (!s || f.points < 4 || !(f.sxx > 0)) return 1;
+  const sigma = Math.max(f.noise, floor) * Math.sqrt(Math.max(1, f.acFactor));
+  return studentTUpper((s.slope * Math.sqrt(f.sxx)) / sigma, f.points - 2);
 }
 
 /**
- * Is y growing? All of: Mann–Kendall p < 0.01 (corrected for `tests` series); the slope's 95 % CI above 0; net growth over
- * the window >= minNet, >= minRelative × level, and >= 3 × the residual noise (big random
- * swings with a small net change are not growth); and still growing in the later half of
- * the window (>= 25 % of the slope: a cache that filled and stopped is not a leak).
+ * The trend's p-value, Bonferroni-corrected for the number of series tested together
+ * (with hundreds of types in a census, some look like a trend by chance): the better of
+ * the rank test (Mann–Kendall, exact up to 60 points) and the slope test (which must agree
+ * with the rank order: uncorrected rank p < 0.05).
+ */
+export function adjustedP(f: GrowthFit, tests: number, floor = OBJECT_TEST.floor): number {
+  const k = Math.max(1, tests);
+  const rank = f.mk.pUp * k;
+  const slope = f.mk.pUp < RANK_AGREES_P ? slopeP(f, floor) * k : 1;
+  return Math.min(1, rank, slope);
+}
+
+/**
+ * Is y growing? All of: the trend's corrected p < 0.01 (`adjustedP`); the slope's 95 % CI
+ * above 0; net growth over the window >= minNet, >= minRelative × level, and >= 3 × the
+ * residual noise (big random swings with a small net change are not growth); and still
+ * growing in the later half of the window (>= 25 % of the slope: a cache that filled and
+ * stopped is not a leak).
  */
 export function isGrowing(f: GrowthFit, test: GrowthTest, tests = 1): boolean {
   const s = mainSlope(f);
   if (!s) return false;
   return (
-    adjustedP(f, tests) < TREND_P &&
+    adjustedP(f, tests, test.floor) < TREND_P &&
     s.low > 0 &&
     f.net >= test.minNet &&
     f.net >= test.minRelative * Math.abs(f.level) &&
@@ -194,28 +237,29 @@ export function isGrowing(f: GrowthFit, test: GrowthTest, tests = 1): boolean {
 }
 
 /**
- * Confidence in a growth, 0..1: the trend's corrected p-value (0 at 0.01, 1 at <= 1e-6), how
- * tight the slope's interval is relative to the slope, and how many points the fit had
- * (full weight from 20); scaled down when the net growth is less than 8× the noise.
+ * Confidence in a growth, 0..1, from the evidence itself: the trend's corrected p-value
+ * (0 at 0.01, 1 at <= 1e-6), how tight the slope's interval is relative to the slope, and
+ * how far the net growth stands above the noise (0 at 3σ, 1 from 8σ; σ at least the
+ * floor); scaled down when the growth is near the noise. Not how many points there were:
+ * ten censuses of a count rising by exactly 20 a mark are as certain as a hundred.
  */
-export function growthConfidence(f: GrowthFit, tests = 1): number {
+export function growthConfidence(f: GrowthFit, tests = 1, floor = OBJECT_TEST.floor): number {
   const s = mainSlope(f);
   if (!s || s.slope <= 0) return 0;
-  const cP = clamp01((-Math.log10(Math.max(adjustedP(f, tests), 1e-300)) - 2) / 4);
+  const cP = clamp01((-Math.log10(Math.max(adjustedP(f, tests, floor), 1e-300)) - 2) / 4);
   const cW = clamp01(1 - (s.high - s.low) / (2 * s.slope));
-  const cN = clamp01((f.points - 4) / 16);
-  // how far the growth stands above the noise floor: just over the 3σ gate counts 40 %,
-  // from 8σ up in full
-  const margin = f.noise > 0 ? f.net / f.noise : Infinity;
+  const margin = f.net / Math.max(f.noise, floor);
   const cM = clamp01((margin - 3) / 5);
-  return round2((0.45 * cP + 0.35 * cW + 0.2 * cN) * (0.4 + 0.6 * cM));
+  return round2((0.5 * cP + 0.3 * cW + 0.2 * cM) * (0.4 + 0.6 * cM));
 }
 
 /**
  * A cheap first look (no slopes): could this series pass the trend test at all? The
  * Mann–Kendall p of the thinned series after the shortest warm-up, without the
  * autocorrelation correction (which only makes p larger), must be below 1/tests, a
- * hundredth of the real test's bar at most. Random series fail it 99 times in 100.
+ * hundredth of the real test's bar at most; or, on a short series (where the rank test
+ * cannot reach that bar and the slope test decides), below the slope test's own rank bar.
+ * Random long series fail it 99 times in 100.
  */
 export function mayGrow(y: Float64Array, tests: number): boolean {
   const n = y.length;
@@ -223,7 +267,8 @@ export function mayGrow(y: Float64Array, tests: number): boolean {
   const all = thinIndices(n, MAX_FIT_POINTS);
   const w = pick(y, all.subarray(warmupSkip(all.length)));
   const mk = mannKendall(w);
-  return mk.s > 0 && mk.pUp * Math.max(1, tests) < 1;
+  if (mk.s <= 0) return false;
+  return mk.pUp * Math.max(1, tests) < 1 || (w.length <= 60 && mk.pUp < RANK_AGREES_P);
 }
 
 export const round2 = (v: number): number => Math.round(v * 100) / 100;

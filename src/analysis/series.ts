@@ -241,6 +241,12 @@ export class SeriesBuilder {
     this.noteMarks(r.marks, this.censusMarks);
     const row = new Map<string, number>([['t', r.t]]);
     for (const [name, n] of this.censusMarks) row.set('m:' + name, n);
+    // the census's own RSS reading: censuses come at the app's marks, often faster than
+    // samples early in a run, so they add RSS points where a short run has few
+    if (typeof r.rss === 'number') {
+      row.set('rss', r.rss);
+      row.set('has-rss', 1);
+    }
     for (const [raw, count, refsum] of r.types) {
       const type = clipName(raw);
       row.set('c:' + type, (row.get('c:' + type) ?? 0) + count);
@@ -305,7 +311,7 @@ export class SeriesBuilder {
       c = new Map([...c].map(([name, col]) => [name, col.subarray(0, rows - 1)]));
     }
     const censusRows = c.get('t')?.length ?? 0;
-    const s = this.rss.finish('t');
+    const s = mergeRss(this.rss.finish('t'), c, primaryMark);
     const types = new Map<string, TypeSeries>();
     const empty = new Float64Array(censusRows);
     for (const [key, col] of c) {
@@ -321,7 +327,7 @@ export class SeriesBuilder {
       primaryMark,
       marks: Object.fromEntries(this.markMax),
       census: { t: c.get('t') ?? new Float64Array(0), x: markCol(c, censusRows), types },
-      rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, this.rss.rows), kib: s.get('rss') ?? new Float64Array(0) },
+      rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
       censuses: this.censuses,
       samples: this.samples,
@@ -330,6 +336,42 @@ export class SeriesBuilder {
       droppedNames: this.droppedNames + this.census.dropped,
     };
   }
+}
+
+/**
+ * RSS points from samples and from censuses (those that carry a reading; the one after the
+ * app ended is already gone from the census table), merged in time order.
+ */
+function mergeRss(
+  samples: Map<string, Float64Array>,
+  census: Map<string, Float64Array>,
+  primaryMark: string | null,
+): Map<string, Float64Array> {
+  const has = census.get('has-rss');
+  const ct = census.get('t');
+  if (!has || !ct) return samples;
+  const idx: number[] = [];
+  for (let i = 0; i < has.length; i++) if (has[i] === 1) idx.push(i);
+  if (idx.length === 0) return samples;
+  const st = samples.get('t') ?? new Float64Array(0);
+  const n = st.length + idx.length;
+  const mk = primaryMark === null ? null : 'm:' + primaryMark;
+  const pick = (cols: Map<string, Float64Array>, key: string, i: number): number => cols.get(key)?.[i] ?? 0;
+  const rows: Array<[number, number, number]> = [];
+  for (let i = 0; i < st.length; i++) rows.push([st[i]!, pick(samples, 'rss', i), mk ? pick(samples, mk, i) : 0]);
+  for (const i of idx) rows.push([ct[i]!, pick(census, 'rss', i), mk ? pick(census, mk, i) : 0]);
+  rows.sort((a, b) => a[0] - b[0]);
+  const t = new Float64Array(n);
+  const rss = new Float64Array(n);
+  const m = new Float64Array(n);
+  rows.forEach(([a, b, c], i) => {
+    t[i] = a;
+    rss[i] = b;
+    m[i] = c;
+  });
+  const out = new Map<string, Float64Array>([['t', t], ['rss', rss]]);
+  if (mk) out.set(mk, m);
+  return out;
 }
 
 /** Build series from records (sync or async). */

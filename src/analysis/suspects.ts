@@ -5,7 +5,7 @@
  * kept as dependents, ranked below it.
  */
 import type { Referrer, Suspect } from '../report/types.js';
-import { fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, type GrowthFit } from './fit.js';
+import { fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
 import type { ReferrerAgg, Series } from './series.js';
 import { median } from './stats.js';
 import {
@@ -330,7 +330,7 @@ function collapseBytes(out: RankedSuspect[], series: Series): void {
   for (const b of total.values()) estimated += b;
   let factor = 1;
   const rss = perMark && estimated > 0 ? fitGrowth(series.rss.t, series.rss.x, series.rss.kib) : null;
-  if (rss?.perMark && isGrowing(rss, { minNet: 64, minRelative: 0 })) {
+  if (rss?.perMark && isGrowing(rss, { minNet: 64, minRelative: 0, floor: RSS_FLOOR_KIB })) {
     const measured = rss.perMark.slope * 1024;
     factor = Math.min(SIZE_SLACK, Math.max(0.25, measured / estimated));
   }
@@ -385,8 +385,20 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
   }
 }
 
-/** Rises of RSS from one sample to the next needed to make up half of all its rises. */
-const NATIVE_MIN_STEPS = 6;
+/**
+ * A leak adds a little at every sample; the allocator moves RSS in a few big jumps. Half of
+ * the rise must take at least this share of the sample-to-sample rises (at least 2, and
+ * never more than 6 however dense the samples): a rule that holds at 1-second samples of a
+ * 10-second run (11 rises: 4 needed) as at 0.1-second ones.
+ */
+const NATIVE_STEP_SHARE = 0.3;
+const NATIVE_MAX_STEPS = 6;
+
+export function stepsNeeded(kib: Float64Array): number {
+  let rises = 0;
+  for (let i = 1; i < kib.length; i++) if (kib[i]! > kib[i - 1]!) rises++;
+  return Math.min(NATIVE_MAX_STEPS, Math.max(2, Math.ceil(NATIVE_STEP_SHARE * rises)));
+}
 
 export function risesForHalf(kib: Float64Array): number {
   const rises: number[] = [];
@@ -413,7 +425,7 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   const f = fitGrowth(t, x, kib);
   if (!f) return null;
   const s = mainSlope(f);
-  if (!s || !isGrowing(f, { minNet: NATIVE_MIN_NET_KIB, minRelative: 0 })) return null;
+  if (!s || !isGrowing(f, { minNet: NATIVE_MIN_NET_KIB, minRelative: 0, floor: RSS_FLOOR_KIB })) return null;
   // the pace test looks past the change point: RSS that grows ever more slowly has a
   // flatter end that looks straight on its own; over the run after a fixed 20 % its later
   // half is much slower than its earlier half
@@ -442,10 +454,11 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   const lateUnexplained = f.lateSlope * 1024 - explained;
   if ((lateUnexplained * f.span) / 2 / 1024 < NATIVE_MIN_NET_KIB / 2) return null;
   // a leak adds a little at every sample; the allocator moves RSS in a few big jumps (a new
-  // arena, the heap's top, a trim undone): half of the rise must take >= NATIVE_MIN_STEPS rises
-  if (risesForHalf(kib.subarray(f.skip)) < NATIVE_MIN_STEPS) return null;
+  // arena, the heap's top, a trim undone): half of the rise must take many of the rises
+  const window = kib.subarray(f.skip);
+  if (risesForHalf(window) < stepsNeeded(window)) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
-  const confidence = round2(growthConfidence(f) * share);
+  const confidence = round2(growthConfidence(f, 1, RSS_FLOOR_KIB) * share);
   const mark = series.primaryMark;
   const per = perMark ? `per ${mark}` : 'per second';
   const perSecondBytes = (f.perSecond?.slope ?? 0) * 1024 - (perMark ? 0 : explained);

@@ -54,6 +54,8 @@ export interface CensusRecord extends Base {
   marks: MarkCounts;
   dur: number;
   n: number;
+  /** RSS in KiB when the census was taken (probes since issue 10), else null */
+  rss: number | null;
   types: CensusEntry[];
 }
 
@@ -209,7 +211,8 @@ export function toRecord(v: unknown): ProbeRecord | null {
         if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
         else return null;
       }
-      return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, types };
+      const rss = isNum(v.rss) && v.rss >= 0 ? v.rss : null;
+      return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, rss, types };
     }
     case 'referrers': {
       if (!isStr(v.type) || !Array.isArray(v.holders)) return null;

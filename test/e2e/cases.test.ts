@@ -18,8 +18,8 @@ import { coreInterpreters, type Interp } from '../helpers/pythons.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'dist', 'cli', 'bin.js');
-const FAST = ['--interval', '0.1', '--census-budget', '0.2'];
-const FRAMES = '300';
+const FAST: string[] = [];
+const FRAMES = process.env.REFSCOPE_CASES_FRAMES ?? '150';
 /** a planted leak's culprit is at least this confident; a clean control's suspects stay below CLEAN */
 const PLANTED = 0.8;
 const CLEAN = 0.3;
