@@ -1,11 +1,15 @@
 /**
  * The interpreters the tests run the probe under: every CPython under $(pyenv root)/versions,
- * plus REFSCOPE_PY25 when set. Tests that need one that is missing skip and say so.
+ * plus REFSCOPE_PY25 when set. CPython 2.7 and a 3.x are required prerequisites, Python 2.5
+ * an optional extra: asking for the interpreters records what is missing for the run's
+ * summary (test/helpers/prereq.ts), and under REFSCOPE_REQUIRE_RIG=1 a missing 2.7 or 3.x
+ * throws, so the test file fails with the reason instead of skipping.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { missing } from './prereq.js';
 
 export interface Interp {
   /** short label, e.g. "2.7" or "3.11" */
@@ -26,7 +30,7 @@ function pyenvRoot(): string {
 
 let cached: Interp[] | null = null;
 
-export function interpreters(): Interp[] {
+function found(): Interp[] {
   if (cached) return cached;
   const out: Interp[] = [];
   const root = join(pyenvRoot(), 'versions');
@@ -43,6 +47,19 @@ export function interpreters(): Interp[] {
   out.sort((a, b) => cmp(a.label, b.label));
   cached = out;
   return out;
+}
+
+/** every interpreter found; records (or, under REFSCOPE_REQUIRE_RIG=1, throws for) a missing 2.7 or 3.x, and a missing 2.5 as optional */
+export function interpreters(): Interp[] {
+  const all = found();
+  const versions = join(pyenvRoot(), 'versions');
+  const py25 = process.env.REFSCOPE_PY25;
+  missing([
+    ['python2.7', all.some((i) => i.label === '2.7') ? null : `no CPython 2.7 under ${versions} (pyenv install 2.7.18)`],
+    ['python3', all.some((i) => i.label.startsWith('3.')) ? null : `no CPython 3.x under ${versions} (pyenv install 3.11.7)`],
+    ['python2.5 (REFSCOPE_PY25)', all.some((i) => i.label === '2.5') ? null : py25 ? `REFSCOPE_PY25=${py25} does not exist` : 'REFSCOPE_PY25 is not set', { optional: true }],
+  ]);
+  return all;
 }
 
 function cmp(a: string, b: string): number {

@@ -4,11 +4,19 @@
  * forced-command wrapper makes every login (sshd ForceCommand, dropbear -c) run under
  * busybox sh with only that PATH and HOME=<device>/home, so bash-isms and GNU-only flags
  * fail as they would on an N810.
+ *
+ * Nothing a device starts outlives it: its login script exports the rig's markers (see
+ * procs.ts), so every process started over SSH carries the device's folder, and cleanup()
+ * ends every process of the device (detached runs, followers, and the servers started for
+ * it) with SIGTERM, then SIGKILL at a deadline, before deleting the folder: in afterAll,
+ * even when a test failed or timed out, and from the setup file's afterAll when a test
+ * file left a device behind.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { belongsTo, describeProc, markerExports, onRigCleanup, recordRigDir, stopProcsOf } from './procs.js';
 
 export interface RigDevice {
   root: string;
@@ -16,7 +24,14 @@ export interface RigDevice {
   home: string;
   /** the forced command every login runs */
   shell: string;
+  /**
+   * End every process of the device and of the servers started for it (SIGTERM, then
+   * SIGKILL at a deadline), then delete its folder. Throws, naming them, when some could
+   * not be ended. Safe to call twice.
+   */
   cleanup(): void;
+  /** folders whose processes are the device's too: the servers started for it (startServer adds its own) */
+  serverDirs: string[];
 }
 
 export interface DeviceOptions {
@@ -30,6 +45,7 @@ export function busyboxPath(): string {
 
 export function makeDevice(opts: DeviceOptions = {}): RigDevice {
   const root = mkdtempSync(join(tmpdir(), 'refscope-dev-'));
+  recordRigDir(root);
   const bin = join(root, 'bin');
   const home = join(root, 'home');
   mkdirSync(bin);
@@ -43,6 +59,7 @@ export function makeDevice(opts: DeviceOptions = {}): RigDevice {
     shell,
     [
       `#!${bb} sh`,
+      ...markerExports(root),
       `PATH='${bin}'; export PATH`,
       `HOME='${home}'; export HOME`,
       `SHELL='${bb}'; export SHELL`,
@@ -55,28 +72,26 @@ export function makeDevice(opts: DeviceOptions = {}): RigDevice {
     ].join('\n'),
   );
   chmodSync(shell, 0o755);
-  const device: RigDevice = {
-    root, bin, home, shell,
-    cleanup: () => {
-      killDeviceRuns(device);
-      rmSync(root, { recursive: true, force: true });
-    },
+  const serverDirs: string[] = [];
+  let done = false;
+  const cleanup = (): void => {
+    if (done) return;
+    done = true;
+    unregister();
+    const left = stopProcsOf([root, ...serverDirs]);
+    rmSync(root, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`rig device ${root}: could not end\n${left.map(describeProc).join('\n')}`);
   };
-  return device;
+  const unregister = onRigCleanup(cleanup);
+  return { root, bin, home, shell, cleanup, serverDirs };
 }
 
 /**
- * Apps started on the device outlive their connections by design (a dropped run, a
- * soak): end whatever a test left running there, by the launcher's pid files.
+ * Apps started on the device outlive their connections by design (a dropped run, a soak):
+ * end everything running on the device (started over SSH: detached runs, followers,
+ * shells), but not the servers started for it. SIGTERM, then SIGKILL at a deadline.
  */
 export function killDeviceRuns(device: RigDevice): void {
-  const runs = join(device.home, '.refscope', 'runs');
-  if (!existsSync(runs)) return;
-  for (const r of readdirSync(runs)) {
-    const pidFile = join(runs, r, 'pid');
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
-    if (pid > 0) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  }
+  const left = stopProcsOf([device.root], 10_000, (p) => belongsTo(p, device.serverDirs));
+  if (left.length > 0) throw new Error(`rig device ${device.root}: could not end\n${left.map(describeProc).join('\n')}`);
 }

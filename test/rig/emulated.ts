@@ -10,13 +10,16 @@
  * busybox applets plus Debian's armel python3 (and REFSCOPE_PY25_ARM's python2.5 when set),
  * as on an N810. Where the cgroup v1 memory controller is there, the whole device (dropbear
  * and everything it starts) runs in a memory cgroup limited to 128 MB, swap included, like
- * the N810's RAM; the cgroup is nested in the test's own.
+ * the N810's RAM; the cgroup is nested in the test's own. Everything the device starts
+ * carries the rig's markers (procs.ts); stop() ends it all and the run's teardown checks.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { missing, notRoot, skipWhy } from '../helpers/prereq.js';
+import { describeProc, markerExports, onRigCleanup, recordRigDir, rigEnv, stopProcsOf } from './procs.js';
 import { readBanner, waitFor } from './wait.js';
 
 export const DEFAULT_ROOTFS = '/var/cache/refscope-rig/armel-rootfs';
@@ -30,23 +33,30 @@ export function armelRootfs(): string {
 
 const BUILD_SCRIPT = new URL('./build-armel-rootfs.sh', import.meta.url).pathname;
 
-function missingTools(): string | null {
-  if (process.getuid?.() !== 0) return 'the emulated device needs root (chroot, mount namespace, cgroups)';
-  if (!existsSync('/usr/bin/qemu-arm-static')) return 'qemu-arm-static is not installed (apt-get install qemu-user-static binfmt-support)';
-  if (!existsSync('/proc/sys/fs/binfmt_misc/qemu-arm')) return 'binfmt_misc has no qemu-arm entry (update-binfmts --enable qemu-arm)';
-  if (!existsSync('/usr/bin/dropbearkey')) return 'dropbearkey is not installed (apt-get install dropbear-bin)';
-  if (!/\boverlay\b/.test(readFileSync('/proc/filesystems', 'utf8'))) return 'the kernel has no overlayfs';
-  return null;
+function missingTools(): Array<[string, string | null]> {
+  const binfmt = '/proc/sys/fs/binfmt_misc/qemu-arm';
+  return [
+    ['root', notRoot('the emulated device needs root: chroot, mount namespace, cgroups')],
+    ['qemu-arm-static', existsSync('/usr/bin/qemu-arm-static') ? null : 'qemu-arm-static is not installed (apt-get install qemu-user-static binfmt-support)'],
+    ['binfmt qemu-arm', existsSync(binfmt) ? null : 'binfmt_misc has no qemu-arm entry (update-binfmts --enable qemu-arm)'],
+    ['dropbear', existsSync('/usr/bin/dropbearkey') ? null : 'dropbearkey is not installed (apt-get install dropbear-bin)'],
+    ['overlayfs', /\boverlay\b/.test(readFileSync('/proc/filesystems', 'utf8')) ? null : 'the kernel has no overlayfs'],
+  ];
 }
 
 /**
- * Null when the emulated device can start; else why not (the tests skip and print it).
- * A missing rootfs is built here when the tools for it are there (about 2-4 minutes, once
- * per machine; .ci/run builds it beforehand), unless REFSCOPE_NO_ROOTFS_BUILD is set.
+ * Null when the emulated device can start; else why not (recorded for the run's summary;
+ * under REFSCOPE_REQUIRE_RIG=1 a throw that fails the test file). A missing rootfs is built
+ * here when the tools for it are there (about 2-4 minutes, once per machine; .ci/run builds
+ * it beforehand), unless REFSCOPE_NO_ROOTFS_BUILD is set.
  */
 export function emulatedUnavailable(): string | null {
-  const why = missingTools();
-  if (why) return why;
+  const tools = missingTools();
+  if (tools.some(([, why]) => why !== null)) return missing(tools);
+  return skipWhy('armel rootfs', rootfsProblem());
+}
+
+function rootfsProblem(): string | null {
   const root = armelRootfs();
   if (existsSync(join(root, '.complete'))) return null;
   if (process.env.REFSCOPE_NO_ROOTFS_BUILD) return `no armel rootfs at ${root} (build it: sh test/rig/build-armel-rootfs.sh)`;
@@ -56,6 +66,15 @@ export function emulatedUnavailable(): string | null {
     return `no armel rootfs at ${root} and it could not be built (${tail || r.error?.message || `status ${r.status}`})`;
   }
   return null;
+}
+
+/**
+ * Null when the device can run in a memory cgroup (the cgroup v1 memory controller, as on
+ * the N810's kernel); else why not. Optional: the OOM test skips without it, listed in the
+ * run's summary.
+ */
+export function memcgUnavailable(): string | null {
+  return skipWhy('cgroup v1 memory controller', ownMemcg() !== null ? null : 'no cgroup v1 memory controller here (the OOM test needs memory.limit_in_bytes)', { optional: true });
 }
 
 /** the memory cgroup v1 directory of this process, or null when there is no v1 memory controller */
@@ -80,14 +99,24 @@ export function pidsRootedIn(root: string): number[] {
   return out;
 }
 
-/** REFSCOPE_PY25_ARM: an armel python2.5 on this machine; its install prefix is shown inside the device */
-export function py25Arm(): string | null {
+function py25ArmPath(): string | null {
   const p = process.env.REFSCOPE_PY25_ARM;
   return p && existsSync(p) ? p : null;
 }
 
+/**
+ * REFSCOPE_PY25_ARM: an armel python2.5 on this machine; its install prefix is shown inside
+ * the device. Optional: when there is none the run's summary lists it as skipped.
+ */
+export function py25Arm(): string | null {
+  const p = py25ArmPath();
+  const env = process.env.REFSCOPE_PY25_ARM;
+  skipWhy('armel python2.5 (REFSCOPE_PY25_ARM)', p ? null : env ? `REFSCOPE_PY25_ARM=${env} does not exist` : 'REFSCOPE_PY25_ARM is not set', { optional: true });
+  return p;
+}
+
 function py25Prefix(): string | null {
-  const p = py25Arm();
+  const p = py25ArmPath();
   return p ? dirname(dirname(p)) : null;
 }
 
@@ -117,8 +146,9 @@ export interface EmulatedOptions {
   limitBytes?: number | null;
 }
 
-const LOGIN = `#!/opt/n810/bin/sh
+const login = (dir: string): string => `#!/opt/n810/bin/sh
 # every login: busybox sh with busybox applets and python on PATH, ARMv6 emulated
+${markerExports(dir).join('\n')}
 QEMU_CPU=${QEMU_CPU}; export QEMU_CPU
 PATH=/opt/n810/bin; export PATH
 HOME=/root; export HOME
@@ -159,20 +189,20 @@ function keygen(path: string): string {
   return readFileSync(`${path}.pub`, 'utf8').trim();
 }
 
-function prepareUpper(upper: string, clientPub: string, hostKey: string): string[] {
+function prepareUpper(upper: string, clientPub: string, hostKey: string, dir: string): string[] {
   // the per-device layer: login script, busybox PATH, keys, root's shell
   const bin = join(upper, 'opt/n810/bin');
   mkdirSync(bin, { recursive: true });
   const pythons = ['python3'];
   const links: Record<string, string> = { python3: '/usr/bin/python3' };
-  const py25 = py25Arm();
+  const py25 = py25ArmPath();
   if (py25) { links['python2.5'] = py25; pythons.push('python2.5'); }
   const applets = execFileSync('chroot', [armelRootfs(), '/bin/busybox', '--list'], { encoding: 'utf8', env: { ...process.env, QEMU_CPU } })
     .split('\n').filter(Boolean);
   const script = ['set -e', `cd '${bin}'`, ...applets.map((a) => `ln -s /bin/busybox '${a}'`),
     ...Object.entries(links).map(([n, p]) => `ln -sf '${p}' '${n}'`)].join('\n');
   execFileSync('sh', ['-c', script]);
-  writeFileSync(join(upper, 'opt/n810/login'), LOGIN, { mode: 0o755 });
+  writeFileSync(join(upper, 'opt/n810/login'), login(dir), { mode: 0o755 });
   mkdirSync(join(upper, 'root/.ssh'), { recursive: true, mode: 0o700 });
   writeFileSync(join(upper, 'root/.ssh/authorized_keys'), clientPub + '\n', { mode: 0o600 });
   mkdirSync(join(upper, 'etc/dropbear'), { recursive: true });
@@ -189,6 +219,8 @@ function prepareUpper(upper: string, clientPub: string, hostKey: string): string
 export async function startEmulated(opts: EmulatedOptions = {}): Promise<EmulatedDevice> {
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'refscope-emu-'));
+  recordRigDir(dir);
+  const env = rigEnv(dir);
   const base = join(dir, 'layers');
   const merged = join(dir, 'root');
   for (const d of [join(base, 'upper'), join(base, 'work'), merged]) mkdirSync(d, { recursive: true });
@@ -198,7 +230,7 @@ export async function startEmulated(opts: EmulatedOptions = {}): Promise<Emulate
   execFileSync('dropbearkey', ['-t', 'ed25519', '-f', hk], { stdio: 'ignore' });
   const hostKey = (execFileSync('dropbearkey', ['-y', '-f', hk], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('ssh-')) ?? '')
     .split(' ').slice(0, 2).join(' ');
-  const pythons = prepareUpper(join(base, 'upper'), clientPub, hk);
+  const pythons = prepareUpper(join(base, 'upper'), clientPub, hk, dir);
 
   const limitBytes = opts.limitBytes === undefined ? N810_RAM_BYTES : opts.limitBytes;
   const parent = ownMemcg();
@@ -213,7 +245,7 @@ export async function startEmulated(opts: EmulatedOptions = {}): Promise<Emulate
 
   let stderr = '';
   const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', HOLD, 'sh', armelRootfs(), base, merged, memcg ?? '', py25Prefix() ?? ''],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'pipe', 'pipe'], env });
   holder.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const ready = await new Promise<boolean>((resolve) => {
     holder.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(true); });
@@ -221,6 +253,7 @@ export async function startEmulated(opts: EmulatedOptions = {}): Promise<Emulate
   });
   const fail = (): never => {
     if (holder.exitCode === null) holder.kill('SIGKILL');
+    stopProcsOf([dir]);
     if (memcg) try { rmdirSync(memcg); } catch { /* busy */ }
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`the emulated device did not start:\n${stderr}`);
@@ -229,7 +262,7 @@ export async function startEmulated(opts: EmulatedOptions = {}): Promise<Emulate
   const sessions = new Set<ChildProcess>();
   const server = createServer({ pauseOnConnect: true }, (sock) => {
     const child = spawn('nsenter', ['-t', String(holder.pid), '-m', '--', 'sh', '-c', CONNECT, 'sh', merged, memcg ?? ''],
-      { stdio: [sock, sock, 'pipe'] });
+      { stdio: [sock, sock, 'pipe'], env });
     sessions.add(child);
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.once('exit', () => { sessions.delete(child); sock.destroy(); });
@@ -246,38 +279,45 @@ export async function startEmulated(opts: EmulatedOptions = {}): Promise<Emulate
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
   const startMs = Date.now() - t0;
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    unregister();
+    server.close();
+    for (const c of sessions) c.kill('SIGKILL');
+    // everything the device started (sessions, apps): by its root, and by its cgroup when it has one
+    for (let i = 0; i < 20; i++) {
+      const left = pidsRootedIn(merged);
+      if (left.length === 0) break;
+      for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (memcg) {
+      for (let i = 0; i < 50; i++) {
+        const pids = readFileSync(join(memcg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        if (pids.length === 0) break;
+        for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      try { rmdirSync(memcg); } catch { /* still busy: the kernel frees it later */ }
+    }
+    // the holder keeps the namespace (and so the overlay) alive: end it, then delete our layer
+    if (holder.exitCode === null && holder.signalCode === null) {
+      const gone = new Promise((r) => holder.once('exit', r));
+      holder.kill('SIGKILL');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    // a last sweep: anything else carrying the device's markers or running in its folder
+    const left = stopProcsOf([dir]);
+    rmSync(dir, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`emulated device ${dir}: could not end\n${left.map(describeProc).join('\n')}`);
+  })());
+  const unregister = onRigCleanup(stop);
 
   return {
     host: '127.0.0.1', port, user: 'root', identityFile, knownHosts, root: merged, memcg, limitBytes: memcg ? limitBytes : null,
     pythons, startMs,
     log: () => stderr,
     sessionPids: () => [...sessions].map((c) => c.pid!).filter(Boolean),
-    stop: async () => {
-      server.close();
-      for (const c of sessions) c.kill('SIGKILL');
-      // everything the device started (sessions, apps): by its root, and by its cgroup when it has one
-      for (let i = 0; i < 20; i++) {
-        const left = pidsRootedIn(merged);
-        if (left.length === 0) break;
-        for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      if (memcg) {
-        for (let i = 0; i < 50; i++) {
-          const pids = readFileSync(join(memcg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-          if (pids.length === 0) break;
-          for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        try { rmdirSync(memcg); } catch { /* still busy: the kernel frees it later */ }
-      }
-      // the holder keeps the namespace (and so the overlay) alive: end it, then delete our layer
-      if (holder.exitCode === null && holder.signalCode === null) {
-        const gone = new Promise((r) => holder.once('exit', r));
-        holder.kill('SIGKILL');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onRigCleanup, recordRigDir } from './procs.js';
 
 export interface RigHome {
   dir: string;
@@ -15,8 +16,14 @@ export interface RigHome {
 
 export function rigHome(server: { port: number; identityFile: string; knownHosts: string }, alias = 'rigdev'): RigHome {
   const dir = mkdtempSync(join(tmpdir(), 'refscope-home-'));
+  recordRigDir(dir); // a CLI left running in it is a leftover the run's teardown names
   mkdirSync(join(dir, '.ssh'), { mode: 0o700 });
   writeFileSync(join(dir, '.ssh', 'config'), `Host ${alias}\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${server.identityFile}\n`);
   writeFileSync(join(dir, '.ssh', 'known_hosts'), readFileSync(server.knownHosts));
-  return { dir, env: { HOME: dir, SSH_AUTH_SOCK: '' }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = (): void => {
+    unregister();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const unregister = onRigCleanup(cleanup);
+  return { dir, env: { HOME: dir, SSH_AUTH_SOCK: '' }, cleanup };
 }

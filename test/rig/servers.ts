@@ -4,12 +4,17 @@
  * root's ~/.ssh inside its own mount namespace, so the machine's real keys are never
  * touched; the sftp-server binary is hidden in that namespace, as on a device that has
  * none). Every login runs the rig device's forced command (busybox sh, busybox PATH).
+ * A server belongs to its device: it carries the rig's markers (procs.ts), the device's
+ * cleanup() ends it with everything else, and stop() also ends the per-connection
+ * processes (which outlive the listener).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { missing, notRoot } from '../helpers/prereq.js';
 import type { RigDevice } from './device.js';
+import { onRigCleanup, recordRigDir, rigEnv, stopProcsOf, describeProc } from './procs.js';
 import { freePort, readBanner, waitFor } from './wait.js';
 
 export type ServerKind = 'openssh' | 'dropbear';
@@ -34,11 +39,27 @@ export interface RigServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Null when this kind of server can run here; else why not (recorded for the run's summary;
+ * under REFSCOPE_REQUIRE_RIG=1 a throw that fails the test file). Needs root, the server,
+ * and busybox (the devices' shell and applets).
+ */
 export function serverAvailable(kind: ServerKind): string | null {
   const bin = kind === 'openssh' ? '/usr/sbin/sshd' : '/usr/sbin/dropbear';
-  if (!existsSync(bin)) return `${bin} not installed (apt-get install ${kind === 'openssh' ? 'openssh-server' : 'dropbear-bin'})`;
-  if (process.getuid?.() !== 0) return 'the SSH rig needs root (sshd privilege separation, mount namespaces)';
-  return null;
+  return missing([
+    [kind === 'openssh' ? 'sshd' : 'dropbear', existsSync(bin) ? null : `${bin} not installed (apt-get install ${kind === 'openssh' ? 'openssh-server' : 'dropbear-bin'})`],
+    ['root', notRoot('the SSH rig needs root: sshd privilege separation, mount namespaces')],
+    ['busybox', hasBusybox() ? null : 'busybox not on PATH (apt-get install busybox): the rig devices run busybox sh'],
+  ]);
+}
+
+function hasBusybox(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v busybox'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function keygen(path: string): string {
@@ -57,6 +78,10 @@ function childPids(pid: number): number[] {
 
 export async function startServer(kind: ServerKind, device: RigDevice, extraConfig = ''): Promise<RigServer> {
   const dir = mkdtempSync(join(tmpdir(), `refscope-${kind}-`));
+  recordRigDir(dir);
+  device.serverDirs.push(dir);
+  // the server and its per-connection processes carry the markers: the device's cleanup finds them
+  const env = rigEnv(dir);
   const identityFile = join(dir, 'client_key');
   const clientPub = keygen(identityFile);
   const knownHosts = join(dir, 'known_hosts');
@@ -94,7 +119,7 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
         '',
       ].join('\n'));
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-      proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env });
     } else {
       const hk = join(dir, 'dropbear_ed25519_host_key');
       if (!existsSync(hk)) execFileSync('dropbearkey', ['-t', 'ed25519', '-f', hk], { stdio: 'ignore' });
@@ -108,7 +133,7 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
       proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
         'mount --bind "$1" /root/.ssh && { [ ! -e /usr/lib/openssh/sftp-server ] || mount --bind /dev/null /usr/lib/openssh/sftp-server; } && exec /usr/sbin/dropbear -F -E -s -p "127.0.0.1:$2" -r "$3" -c "$4" -P "$5"',
         'sh', sshDir, String(port), hk, device.shell, join(dir, 'dropbear.pid')],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
+      { stdio: ['ignore', 'ignore', 'pipe'], env });
     }
     proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
     const exited = new Promise<null>((resolve) => proc!.once('exit', () => resolve(null)));
@@ -123,9 +148,27 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
     }
     listenerPid = proc.pid!;
   }
-  if (!proc) throw new Error(`${kind} did not start:\n${stderr}`);
+  if (!proc) {
+    stopProcsOf([dir]);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${kind} did not start:\n${stderr}`);
+  }
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey!}\n`);
   const running = proc;
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    unregister();
+    // the listener with its per-connection processes (they outlive it), all at once: SIGTERM, then SIGKILL
+    const left = stopProcsOf([dir]);
+    if (running.exitCode === null && running.signalCode === null) {
+      const gone = new Promise((r) => running.once('exit', r));
+      running.kill('SIGKILL');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`${kind} server ${dir}: could not end\n${left.map(describeProc).join('\n')}`);
+  })());
+  const unregister = onRigCleanup(stop);
 
   return {
     kind,
@@ -141,14 +184,6 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
       // dropbear runs under `unshare`, which execs it: the listener is the spawned pid either way
       return childPids(listenerPid);
     },
-    stop: async () => {
-      if (running.exitCode === null && running.signalCode === null) {
-        const gone = new Promise((r) => running.once('exit', r));
-        running.kill('SIGTERM');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
-        if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
