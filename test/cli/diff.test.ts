@@ -19,7 +19,7 @@ let leak: string;
 let clean: string;
 
 async function record(out: string, script: string): Promise<void> {
-  const r = await runCli(['run', '--local', '--python', py!.path, '--out', out, '--interval', '0.1', '--census-budget', '0.2',
+  const r = await runCli(['run', '--local', '--python', py!.path, '--out', out,
     '--', join(FIXTURES, script), '--frames', '200'], { timeoutMs: 90_000 });
   if (r.code !== 0 && r.code !== 1) throw new Error(`run ${script} failed (${r.code}): ${r.stderr}`);
 }

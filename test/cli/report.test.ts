@@ -21,7 +21,7 @@ describe.skipIf(!py)(`refscope report${py ? '' : ' (no CPython under pyenv: skip
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'refscope-cli-report-'));
     session = join(work, 'session');
-    const r = await runCli(['run', '--local', '--python', py!.path, '--out', session, '--interval', '0.1', '--census-budget', '0.2',
+    const r = await runCli(['run', '--local', '--python', py!.path, '--out', session,
       '--', join(APPS, 'quiet.py'), '40'], { timeoutMs: 60_000 });
     if (r.code !== 0 && r.code !== 1) throw new Error(`run failed (${r.code}): ${r.stderr}`);
   });
