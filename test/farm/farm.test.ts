@@ -17,7 +17,7 @@ import { waitFor } from '../rig/wait.js';
 
 const DEVICES = 20;
 const py = coreInterpreters().at(-1);
-const why = skipWhy('dropbear', serverAvailable('dropbear')) ?? skipWhy('python 3.x', py ? null : 'no CPython under $(pyenv root)/versions');
+const why = skipWhy('dropbear', serverAvailable('dropbear')) ?? skipWhy('python3', py ? null : 'no CPython 3.x under $(pyenv root)/versions');
 const XSD = join(ROOT, 'test', 'report', 'junit.xsd');
 const noXmllint = skipWhy('xmllint', spawnSync('xmllint', ['--version']).status === 0 ? null : 'xmllint not on PATH (apt-get install libxml2-utils)');
 
