@@ -145,6 +145,15 @@ export interface ReferrerAgg {
   sampled: number;
   unexplained: number;
   holders: Map<string, number>;
+  /** measured bytes per object (with what it alone holds), one per record that had it */
+  sizes: number[];
+}
+
+/** The median measured size of a type's sampled objects, or null when none was measured. */
+export function measuredSize(agg: ReferrerAgg | undefined): number | null {
+  if (!agg || agg.sizes.length === 0) return null;
+  const s = [...agg.sizes].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
 }
 
 export interface Series {
@@ -279,7 +288,7 @@ export class SeriesBuilder {
         this.droppedNames++;
         return;
       }
-      agg = { records: 0, sampled: 0, unexplained: 0, holders: new Map() };
+      agg = { records: 0, sampled: 0, unexplained: 0, holders: new Map(), sizes: [] };
       this.referrers.set(type, agg);
     }
     // each record samples a few live objects; the same holder seen again is the same
@@ -287,6 +296,7 @@ export class SeriesBuilder {
     agg.sampled = Math.max(agg.sampled, r.sampled);
     agg.unexplained = Math.max(agg.unexplained, r.unexplained);
     agg.records++;
+    if (typeof r.size === 'number' && agg.sizes.length < 64) agg.sizes.push(r.size);
     for (const [raw, n] of r.holders) {
       const via = clipName(raw);
       if (!agg.holders.has(via) && agg.holders.size >= MAX_VIAS_PER_TYPE) continue;

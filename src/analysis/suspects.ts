@@ -6,7 +6,7 @@
  */
 import type { Referrer, Suspect } from '../report/types.js';
 import { fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
-import type { ReferrerAgg, Series } from './series.js';
+import { measuredSize, type ReferrerAgg, type Series } from './series.js';
 import { median } from './stats.js';
 import {
   bytesPerObject,
@@ -34,8 +34,21 @@ const NATIVE_MIN_NET_KIB = 256;
  * fragmentation): the later half of the window must keep at least half the earlier pace.
  */
 const NATIVE_MIN_PACE = 0.5;
-/** Factor on the bytes growing types explain before RSS growth counts as native. */
+/**
+ * Factor on the bytes growing types explain before RSS growth counts as native: the size
+ * table is good to about a factor of 2; sizes the probe measured on the objects miss only
+ * the allocator's overhead (pool rounding, fragmentation), which for small objects is
+ * as large: the same factor.
+ */
 const SIZE_SLACK = 2;
+/** measured sizes miss the allocator's rounding and pools: small objects take up to ~2x in RSS */
+const MEASURED_SLACK = 2;
+
+/** Bytes per object of a type: what the probe measured on its objects, else the table. */
+function sizeOf(type: string, series: Series): { bytes: number; measured: boolean } {
+  const m = measuredSize(series.referrers.get(type));
+  return m !== null ? { bytes: m, measured: true } : { bytes: bytesPerObject(type), measured: false };
+}
 const MAX_VIAS = 1000;
 const NO_REFERRER = /^no referrer\b/;
 
@@ -187,7 +200,7 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
 function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
   const agg = series.referrers.get(c.type);
-  const size = bytesPerObject(c.type);
+  const size = sizeOf(c.type, series).bytes;
   const accumulated = Math.max(0, Math.round(c.fit.total));
   const clock = c.rate.per === 'second' && mark ? `, with time, not with '${mark}' marks (a thread or a timer)` : '';
   const evidence =
@@ -225,7 +238,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     if (none > 0) evidence += `; ${none} of ${total} sampled references have no referrer (reference leaked by C code)`;
     else if (total > 0) evidence += `; but Python code holds them: ${holderPhrase(agg)}`;
   }
-  const size = bytesPerObject(c.type);
+  const size = sizeOf(c.type, series).bytes;
   return {
     kind: 'refcount-growth',
     type: c.type,
@@ -310,40 +323,64 @@ function namesClass(via: string, short: string): boolean {
 function collapseBytes(out: RankedSuspect[], series: Series): void {
   const perMark = series.primaryMark !== null;
   const own = new Map<RankedSuspect, number>();
+  const measured = new Map<RankedSuspect, boolean>();
   for (const s of out) {
     if (s.kind !== 'object-growth' || !s.type) continue;
     const rate = s.perMark?.value ?? s.perSecond * marksPerSecond(series);
-    own.set(s, rate * bytesPerObject(s.type));
+    const size = sizeOf(s.type, series);
+    own.set(s, rate * size.bytes);
+    measured.set(s, size.measured);
   }
   const total = new Map<RankedSuspect, number>();
   for (const [s, b] of own) if (!s.dependsOn) total.set(s, b);
   for (const [s, b] of own) {
     if (!s.dependsOn) continue;
     if (s.type === 'dict' && perInstanceHelper('dict')) {
-      // an instance's __dict__ is already in INSTANCE_BYTES
+      // an instance's __dict__ is already in INSTANCE_BYTES (and in a measured size)
       continue;
     }
     const holder = out.find((u) => u.type === s.dependsOn && !u.dependsOn);
-    if (holder && total.has(holder)) total.set(holder, total.get(holder)! + b);
+    if (!holder || !total.has(holder)) continue;
+    // a measured size already holds what the object alone holds (its __dict__, its lists);
+    // only helpers that hold it instead (the bound methods in a registry that its own
+    // referrers name) are leaked besides it and add their own bytes
+    if (measured.get(holder) && !holdsIt(s, holder, series)) continue;
+    total.set(holder, total.get(holder)! + b);
   }
   let estimated = 0;
-  for (const b of total.values()) estimated += b;
+  let allMeasured = total.size > 0;
+  for (const [s, b] of total) {
+    estimated += b;
+    if (!measured.get(s)) allMeasured = false;
+  }
   let factor = 1;
-  const rss = perMark && estimated > 0 ? fitGrowth(series.rss.t, series.rss.x, series.rss.kib) : null;
+  const rss = perMark && estimated > 0 && !allMeasured ? fitGrowth(series.rss.t, series.rss.x, series.rss.kib) : null;
   if (rss?.perMark && isGrowing(rss, { minNet: 64, minRelative: 0, floor: RSS_FLOOR_KIB })) {
-    const measured = rss.perMark.slope * 1024;
-    factor = Math.min(SIZE_SLACK, Math.max(0.25, measured / estimated));
+    // table estimates only: scale them to what RSS says (0.25-2x)
+    const m = rss.perMark.slope * 1024;
+    factor = Math.min(SIZE_SLACK, Math.max(0.25, m / estimated));
   }
   for (const [s, b] of total) {
-    const bytes = b * factor;
+    const bytes = measured.get(s) ? b : b * factor;
     const own1 = own.get(s) ?? 0;
     const held = b - own1;
     if (s.perMark) s.bytesPerMark = round0(bytes);
     s.score = bytes * s.confidence;
     if (held > 0.25 * own1 && s.perMark) {
       s.evidence += `; with what it holds, ~${fmtBytes(bytes)} per ${s.perMark.mark}`;
+    } else if (measured.get(s) && s.perMark) {
+      s.evidence += `; ~${fmtBytes(bytes)} per ${s.perMark.mark} (${fmtBytes(own1 / Math.max(1e-9, s.perMark.value))} per object, measured)`;
     }
   }
+}
+
+/** Does the helper hold the holder type (its referrers name the helper: `bound method …`)? */
+function holdsIt(helper: RankedSuspect, holder: RankedSuspect, series: Series): boolean {
+  // callables hold what they were bound to or closed over; a list or dict named among the
+  // holders is the one container that keeps them all, not one per object
+  if (!['method', 'instancemethod', 'function', 'cell'].includes(helper.type!)) return false;
+  const agg = series.referrers.get(holder.type!);
+  return [...(agg?.holders.keys() ?? [])].some((via) => holderMentions(helper.type!, via));
 }
 
 const round0 = (v: number): number => Math.round(v);
@@ -436,18 +473,22 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   // bytes per mark (or per second) the growing types account for; a dict that follows an app
   // instance is its __dict__, already in the instance's estimate
   let explained = 0;
+  let allMeasured = true;
   for (const o of objects) {
     if (o.kind !== 'object-growth' || !o.type) continue;
-    if (o.dependsOn && o.type === 'dict') continue;
-    const rate = perMark ? o.perMark?.value ?? 0 : o.perSecond;
-    explained += rate * bytesPerObject(o.type);
+    if (o.dependsOn) continue; // collapsed into its holder's bytes
+    const size = sizeOf(o.type, series);
+    if (!size.measured) allMeasured = false;
+    if (perMark && o.perMark && o.bytesPerMark !== null) explained += o.bytesPerMark;
+    else explained += (perMark ? o.perMark?.value ?? 0 : o.perSecond) * size.bytes;
   }
+  const slack = allMeasured ? MEASURED_SLACK : SIZE_SLACK;
   const unexplained = s.slope * 1024 - explained;
   const unexplainedLow = s.low * 1024 - explained;
   const min = perMark ? NATIVE_MIN_BYTES_PER_MARK : NATIVE_MIN_BYTES_PER_SECOND;
   // the per-object sizes are estimates, good to about a factor of 2: only RSS growth beyond
   // twice what the types explain counts as unexplained
-  if (s.low * 1024 - SIZE_SLACK * explained <= 0 || unexplained < min) return null;
+  if (s.low * 1024 - slack * explained <= 0 || unexplained < min) return null;
   if ((unexplained * f.span) / 1024 < NATIVE_MIN_NET_KIB) return null;
   // …and the later half of the window alone must add half of that: RSS that rose in a few
   // allocator steps early on (arenas, the heap's high-water mark) and then crawls is no leak
@@ -470,8 +511,12 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
     perMark: perMark ? { mark: mark!, value: unexplained } : null,
     bytesPerMark: perMark ? unexplained : null,
     evidence:
-      `RSS grows by ${fmt(unexplained / 1024)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)} KiB of RSS) and ` +
-      `no Python type explains it: a native (C heap) leak`,
+      (explained > 0
+        ? `RSS grows by ${fmt(s.slope)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)}); growing Python objects ` +
+          `explain ${fmt(explained / 1024)} KiB of it, leaving ${fmt(unexplained / 1024)} KiB ${per} ` +
+          `(95 % CI ${fmt(Math.max(0, unexplainedLow) / 1024)}-${fmt((s.high * 1024 - explained) / 1024)}) that no Python type explains`
+        : `RSS grows by ${fmt(unexplained / 1024)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)}) and no Python type explains it`) +
+      `: a native (C heap) leak`,
     referrers: [],
     interval: { low: unexplainedLow, high: s.high * 1024 - explained, per: perMark ? 'mark' : 'second' },
     unit: 'bytes',

@@ -68,6 +68,8 @@ export interface ReferrersRecord extends Base {
   sampled: number;
   holders: HolderEntry[];
   unexplained: number;
+  /** median bytes of the sampled objects with what they alone hold (probes since issue 10) */
+  size: number | null;
   dur: number;
 }
 
@@ -225,6 +227,7 @@ export function toRecord(v: unknown): ProbeRecord | null {
         sampled: isNum(v.sampled) ? v.sampled : 0,
         holders,
         unexplained: isNum(v.unexplained) ? v.unexplained : 0,
+        size: isNum(v.size) && v.size > 0 && v.size < 2 ** 40 ? v.size : null,
         dur: isNum(v.dur) ? v.dur : 0,
       };
     }

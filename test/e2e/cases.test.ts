@@ -246,6 +246,17 @@ describe.each(core.map((i) => [i.label, i] as const))('issue 4 cases, refscope r
     if (lists) expect(lists.dependsOn, said(r)).toBe('album.Thumb');
   });
 
+  it('12 a Python leak bigger than the size table (a message holding 200 ints): inbox.Message first, its bytes measured, not called native', async () => {
+    const r = await refscope(interp, 'payload_leak', ['--frames', FRAMES]);
+    const s = culprit(r, 'object-growth', 'inbox.Message');
+    near(s.perMark?.value, 1, 0.1, said(r));
+    // a list of 200 pointers and 200 ints of 24-32 bytes: at least 5 KiB a message
+    expect(s.bytesPerMark!, said(r)).toBeGreaterThan(5000);
+    expect(s.bytesPerMark!, said(r)).toBeLessThan(16000);
+    const native = r.report.suspects.find((x) => x.kind === 'native-growth');
+    if (native !== undefined) expect(native.confidence, said(r)).toBeLessThan(0.6);
+  });
+
   it('11 too few marks: inconclusive, saying how many more it needs', async () => {
     const r = await refscope(interp, 'object_growth', ['--frames', '8']);
     const msg = said(r);
