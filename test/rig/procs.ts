@@ -16,8 +16,12 @@ import { appendFileSync, readdirSync, readFileSync, readlinkSync } from 'node:fs
 
 export const RUN_ENV = 'REFSCOPE_RIG_RUN';
 export const DEVICE_ENV = 'REFSCOPE_RIG_DEVICE';
+/** one id per test file: every process the file's tests start carries it (set by setup.ts) */
+export const FILE_ENV = 'REFSCOPE_RIG_FILE';
 /** a file the rig appends its folders to, one a line (set by the global setup) */
 export const DIRS_ENV = 'REFSCOPE_RIG_DIRS';
+/** a file setup.ts appends the processes a test file left running to (set by the global setup) */
+export const LEFTOVERS_ENV = 'REFSCOPE_RIG_LEFTOVERS';
 
 /** this run's id (outside `vitest run` with the global setup, e.g. the bench: one per process) */
 export function rigRun(): string {
@@ -178,6 +182,17 @@ export function stopProcsOf(dirs: string[], deadlineMs = 10_000, exclude?: (p: P
     left = stopProcs(found);
     if (Date.now() > deadline) return left;
   }
+}
+
+/** wait (asynchronously, up to ms) for these to end by themselves; returns those still running */
+export async function waitEnded(procs: ProcInfo[], ms: number): Promise<ProcInfo[]> {
+  const deadline = Date.now() + ms;
+  let left = procs.filter(running);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = left.filter(running);
+  }
+  return left;
 }
 
 /** one line naming a process, for messages */

@@ -145,7 +145,7 @@ it('records an optional skip', () => { expect(why).toBe('not on this machine'); 
     rmSync(join(dir, 'leak.test.mjs'), { force: true });
     if (extraTest) writeFileSync(join(dir, 'leak.test.mjs'), extraTest);
     // a clean environment for the nested vitest: none of this worker's VITEST_* variables
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== RUN_ENV));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !k.startsWith('REFSCOPE_RIG_') && k !== 'REFSCOPE_SKIP_LOG'));
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, '--config', join(dir, 'vitest.config.mjs')],
         { cwd: dir, env: { ...env, REFSCOPE_REQUIRE_RIG: '0', LEAK_PID_FILE: join(dir, 'leak.pid'), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -164,22 +164,38 @@ it('records an optional skip', () => { expect(why).toBe('not on this machine'); 
     expect(r.out).not.toMatch(/outlived the suite/);
   });
 
-  it('fails a run whose test left a process behind, naming it, and ends it', async () => {
+  it('fails a run whose test left processes behind, naming them, and ends them', async () => {
+    // one started plainly (the file's own marker finds it when the file ends); one without the
+    // run's or the file's markers, running in a folder the rig recorded (only the teardown's scan finds it)
     const r = await nested(`import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { it } from 'vitest';
-it('starts a detached process and forgets it', () => {
-  const c = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
-  c.unref();
-  writeFileSync(process.env.LEAK_PID_FILE, String(c.pid));
+import { recordRigDir } from ${JSON.stringify(join(ROOT, 'test', 'rig', 'procs.ts'))};
+it('starts detached processes and forgets them', () => {
+  const a = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+  a.unref();
+  const dir = mkdtempSync(process.env.LEAK_PID_FILE + '.dev-');
+  recordRigDir(dir);
+  const env = { ...process.env };
+  delete env.REFSCOPE_RIG_RUN;
+  delete env.REFSCOPE_RIG_FILE;
+  const b = spawn('sleep', ['601'], { detached: true, stdio: 'ignore', cwd: dir, env });
+  b.unref();
+  writeFileSync(process.env.LEAK_PID_FILE, a.pid + ' ' + b.pid);
 });
 `);
-    const pid = Number(readFileSync(join(dir, 'leak.pid'), 'utf8'));
-    leaked.push(pid);
+    const pids = readFileSync(join(dir, 'leak.pid'), 'utf8').split(' ').map(Number);
+    leaked.push(...pids);
+    const [a, b] = pids;
     expect(r.out).toMatch(/Tests\s+2 passed/);
     expect(r.code, r.out).toBe(1);
-    expect(r.out).toMatch(new RegExp(`1 process of this run outlived the suite[^\\n]*\\n\\s+- pid ${pid} \\(.*\\): sleep 600`));
-    const p = readProc(pid);
-    expect(p === null || p.state === 'Z', `pid ${pid} still running`).toBe(true);
+    expect(r.out).toMatch(/2 processes of this run outlived their test file/);
+    expect(r.out).toMatch(new RegExp(`\\n\\s+- pid ${a} \\(.*\\): sleep 600 \\[left by .*leak\\.test\\.mjs\\]`));
+    expect(r.out).toMatch(new RegExp(`\\n\\s+- pid ${b} \\(.*leak\\.pid\\.dev-.*\\): sleep 601 \\[still running after the suite\\]`));
+    expect(r.out).toMatch(/the run FAILS/);
+    for (const pid of pids) {
+      const p = readProc(pid);
+      expect(p === null || p.state === 'Z', `pid ${pid} still running`).toBe(true);
+    }
   });
 });
