@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { waitFor } from '../rig/wait.js';
@@ -97,6 +97,7 @@ beforeAll(async () => {
     entryPoints: [join(ROOT, 'src', 'session', 'lock.ts')],
     bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'lock.mjs'), logLevel: 'silent',
   });
+  await stopEsbuild(); // its service process would otherwise live on with this worker
   writeFileSync(join(dir, 'taker.mjs'), TAKER);
   writeFileSync(join(dir, 'holder.mjs'), HOLDER);
 });
