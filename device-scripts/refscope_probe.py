@@ -1962,7 +1962,9 @@ def sample():
     threads = _thread_count(status)
     if _S.get('ci_ours'):
         _check_interval_watch(threads)
-    _S['probe_cpu'] += _thread_clock() - t0
+    spent = _thread_clock() - t0
+    _S['probe_cpu'] += spent
+    _S['spent'] += spent      # samples are paid from the census budget too
     fields.extend(['probeCpu', round(_S['probe_cpu'], 6), 'threads', threads, 'watch', watch])
     emit('sample', fields)
 

@@ -12,6 +12,7 @@ import {
   pick,
   senFromSorted,
   sortedSlopes,
+  studentTQuantile,
   studentTUpper,
   theilSen,
   thinIndices,
@@ -81,6 +82,18 @@ export interface GrowthFit {
   sxx: number;
   /** the lag-1 autocorrelation factor on the residuals' variance (1 when none) */
   acFactor: number;
+  /**
+   * the growth read as a random walk with drift (see `driftP`): the drift (total rise ÷
+   * span), Σ of the steps' spans, the robust spread of the scaled steps around it, and
+   * the mean step span
+   */
+  drift: { slope: number; sumDx: number; spread: number; meanDx: number; steps: number };
+  /**
+   * variance ratio: how far the residuals wander (their robust variance) against what
+   * their steps would give independent noise (step variance ÷ 2); about 1 for noise around
+   * a line, growing with the number of points for a random walk
+   */
+  wander: number;
 }
 
 /** The slope the rest of the analysis uses: per mark when there are marks, else per second. */
@@ -144,6 +157,20 @@ export function fitGrowth(
   mean /= m;
   let sxx = 0;
   for (let i = 0; i < m; i++) sxx += (wm[i]! - mean) ** 2;
+  // the random-walk reading: step i rises d_i over a span dx_i; with a walk's variance
+  // growing with the span, d_i/√dx_i = b·√dx_i + u_i, b = Σd/Σdx
+  let sumDx = 0;
+  for (let i = 1; i < m; i++) sumDx += wm[i]! - wm[i - 1]!;
+  const driftSlope = sumDx > 0 ? (wy[m - 1]! - wy[0]!) / sumDx : 0;
+  const scaled = new Float64Array(Math.max(0, m - 1));
+  for (let i = 1; i < m; i++) {
+    const dx = wm[i]! - wm[i - 1]!;
+    scaled[i - 1] = dx > 0 ? (wy[i]! - wy[i - 1]! - driftSlope * dx) / Math.sqrt(dx) : 0;
+  }
+  const drift = { slope: driftSlope, sumDx, spread: m > 2 ? mad(scaled) : 0, meanDx: m > 1 ? sumDx / (m - 1) : 0, steps: m - 1 };
+  const stepNoise = m > 2 ? mad(steps) / Math.SQRT2 : 0;
+  const levelNoise = mad(resid);
+  const wander = stepNoise > 0 ? (levelNoise / stepNoise) ** 2 : levelNoise > 0 ? Infinity : 1;
   const half = m >> 1;
   const early = theilSen(wm.subarray(0, half + 1), wy.subarray(0, half + 1));
   const late = theilSen(wm.subarray(half), wy.subarray(half));
@@ -166,6 +193,8 @@ export function fitGrowth(
     lateSlope: late ? late.slope : 0,
     sxx,
     acFactor: factor,
+    drift,
+    wander,
   };
 }
 
@@ -204,16 +233,41 @@ export function slopeP(f: GrowthFit, floor: number): number {
 }
 
 /**
+ * The random-walk test: could a walk without drift (a pool whose size wanders: sessions
+ * that come and go) have risen this far? Student t of the drift against the robust spread
+ * of the steps (at least √2 × floor over a mean step), points − 2 degrees of freedom. A
+ * leak rises by about the same at every step, so its steps barely spread; a walk's steps
+ * spread as much as they rise.
+ */
+export function driftP(f: GrowthFit, floor: number): number {
+  const d = f.drift;
+  if (d.steps < 2 || !(d.sumDx > 0) || d.slope <= 0) return 1;
+  const spread = Math.max(d.spread, (Math.SQRT2 * floor) / Math.sqrt(Math.max(d.meanDx, 1e-12)));
+  return studentTUpper((d.slope * Math.sqrt(d.sumDx)) / spread, Math.max(1, f.points - 2));
+}
+
+/** Few points cannot tell a walk from a trend; many can, by how far the residuals wander. */
+export const WALK_POINTS = 12;
+export const WALK_WANDER = 4;
+
+export function walkPlausible(f: GrowthFit): boolean {
+  return f.points <= WALK_POINTS || f.wander >= WALK_WANDER;
+}
+
+/**
  * The trend's p-value, Bonferroni-corrected for the number of series tested together
  * (with hundreds of types in a census, some look like a trend by chance): the better of
  * the rank test (Mann–Kendall, exact up to 60 points) and the slope test (which must agree
- * with the rank order: uncorrected rank p < 0.05).
+ * with the rank order: uncorrected rank p < 0.05); and, where the series is short or its
+ * residuals wander like a walk's, no better than the random-walk test (`driftP`).
  */
 export function adjustedP(f: GrowthFit, tests: number, floor = OBJECT_TEST.floor): number {
   const k = Math.max(1, tests);
   const rank = f.mk.pUp * k;
   const slope = f.mk.pUp < RANK_AGREES_P ? slopeP(f, floor) * k : 1;
-  return Math.min(1, rank, slope);
+  const p = Math.min(1, rank, slope);
+  // where a random walk is as plausible as noise around a line, it must be ruled out too
+  return walkPlausible(f) ? Math.max(p, Math.min(1, driftP(f, floor) * k)) : p;
 }
 
 /**
@@ -247,7 +301,14 @@ export function growthConfidence(f: GrowthFit, tests = 1, floor = OBJECT_TEST.fl
   const s = mainSlope(f);
   if (!s || s.slope <= 0) return 0;
   const cP = clamp01((-Math.log10(Math.max(adjustedP(f, tests, floor), 1e-300)) - 2) / 4);
-  const cW = clamp01(1 - (s.high - s.low) / (2 * s.slope));
+  // the interval's width: Sen's (robust, but on 5 points it is the whole range of the
+  // pairwise slopes) or the slope test's own (slope ± t·σ/√Sxx), whichever is tighter
+  let width = s.high - s.low;
+  if (f.points >= 4 && f.sxx > 0) {
+    const sigma = Math.max(f.noise, floor) * Math.sqrt(Math.max(1, f.acFactor));
+    width = Math.min(width, (2 * studentTQuantile(0.025, f.points - 2) * sigma) / Math.sqrt(f.sxx));
+  }
+  const cW = clamp01(1 - width / (2 * s.slope));
   const margin = f.net / Math.max(f.noise, floor);
   const cM = clamp01((margin - 3) / 5);
   return round2((0.5 * cP + 0.3 * cW + 0.2 * cM) * (0.4 + 0.6 * cM));

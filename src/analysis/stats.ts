@@ -367,3 +367,16 @@ export function studentTUpper(t: number, df: number): number {
   const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
   return t >= 0 ? tail : 1 - tail;
 }
+
+/** The t such that P(T >= t) = p for Student's t with `df` degrees of freedom (bisection). */
+export function studentTQuantile(p: number, df: number): number {
+  let lo = 0;
+  let hi = 1;
+  while (studentTUpper(hi, df) > p && hi < 1e6) hi *= 2;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTUpper(mid, df) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

@@ -257,6 +257,33 @@ describe.each(core.map((i) => [i.label, i] as const))('issue 4 cases, refscope r
     if (native !== undefined) expect(native.confidence, said(r)).toBeLessThan(0.6);
   });
 
+  it('13 a leak that starts after 40 % of the run: jobs.Job measured at its own rate', async () => {
+    // 300 frames: the leak runs for the last 60 % (~3.5 s)
+    const r = await refscope(interp, 'late_leak', ['--frames', '300']);
+    const s = culprit(r, 'object-growth', 'jobs.Job');
+    near(s.perMark?.value, 1, 0.1, said(r));
+    aloneOrDependents(r, 'jobs.Job');
+  });
+
+  it('14 an app with 300 classes of its own, one leaking: kinds.K137 first, none of the other 299 blamed', async () => {
+    // 300 frames (~4 s: this app marks ~75 times a second)
+    const r = await refscope(interp, 'many_types', ['--frames', '300']);
+    const s = culprit(r, 'object-growth', 'kinds.K137');
+    near(s.perMark?.value, 1, 0.1, said(r));
+    expect(r.report.suspects.filter((x) => /^kinds\.K/.test(x.type ?? '') && x.type !== 'kinds.K137' && x.confidence >= CLEAN), said(r)).toEqual([]);
+  });
+
+  it('15 the same 300 classes trading instances, none leaking: no leak', async () => {
+    clean(await refscope(interp, 'many_types', ['--frames', '300', '--clean']));
+  });
+
+  it('16 fast marks (no pause: hundreds a second) and slow marks (5 a second): orders.Order, 1 per frame', async () => {
+    const fast = await refscope(interp, 'object_growth', ['--frames', '600', '--sleep', '0']);
+    near(culprit(fast, 'object-growth', 'orders.Order').perMark?.value, 1, 0.1, said(fast));
+    const slow = await refscope(interp, 'object_growth', ['--frames', '40', '--sleep', '0.2']);
+    near(culprit(slow, 'object-growth', 'orders.Order').perMark?.value, 1, 0.1, said(slow));
+  });
+
   it('11 too few marks: inconclusive, saying how many more it needs', async () => {
     const r = await refscope(interp, 'object_growth', ['--frames', '8']);
     const msg = said(r);
