@@ -233,7 +233,9 @@ _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 *
       # --max-device-mb: the cap (0: none), what the probe's files take (bytes in whole
       # filesystem blocks, as du counts them), census and sample ordinals written so far
       'dev_cap': 0, 'total': 0, 'blk': 4096, 'stuck_until': 0.0,
-      'ord_census': 0, 'ord_sample': 0, 'census_bytes': 0}
+      'ord_census': 0, 'ord_sample': 0, 'census_bytes': 0,
+      # the end record is queued: nothing is written after it, and nothing thinned
+      'ended': False}
 # At most this many bytes of records wait in memory for room; beyond it the oldest go.
 HOLD_BYTES = 32 * 1024
 _FULL_ERRNOS = (_errno.ENOSPC, getattr(_errno, 'EDQUOT', _errno.ENOSPC))
@@ -303,10 +305,15 @@ def _fd_is_ours():
     return (st.st_dev, st.st_ino) == _W['ident']
 
 
+def _rotates(n):
+    """Whether a record of n bytes goes to a new segment (it does not fit in this one)."""
+    return _W['rotate'] or (_W['size'] > 0 and _W['size'] + n > _W['cap'])
+
+
 def _write_line(data, kind):
     """Write one record line whole, or raise (a torn line is cut back off)."""
     n = len(data)
-    if _W['rotate'] or (_W['size'] > 0 and _W['size'] + n > _W['cap']):
+    if _rotates(n):
         _close_segment()
         _open_segment(_W['segno'] + 1)
     elif not _fd_is_ours():
@@ -354,28 +361,50 @@ def _record_line(seq, kind, fields):
 
 def emit(kind, fields):
     """Write one record (fields: flat [key, value, ...] list, written in order).
-    Never raises; a failed write is reported by the next record that gets out."""
-    if os.getpid() != _S['pid'] or _W['dir'] is None:
+    Never raises; a failed write is reported by the next record that gets out. Once the
+    end record is queued nothing more is (an app thread or atexit handler still running):
+    the end is always the last record."""
+    if os.getpid() != _S['pid'] or _W['dir'] is None or _W['ended']:
         return False
     _wlock.acquire()
     try:
-        if not _W['q']:
-            _report_failures()
+        if _W['ended']:
+            return False
         if kind == 'end':
-            if _W['dev_cap'] and not _W['q']:
-                # thin now, if it is due, so that its events come before the end record:
-                # the end is always the last record
-                try:
-                    _make_room(_W['size'], 2048)
-                except Exception:
-                    pass
-                _flush()
-            fields = fields + ['records', _W['written'] + len(_W['q']) + 1]
+            fields = _before_end(fields)
+            _W['ended'] = True
+        elif not _W['q']:
+            _report_failures()
         _queue(kind, fields, 0)
         _flush()
         return not _W['q']
     finally:
         _wlock.release()
+
+
+def _before_end(fields):
+    """Write what must come before the end record: the records still waiting for room, the
+    report of earlier losses, and the thinning that writing the end would set off (with its
+    `thinned` events); the end itself then thins nothing (see _make_room). Returns the end's
+    fields with `records` added."""
+    _W['stuck_until'] = 0.0              # a last try at making room
+    _flush()
+    if not _W['q']:
+        _report_failures()
+        _flush()
+    if _W['dev_cap'] and not _W['q']:
+        # room for the end as _write_line will write it: in a new segment when it does
+        # not fit in this one (a margin for its `t` and `records`)
+        try:
+            n = len(_record_line(_W['seq'], 'end', fields + ['records', _W['seq'] + 1])) + 64
+            size0 = _W['size']
+            if _rotates(n):
+                size0 = 0
+            _make_room(size0, n)
+        except Exception:
+            pass
+        _flush()
+    return fields + ['records', _W['written'] + len(_W['q']) + 1]
 
 
 def _queue(kind, fields, reports):
@@ -511,7 +540,8 @@ def _make_room(size0, n):
     if not need:
         return
     cap = _W['dev_cap']
-    if _W['total'] + need > cap - cap // 4 and time.time() >= _W['stuck_until']:
+    # never once the end is queued: its `thinned` events would come after the end record
+    if _W['total'] + need > cap - cap // 4 and not _W['ended'] and time.time() >= _W['stuck_until']:
         _thin(need)
     if _W['total'] + need > cap:
         raise _NoRoom()

@@ -7,13 +7,13 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyseSession } from '../../src/analysis/index.js';
 import { renderText } from '../../src/report/text.js';
 import { openSession } from '../../src/session/reader.js';
 import { interpreters } from '../helpers/pythons.js';
-import { removeDir, runProbe, tempDir } from './harness.js';
+import { PROBE, removeDir, run, runProbe, tempDir } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SEG = /^seg-\d{6}\.jsonl$/;
@@ -194,7 +194,150 @@ async function runUntilThinned(dir: string, control: string, passes: number): Pr
   unlinkSync(control);
 }
 
+/**
+ * Drives the probe's writer directly (the probe imported as a module): records of chosen
+ * sizes bring the files to exactly 3/4 of the cap, with a last census bigger than a segment,
+ * so that the end record needs a segment (and a block) of its own; writing it is what makes
+ * room. Python 2.5 to 3.13. argv: DIR. Prints what the writer held before the end, as JSON.
+ */
+const END_NEEDS_ROOM = `
+import sys
+import os
+sys.path.insert(0, ${JSON.stringify(dirname(PROBE))})
+import refscope_probe
+p = refscope_probe
+W = p._W
+W['dev_cap'] = 256 * 1024
+W['cap'] = 16 * 1024
+p._prepare_out(sys.argv[1])
+blk = W['blk']
+cap = W['dev_cap']
+p.emit('start', ['schema', p.SCHEMA, 'maxDeviceKiB', cap // 1024, 'segmentKiB', W['cap'] // 1024])
+p.emit('census', ['marks', {}, 'types', [], 'pad', 'b' * 2000])
+# the last census: in a segment of its own, ending early in a block
+census = 5 * blk + 500
+goal = cap - cap // 4 - (census // blk + 1) * blk
+n = 0
+while W['total'] != goal:
+    p.emit('sample', ['marks', {}, 'rss', None, 'pad', 's' * 900])
+    n += 1
+    if n > 100000:
+        raise SystemExit('never reached %d bytes: %d' % (goal, W['total']))
+p.emit('census', ['marks', {}, 'types', [], 'pad', 'c' * (census - 90)])
+before = (W['total'], W['size'], W['segno'], blk, cap, W['cap'])
+p.emit('end', ['how', 'exit', 'exit', 0, 'error', None, 'probeCpu', 0.0, 'censuses', 2])
+after = p.emit('event', ['event', 'probe-error', 'detail', 'written after the end'])
+p._close_segment()
+sys.stdout.write('{"total":%d,"size":%d,"segno":%d,"blk":%d,"cap":%d,"segCap":%d,"samples":%d,"afterEnd":%s}\\n'
+                 % (before + (n, str(bool(after)).lower())))
+`;
+
+/**
+ * An app whose daemon thread keeps the probe writing (past 1000 watches every watch() is a
+ * probe-error event) while the main thread ends: the probe's end sequence, the app's atexit
+ * handler (which runs after the end record, and calls the API too) and the interpreter's
+ * exit run while it does. argv: none.
+ */
+const DAEMON_WRITES = `
+import sys
+import atexit
+import threading
+import time
+from refscope import watch
+keep = []
+for i in range(1000):
+    keep.append(type('Held%d' % i, (object,), {})())
+    watch(keep[i], 'held %d' % i)
+state = {'n': 0}
+def spam():
+    while True:
+        watch(keep[0], 'one too many')
+        state['n'] += 1
+        time.sleep(0.0002)
+def at_exit():
+    watch(keep[1], 'one too many, at exit')
+    n = state['n']
+    end = time.time() + 5
+    while state['n'] < n + 20 and time.time() < end:
+        time.sleep(0.01)
+atexit.register(at_exit)
+t = threading.Thread(target=spam)
+if hasattr(threading.Thread, 'daemon'):
+    t.daemon = True
+else:
+    t.setDaemon(True)
+t.start()
+while state['n'] < 200:
+    time.sleep(0.01)
+sys.stdout.write('main ends\\n')
+`;
+
 describe.skipIf(!!skip).each(interps)('bounded device storage under python $label', (py) => {
+  it('the end record is the last even when writing it is what makes room: the thinning comes before it', async () => {
+    const dir = tmpfs('1m');
+    try {
+      const script = join(tempDir('endroom'), 'end_needs_room.py');
+      dirs.push(dirname(script));
+      writeFileSync(script, END_NEEDS_ROOM);
+      const r = await run(py.path, [script, dir], { timeoutMs: 60_000 });
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(0);
+      const st = JSON.parse(r.stdout.toString()) as { total: number; size: number; blk: number; cap: number; segCap: number; afterEnd: boolean };
+      // the state the end record met: files at exactly 3/4 of the cap, and an open segment
+      // past its size cap whose last block has room for 2 KiB (so only the end's own new
+      // segment needs a new block)
+      expect(st.total).toBe(st.cap - st.cap / 4);
+      expect(st.size).toBeGreaterThan(st.segCap);
+      expect(st.size % st.blk).toBeLessThanOrEqual(st.blk - 2048);
+      const { recs, files } = readRaw(dir);
+      const ends = recs.filter((x) => x.k === 'end');
+      expect(ends).toHaveLength(1);
+      const end = ends[0]!;
+      expect(end).toMatchObject({ how: 'exit', exit: 0 });
+      // room was made for the end, before it: a thinning pass after the last census, and
+      // none after the end
+      const lastCensus = recs.filter((x) => x.k === 'census').pop()!;
+      const thinned = recs.filter((x) => x.k === 'event' && x.event === 'thinned');
+      expect(thinned.filter((x) => x.seq > end.seq).map((x) => x.seq)).toEqual([]);
+      expect(thinned.some((x) => x.seq > lastCensus.seq)).toBe(true);
+      // and nothing else after it: the end is the last record, and the last line
+      expect(st.afterEnd).toBe(false);
+      expect(recs[recs.length - 1]).toBe(end);
+      expect(recs.some((x) => x.k === 'event' && x.event === 'probe-error')).toBe(false);
+      const last = readFileSync(join(dir, files[files.length - 1]!), 'latin1').split('\n').filter(Boolean);
+      expect((JSON.parse(last[last.length - 1]!) as Raw).seq).toBe(end.seq);
+      // nothing lost, every removed seq named, and `records` counts every record written
+      const dropped = droppedOf(recs);
+      expect(missingOf(recs).filter((s) => !dropped.has(s))).toEqual([]);
+      expect(end.records).toBe(end.seq + 1);
+      const session = await openSession(dir);
+      for await (const _ of session.records()) { /* read it all */ }
+      expect(session.stats.lostRecords).toBe(0);
+      expect(session.stats.hasEnd).toBe(true);
+    } finally {
+      unmount(dir);
+    }
+  });
+
+  it('an app thread that keeps the probe writing while the app ends: the end record is still the last', async () => {
+    const out = tempDir('daemon-end');
+    dirs.push(out);
+    const app = join(out, 'daemon_writes.py');
+    writeFileSync(app, DAEMON_WRITES);
+    const segs = join(out, 'segs');
+    const r = await runProbe(py, segs, ['--interval', '0.05'], [app], { timeoutMs: 60_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.toString()).toBe('main ends\n');
+    const { recs } = readRaw(segs);
+    expect(recs.filter((x) => x.k === 'event' && x.event === 'probe-error').length).toBeGreaterThan(100);
+    const ends = recs.filter((x) => x.k === 'end');
+    expect(ends).toHaveLength(1);
+    expect(recs[recs.length - 1]).toBe(ends[0]);
+    expect(ends[0]!.records).toBe(ends[0]!.seq + 1);
+    expect(missingOf(recs)).toEqual([]);
+  });
+
   it('--max-device-mb 1 on a 2 MiB tmpfs: never above 1 MiB, older data thinned and every removed seq named, app unharmed', async () => {
     const dir = tmpfs('2m');
     try {
