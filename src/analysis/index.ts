@@ -63,8 +63,21 @@ export function sessionMeta(session: SessionReader, dir: string): AnalysisMeta {
 export async function applySession(report: Report, session: SessionReader, dir: string): Promise<void> {
   report.session.lostRecords = session.stats.lostRecords;
   applyThinned(report, session.stats);
+  applyEarly(report, session.manifest?.earlyVerdict);
   const native = await readNative(dir).catch(() => null);
   if (native) applyNative(report, native);
+}
+
+/** --until-verdict's decision, from the manifest (checked: the manifest is a file like any other). */
+export function applyEarly(report: Report, v: unknown): void {
+  if (!v || typeof v !== 'object') return;
+  const e = v as Record<string, unknown>;
+  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if ((e.verdict !== 'leak' && e.verdict !== 'no-leak') || !num(e.seconds) || !num(e.look) || !num(e.alpha)) return;
+  report.session.untilVerdict = {
+    verdict: e.verdict, marks: num(e.marks) ? e.marks : null, seconds: e.seconds, look: e.look, alpha: e.alpha,
+    reason: typeof e.reason === 'string' ? e.reason.slice(0, 500) : '',
+  };
 }
 
 /** What the probe thinned under --max-device-mb (additive: session.thinned, only when it did). */

@@ -5,7 +5,7 @@
  * kept as dependents, ranked below it.
  */
 import type { Referrer, Suspect } from '../report/types.js';
-import { fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
+import { adjustedP, fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
 import { measuredSize, type ReferrerAgg, type Series } from './series.js';
 import { median } from './stats.js';
 import {
@@ -57,6 +57,8 @@ export interface RankedSuspect extends Suspect {
   score: number;
   /** the observation without the diagnosis, for when another suspect explains it */
   observed?: string;
+  /** the growth test's corrected p-value (for sequential decisions: `sequential.ts`) */
+  p: number;
 }
 
 interface Rate {
@@ -150,6 +152,7 @@ interface Candidate {
   fit: GrowthFit;
   rate: Rate;
   confidence: number;
+  p: number;
 }
 
 /**
@@ -188,13 +191,13 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
     let fc = mayGrow(ys.count, tests) ? fitGrowth(t, x, ys.count) : null;
     if (fc && isGrowing(fc, OBJECT_TEST, tests)) {
       fc = byClock(fc, t, ys.count);
-      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests) });
+      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests), p: adjustedP(fc, tests) });
       continue;
     }
     let fr = mayGrow(ys.refsum, tests) ? fitGrowth(t, x, ys.refsum) : null;
     if (fr && isGrowing(fr, OBJECT_TEST, tests)) {
       fr = byClock(fr, t, ys.refsum);
-      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests) });
+      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests), p: adjustedP(fr, tests) });
     }
   }
   return { objects, refs };
@@ -235,6 +238,7 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
     interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
     unit: 'objects',
     score: c.rate.value * size * c.confidence,
+    p: c.p,
   };
 }
 
@@ -270,6 +274,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     observed,
     // each leaked reference may pin an object for good: rank as if one object per reference
     score: c.rate.value * size * c.confidence,
+    p: c.p,
   };
 }
 
@@ -538,6 +543,7 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
     interval: { low: unexplainedLow, high: s.high * 1024 - explained, per: perMark ? 'mark' : 'second' },
     unit: 'bytes',
     score: unexplained * confidence,
+    p: adjustedP(f, 1, RSS_FLOOR_KIB),
   };
 }
 
@@ -564,5 +570,5 @@ export function findSuspects(series: Series): RankedSuspect[] {
 export function reportable(ranked: RankedSuspect[]): Suspect[] {
   return ranked
     .filter((s) => s.confidence >= MIN_CONFIDENCE)
-    .map(({ score: _score, observed: _observed, ...s }) => s);
+    .map(({ score: _score, observed: _observed, p: _p, ...s }) => s);
 }

@@ -13,6 +13,7 @@ import type { Manifest } from '../session/manifest.js';
 import { REPORT_JSON, REPORT_TXT, updateManifest, writeFileAtomic } from '../session/store.js';
 import type { ExitStatus } from '../transport/types.js';
 import type { Progress } from './progress.js';
+import type { EarlyVerdict } from '../analysis/sequential.js';
 
 export interface RunOutcome {
   sessionDir: string;
@@ -39,6 +40,8 @@ export interface FinishInput {
   spawnError: Error | null;
   interrupted: boolean;
   log: Logger;
+  /** --until-verdict: what was decided while the app ran (the app was then stopped) */
+  earlyVerdict?: EarlyVerdict;
 }
 
 function describeExit(exit: ExitStatus | null, spawnError: Error | null): string {
@@ -53,6 +56,7 @@ export async function finishSession(inp: FinishInput): Promise<RunOutcome> {
   const appExit = end ? end.exit : inp.exit?.code ?? null;
   const state = inp.interrupted || !end ? 'aborted' : 'complete';
   const patch: Partial<Manifest> = { state, endedAt: new Date().toISOString(), exitCode: appExit };
+  if (inp.earlyVerdict) patch.earlyVerdict = inp.earlyVerdict;
   if (start?.probe) patch.probeVersion = start.probe;
   const manifest = await updateManifest(sessionDir, patch);
   log.info({ state, appExit, how: end?.how ?? null, exit: inp.exit, records: progress.records, lost: inp.lost }, 'app ended');

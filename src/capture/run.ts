@@ -20,6 +20,7 @@ import { probeArgv, probePath, readProbeVersion } from './probe.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
 import { SegmentTail } from './tail.js';
+import { VerdictWatch } from './verdict-watch.js';
 
 export const TAIL_POLL_MS = 250;
 
@@ -40,6 +41,8 @@ export interface RunRequest {
   cwd: string;
   /** ssh only: --device-dir, --push */
   remote?: RemoteOptions;
+  /** stop the app once a verdict is decided (the sequential test) */
+  untilVerdict?: boolean;
 }
 
 export interface PreparedRun {
@@ -154,7 +157,11 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
 
   const progress = new Progress();
-  const tail = new SegmentTail(place.localSegments, progress.onRecord);
+  let stopForVerdict: (() => void) | null = null;
+  const watch = req.untilVerdict ? new VerdictWatch(() => stopForVerdict?.(), log.logger) : null;
+  const tail = new SegmentTail(place.localSegments, watch
+    ? (r) => { progress.onRecord(r); watch.onRecord(r); }
+    : progress.onRecord);
   const spawned = await req.transport.spawn(argv, {
     cwd: prep.remote?.cwd ?? req.cwd,
     stdio: 'inherit',
@@ -166,6 +173,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const startedAt = Date.now();
   const stopper = new Stopper(proc, log.logger);
   if (req.duration !== null) stopper.armDuration(req.duration);
+  stopForVerdict = () => stopper.stopNow();
   const poller = setInterval(() => { void tail.poll().catch(() => undefined); }, TAIL_POLL_MS);
 
   const done = (async (): Promise<RunOutcome> => {
@@ -191,6 +199,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     const lost = await tail.finish();
     const outcome = await finishSession({
       sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0 || deviceError !== null, log: log.logger,
+      ...(watch?.decided ? { earlyVerdict: watch.decided } : {}),
     });
     return deviceError ? { ...outcome, exitCode: deviceError.exitCode, deviceError } : outcome;
   })();

@@ -16,6 +16,7 @@ export class Stopper {
   /** set once the --duration limit was reached */
   durationReached = false;
   private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
 
   constructor(
     private readonly proc: TransportProcess,
@@ -28,10 +29,17 @@ export class Stopper {
     this.timers.push(setTimeout(() => {
       this.durationReached = true;
       this.log.info({ seconds }, 'duration reached: stopping the app');
-      this.send('SIGINT');
-      this.timers.push(setTimeout(() => this.send('SIGTERM'), this.graceMs));
-      this.timers.push(setTimeout(() => this.send('SIGKILL'), 2 * this.graceMs));
+      this.stopNow();
     }, seconds * 1000));
+  }
+
+  /** Stop the app now (a verdict was decided): SIGINT, then SIGTERM, then SIGKILL. */
+  stopNow(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.send('SIGINT');
+    this.timers.push(setTimeout(() => this.send('SIGTERM'), this.graceMs));
+    this.timers.push(setTimeout(() => this.send('SIGKILL'), 2 * this.graceMs));
   }
 
   /**

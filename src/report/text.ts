@@ -136,6 +136,11 @@ export function facts(r: Report): [string, string][] {
   const how = s.ended ?? 'exit';
   const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
   rows.push(['ended', how === 'abnormal' ? `abnormally (no end record), ${exit}` : `${how}, ${exit}`]);
+  const uv = s.untilVerdict;
+  if (uv) {
+    const at = uv.marks !== null ? `${uv.marks} marks, ` : '';
+    rows.push(['decided', `${uv.verdict === 'leak' ? 'leak' : 'no leak'} after ${at}${n(uv.seconds, 1)} s (--until-verdict: the app was stopped then)`]);
+  }
   const nat = s.native;
   if (nat) {
     if (nat.how === 'signal') {

@@ -50,6 +50,8 @@ export interface ReportSession {
   native?: NativeSummaryReport;
   /** added: records the probe thinned on purpose under --max-device-mb (not in lostRecords) */
   thinned?: ThinnedSummary;
+  /** added: `--until-verdict` decided this while the app ran, after so many marks and seconds */
+  untilVerdict?: { verdict: 'leak' | 'no-leak'; marks: number | null; seconds: number; look: number; alpha: number; reason: string };
 }
 
 export interface ThinnedSummary {

@@ -36,4 +36,13 @@ export interface Manifest {
   exitCode?: number | null;
   /** set for `refscope soak` sessions */
   soak?: SoakInfo;
+  /** --until-verdict: the verdict decided while the app ran, when it was (the app was then stopped) */
+  earlyVerdict?: {
+    verdict: 'leak' | 'no-leak';
+    look: number;
+    alpha: number;
+    marks: number | null;
+    seconds: number;
+    reason: string;
+  };
 }

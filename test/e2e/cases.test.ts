@@ -148,7 +148,7 @@ describe.each(core.map((i) => [i.label, i] as const))('issue 4 cases, refscope r
   });
 
   it('2 warm-up then flat (a bounded cache filling over 40 % of the run): no leak', async () => {
-    clean(await refscope(interp, 'warm_cache', ['--frames', FRAMES, '--cap', '120']));
+    clean(await refscope(interp, 'warm_cache', ['--frames', FRAMES, '--cap', String(Math.round(0.4 * Number(FRAMES)))]));
   });
 
   it('3 saw-tooth (cyclic garbage piling up between collections): no leak', async () => {

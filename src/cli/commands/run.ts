@@ -18,6 +18,7 @@ export interface RunArgs extends ConnectArgs {
   interval: number;
   'census-budget': number;
   duration?: number;
+  'until-verdict'?: boolean;
   'watch-type'?: string | string[];
   json: boolean;
   tty: boolean;
@@ -41,6 +42,7 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
       .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
       .option('duration', { type: 'number', describe: 'stop the app after this many seconds (SIGINT, then SIGTERM, then SIGKILL)' })
+      .option('until-verdict', { type: 'boolean', default: false, describe: 'stop the app as soon as leak or no leak is decided at the declared error rate (a test valid under continuous looking)' })
       .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (only) on stdout' })
       .option('tty', { type: 'boolean', default: false, describe: 'run the app under a pseudo-terminal' })
@@ -104,6 +106,7 @@ async function runWith(
     transport, command, python: args.python, out: args.out, force: args.force,
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
+    ...(args['until-verdict'] ? { untilVerdict: true } : {}),
     remote: {
       ...(args.push ? { push: args.push } : {}),
       ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}),

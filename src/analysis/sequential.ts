@@ -1,0 +1,117 @@
+/**
+ * The anytime verdict (`--until-verdict`): while the app runs, the analysis looks again at
+ * each new census and stops the run once a verdict is decided at the declared error rate,
+ * in a way that stays valid however often it looks: look j may spend only
+ * α_j = α · 6 / (π² j²) of the error rate (Σ α_j = α), so a leak must be significant at
+ * α_j, not at α. The same suspects and tests as the verdict at the end (`suspects.ts`).
+ *
+ * - leak: a suspect that is not a dependent, at confidence >= LEAK_CONFIDENCE, whose
+ *   corrected p-value is below α_j.
+ * - no leak: every type's count and refcount sum, and RSS, grow by less than a tolerance
+ *   (NO_LEAK_PER_MARK objects or references per mark, NO_LEAK_KIB_PER_MARK of RSS; per
+ *   second without marks) at the upper end of a one-sided (1 − α_j / series) interval
+ *   (least squares, the residuals' robust spread, floored as in the growth test).
+ * Both need the verdict's own minimums (censuses, marks).
+ */
+import { OBJECT_TEST, RSS_FLOOR_KIB, TREND_P } from './fit.js';
+import { MIN_CENSUSES, MIN_MARKS, LEAK_CONFIDENCE } from './index.js';
+import type { Series } from './series.js';
+import { mad, studentTQuantile } from './stats.js';
+import { findSuspects } from './suspects.js';
+
+/** The least growth a "no leak" verdict rules out: one object (or reference) in 20 marks. */
+export const NO_LEAK_PER_MARK = 0.05;
+/** …and 1 KiB of RSS per mark. */
+export const NO_LEAK_KIB_PER_MARK = 1;
+
+export interface EarlyVerdict {
+  verdict: 'leak' | 'no-leak';
+  /** the look at which it was decided (1, 2, …) and the error rate it could spend */
+  look: number;
+  alpha: number;
+  /** cumulative primary marks and seconds into the run when decided */
+  marks: number | null;
+  seconds: number;
+  /** one sentence */
+  reason: string;
+}
+
+export function lookAlpha(look: number, alpha = TREND_P): number {
+  return (alpha * 6) / (Math.PI ** 2 * look ** 2);
+}
+
+/** Upper end of a one-sided (1 − a) interval on the least-squares slope of y over x. */
+export function slopeUpper(x: Float64Array, y: Float64Array, floor: number, a: number): number {
+  const n = y.length;
+  if (n < 4) return Infinity;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i]!;
+    my += y[i]!;
+  }
+  mx /= n;
+  my /= n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (x[i]! - mx) ** 2;
+    sxy += (x[i]! - mx) * (y[i]! - my);
+  }
+  if (!(sxx > 0)) return Infinity;
+  const b = sxy / sxx;
+  const resid = new Float64Array(n);
+  for (let i = 0; i < n; i++) resid[i] = y[i]! - my - b * (x[i]! - mx);
+  const steps = new Float64Array(n - 1);
+  for (let i = 1; i < n; i++) steps[i - 1] = resid[i]! - resid[i - 1]!;
+  const sigma = Math.max(mad(resid), mad(steps) / Math.SQRT2, floor);
+  return b + (studentTQuantile(a, n - 2) * sigma) / Math.sqrt(sxx);
+}
+
+/** Has the session the verdict's own minimums (censuses, marks)? Only then is it a look. */
+export function readyToDecide(series: Series): boolean {
+  const marks = series.primaryMark ? series.marks[series.primaryMark] ?? 0 : null;
+  return series.census.t.length >= MIN_CENSUSES && (marks === null || marks >= MIN_MARKS);
+}
+
+/** Decide early, at look `look` (counted over the sessions that were ready), or say null (not yet). */
+export function decideEarly(series: Series, look: number): EarlyVerdict | null {
+  const { t, x } = series.census;
+  const points = t.length;
+  const marks = series.primaryMark ? series.marks[series.primaryMark] ?? 0 : null;
+  if (!readyToDecide(series)) return null;
+  const alpha = lookAlpha(look);
+  const seconds = series.lastT;
+  const per = marks !== null ? `per ${series.primaryMark}` : 'per second';
+  const ranked = findSuspects(series);
+  const lead = ranked.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE && s.p < alpha);
+  if (lead) {
+    return {
+      verdict: 'leak', look, alpha, marks, seconds,
+      reason: `${lead.kind} of ${lead.type ?? 'native memory'} decided at look ${look} (p ${lead.p.toPrecision(2)} < ${alpha.toPrecision(2)})`,
+    };
+  }
+  // no leak: every series' growth bounded below the tolerance, after the baseline census
+  const along = marks !== null && x ? x : t;
+  const from = Math.min(1, points - 1);
+  const ax = along.subarray(from);
+  const series2 = 2 * series.census.types.size + 1;
+  const a = alpha / series2;
+  for (const ys of series.census.types.values()) {
+    for (const y of [ys.count, ys.refsum]) {
+      const w = y.subarray(from);
+      let varies = false;
+      for (let i = 1; i < w.length; i++) if (w[i] !== w[0]) varies = true;
+      if (!varies) continue;
+      if (slopeUpper(ax, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
+    }
+  }
+  const rss = series.rss;
+  const rx = marks !== null && rss.x ? rss.x : rss.t;
+  if (rss.kib.length >= 4 && slopeUpper(rx, rss.kib, RSS_FLOOR_KIB, a) >= NO_LEAK_KIB_PER_MARK) return null;
+  return {
+    verdict: 'no-leak', look, alpha, marks, seconds,
+    reason: `no type grows by ${NO_LEAK_PER_MARK} or more ${per}, nor RSS by ${NO_LEAK_KIB_PER_MARK} KiB or more ${per}, ` +
+      `at look ${look} (error rate ${alpha.toPrecision(2)})`,
+  };
+}
