@@ -2,18 +2,23 @@
  * `refscope soak` against real sshd and dropbear devices: detached runs that outlive the
  * connection, collected any time, losslessly — with the connection cut and the host
  * killed mid-collect, every sequence number arrives exactly once.
+ *
+ * Faults land where the test says, not where a timer happens to fall: hold points on the
+ * device (wrappers over du, tar, cat and rm in its bin/) stop a collect at a chosen step
+ * of its protocol (the listing, the transfer of closed segments, the fetch of the growing
+ * one, the acknowledgement), the test cuts the connection or kills the host there, and
+ * then expects exactly the exit that fault gives: 3 for a cut, death by SIGKILL for the host.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/types.js';
 import type { Manifest } from '../../src/session/manifest.js';
-import { ROOT, runCli, startCli } from '../helpers/cli.js';
+import { ROOT, runCli, startCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';
-import { rigHome } from '../rig/home.js';
+import { rigHome, type RigHome } from '../rig/home.js';
 import { waitFor } from '../rig/wait.js';
 
 /** every record's seq in the session's segment files, in file order */
@@ -37,27 +42,135 @@ function exactlyOnce(xs: number[]): { n: number; missing: number[]; duplicated: 
   return { n: xs.length, missing, duplicated: [...seen].filter(([, c]) => c > 1).map(([s]) => s) };
 }
 
+// ---------------------------------------------------------------- hold points on the device
+
+type HoldCmd = 'du' | 'tar' | 'cat' | 'rm';
+
+/** which call of each command a hold catches (the shell test on its arguments) */
+const HOLD_MATCH: Record<HoldCmd, string> = {
+  du: 'true', // du -sk RUN_DIR: the status listing, first thing a collect does
+  tar: '[ "${1:-}" = -cf ]', // tar -cf - seg-...: the transfer of closed segments
+  cat: 'case "${1:-}" in */segments/seg-*) true ;; *) false ;; esac', // cat .../seg-N: the growing segment
+  rm: '[ "${1:-}" = -f ]', // rm -f seg-...: the acknowledgement (not rm -rf of the finished run)
+};
+
+/**
+ * Replace du, tar, cat and rm in the device's bin/ with wrappers: while HOLDS/<cmd> exists,
+ * a matching call writes its pid to HOLDS/<cmd>.at and waits until the file is removed,
+ * then runs the real applet. Returns HOLDS.
+ */
+function installHolds(device: RigDevice): string {
+  const holds = join(device.root, 'holds');
+  mkdirSync(holds);
+  const bb = readlinkSync(join(device.bin, 'sh'));
+  for (const [cmd, match] of Object.entries(HOLD_MATCH)) {
+    unlinkSync(join(device.bin, cmd));
+    writeFileSync(join(device.bin, cmd), [
+      `#!${bb} sh`,
+      `h='${holds}'`,
+      `if [ -e "$h/${cmd}" ] && ${match}; then`,
+      `  echo $$ > "$h/${cmd}.at.$$" && mv "$h/${cmd}.at.$$" "$h/${cmd}.at"`,
+      `  while [ -e "$h/${cmd}" ]; do sleep 0.02; done`,
+      'fi',
+      `exec '${bb}' ${cmd} "$@"`,
+      '',
+    ].join('\n'));
+    chmodSync(join(device.bin, cmd), 0o755);
+  }
+  return holds;
+}
+
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/** pid → [ppid, comm] for every process */
+function processTable(): Map<number, [number, string]> {
+  const out = new Map<number, [number, string]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(Number(d), [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), comm]);
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * Cut every connection to the server: its per-connection processes and their server-side
+ * children (OpenSSH's post-auth child holds the socket too), not the shells under them.
+ */
+function cutConnections(server: RigServer): number {
+  const table = processTable();
+  const victims = new Set<number>(server.sessionPids());
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, [ppid, comm]] of table) {
+      if (!victims.has(pid) && victims.has(ppid) && /^(sshd|dropbear)/.test(comm)) { victims.add(pid); grew = true; }
+    }
+  }
+  for (const pid of victims) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  return victims.size;
+}
+
+/** Segments in a folder: name → size. */
+function segmentSizes(dir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync(dir)) return out;
+  for (const n of readdirSync(dir).filter((x) => /^seg-\d{6}\.jsonl$/.test(x)).sort()) {
+    try { out.set(n, statSync(join(dir, n)).size); } catch { /* acknowledged meanwhile */ }
+  }
+  return out;
+}
+
+interface SoakStatus { state: string; how: string; segmentsOnDevice: number; bytesOnDevice: number; rssKiB: number | null }
+
+/** Poll `soak status --json` until `ok` holds; a status that fails ends the wait and the test at once. */
+async function untilStatus(what: string, args: string[], opts: CliOptions, ok: (s: SoakStatus) => boolean, timeoutMs: number): Promise<SoakStatus> {
+  let failed: CliResult | null = null;
+  const got = await waitFor(what, async () => {
+    const r = await runCli(['soak', 'status', ...args, '--json'], opts);
+    if (r.code !== 0) { failed = r; return 'failed' as const; }
+    const st = JSON.parse(r.stdout.toString()) as SoakStatus;
+    return ok(st) ? st : null;
+  }, timeoutMs, 300);
+  if (got === 'failed') expect.fail(`refscope soak status exited ${failed!.code}: ${failed!.stderr}`);
+  return got as SoakStatus;
+}
+
 for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
-  const why = serverAvailable(kind);
   const py = coreInterpreters().at(-1);
-  describe.skipIf(why !== null || !py)(`soak on ${kind}${why ? ` (skipped: ${why})` : ''}`, () => {
+  // serverAvailable and the interpreters record their own skips (and fail under REFSCOPE_REQUIRE_RIG=1)
+  const why = serverAvailable(kind) ?? (py ? null : 'no CPython 3.x under $(pyenv root)/versions');
+  describe.skipIf(why !== null)(`soak on ${kind}${why ? ` (skipped: ${why})` : ''}`, () => {
     let device: RigDevice;
     let server: RigServer;
+    let h: RigHome;
     let home: string;
     let env: NodeJS.ProcessEnv;
+    let holds: string;
     beforeAll(async () => {
       device = makeDevice({ pythons: { python3: py!.path } });
+      holds = installHolds(device);
       server = await startServer(kind, device);
-      const h = rigHome(server);
+      h = rigHome(server);
       home = h.dir;
       env = h.env;
     });
     afterAll(async () => {
+      for (const cmd of Object.keys(HOLD_MATCH)) rmSync(join(holds ?? '/nonexistent', cmd), { force: true });
       // soaks outlive their connections by design: end any a failed test left running
       if (device) killDeviceRuns(device);
       await server?.stop();
       device?.cleanup();
-      rmSync(home, { recursive: true, force: true });
+      h?.cleanup();
     });
 
     it('starts detached, survives the connection, reports status, and stop collects everything once', async () => {
@@ -69,14 +182,13 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(started.stderr).toMatch(/soak started on rigdev \(pid \d+\)/);
       const [s] = readdirSync(join(home, 'refscope-sessions')).map((n) => join(home, 'refscope-sessions', n));
       // the start command and its connection are gone; the app goes on
-      await waitFor('a few segments on the device', async () => {
-        const st = await runCli(['soak', 'status', 'rigdev', '--json'], opts);
-        const j = JSON.parse(st.stdout.toString()) as { state: string; segmentsOnDevice: number; rssKiB: number };
-        return j.state === 'running' && j.segmentsOnDevice >= 3 && j.rssKiB > 0;
-      }, 60_000, 300);
+      await untilStatus('a few segments on the device', ['rigdev'], opts, (j) => j.state === 'running' && j.segmentsOnDevice >= 3 && (j.rssKiB ?? 0) > 0, 60_000);
       const mid = await runCli(['soak', 'collect', 'rigdev'], opts);
-      expect([0, 1], mid.stderr).toContain(mid.code);
       expect(mid.stderr).toMatch(/the soak is running: collect again any time/);
+      // what is here so far decides: 1 when it already shows the leak, else 0; never a clean bill
+      const midReport = JSON.parse(readFileSync(join(s!, 'report.json'), 'utf8')) as Report;
+      expect(midReport.verdict).not.toBe('no-leak');
+      expect(mid.code, mid.stderr).toBe(midReport.verdict === 'leak' ? 1 : 0);
       const stop = await runCli(['soak', 'stop', 'rigdev', '--json'], { ...opts, timeoutMs: 120_000 });
       expect(stop.code, stop.stderr).toBe(1);
       const report = JSON.parse(stop.stdout.toString()) as Report;
@@ -90,40 +202,96 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(m.soak?.ended).toMatch(/exited|signal/);
       expect(existsSync(m.soak!.runDir)).toBe(false);
       const after = await runCli(['soak', 'status', 'rigdev'], opts);
+      expect(after.code, after.stderr).toBe(0);
       expect(after.stdout.toString()).toMatch(/collected/);
     });
 
-    it('loses nothing and duplicates nothing with the connection cut and the host killed 20 times', async () => {
+    it('loses nothing and duplicates nothing with the connection cut and the host killed at every step of a collect', async () => {
       const s = join(home, 'churn');
-      const started = await runCli(['soak', 'start', 'rigdev', '--push', 'test/fixtures', '--out', s, '--interval', '0.05', '--census-budget', '0.2', '--segment-kib', '8',
+      // small segments, a new one about every second: every collect has closed ones to move
+      const started = await runCli(['soak', 'start', 'rigdev', '--push', 'test/fixtures', '--out', s, '--interval', '0.05', '--segment-kib', '8',
         '--', 'fixtures/clean_churn.py', '--frames', '10000000', '--sleep', '0.005'], { env, timeoutMs: 60_000 });
       expect(started.code, started.stderr).toBe(0);
+      const m0 = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
+      const onDevice = join(m0.soak!.runDir, 'segments');
+      const here = join(s, 'segments');
+      /** what a collect started now will do: a closed segment not here whole (tar), one at all (rm), the growing one longer there (cat) */
+      const work = () => {
+        const dev = [...segmentSizes(onDevice)];
+        const have = segmentSizes(here);
+        const closed = dev.slice(0, -1);
+        const newest = dev.at(-1);
+        return {
+          du: true,
+          tar: closed.some(([n, size]) => have.get(n) !== size),
+          rm: closed.length > 0,
+          cat: newest !== undefined && newest[1] > (have.get(newest[0]) ?? -1),
+        };
+      };
+      // every step of the protocol cut (exit 3) and with the host killed (death by SIGKILL); a held
+      // rm that goes on after the fault deletes what the host already has, one killed leaves it there
+      const PLAN: { at: HoldCmd; fault: 'cut' | 'host'; then: 'go' | 'kill' }[] = [
+        { at: 'du', fault: 'cut', then: 'go' },
+        { at: 'tar', fault: 'cut', then: 'go' },
+        { at: 'cat', fault: 'cut', then: 'go' },
+        { at: 'rm', fault: 'cut', then: 'go' },
+        { at: 'rm', fault: 'cut', then: 'kill' },
+        { at: 'tar', fault: 'host', then: 'kill' },
+        { at: 'rm', fault: 'host', then: 'go' },
+        { at: 'rm', fault: 'host', then: 'kill' },
+      ];
       let cuts = 0;
       let hostKills = 0;
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < PLAN.length; i++) {
+        const step = PLAN[i]!;
+        const what = `collect ${i + 1} (${step.fault} at ${step.at})`;
+        await waitFor(`the device to have work for a collect held at ${step.at}`, () => work()[step.at], 60_000);
+        const hold = join(holds, step.at);
+        const at = `${hold}.at`;
+        rmSync(at, { force: true });
+        writeFileSync(hold, '');
         const cli = startCli(['soak', 'collect', 'rigdev', '--out', s], { env, timeoutMs: 60_000 });
-        // let it get somewhere: connected, listing, or mid-transfer
-        await new Promise((r) => setTimeout(r, 150 + ((i * 97) % 600)));
-        if (i % 4 === 3) {
-          cli.child.kill('SIGKILL');
-          hostKills++;
-        } else {
-          for (const pid of server.sessionPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-          cuts++;
+        let ended = false;
+        void cli.result.then(() => { ended = true; });
+        let pid = 0;
+        try {
+          await waitFor(`${what} to reach its hold`, () => ended || existsSync(at), 60_000, 20);
+          if (!existsSync(at)) {
+            const r = await cli.result;
+            expect.fail(`${what} ended (exit ${r.code}) without reaching ${step.at}: ${r.stderr}`);
+          }
+          pid = Number(readFileSync(at, 'utf8'));
+          if (step.fault === 'cut') {
+            expect(cutConnections(server), `${what}: no connection to cut`).toBeGreaterThan(0);
+            cuts++;
+          } else {
+            cli.child.kill('SIGKILL');
+            hostKills++;
+          }
+          const r = await cli.result;
+          if (step.fault === 'cut') {
+            expect(r.code, `${what}: ${r.stderr}`).toBe(3);
+            expect(r.stderr).toMatch(/lost the connection|could not read|could not acknowledge/);
+          } else {
+            expect({ code: r.code, signal: r.signal }, what).toEqual({ code: null, signal: 'SIGKILL' });
+          }
+        } finally {
+          if (step.then === 'kill' && pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          rmSync(hold, { force: true });
+          if (!ended) cli.child.kill('SIGKILL');
         }
-        const r = await cli.result;
-        expect([0, 1, 3, null], r.stderr).toContain(r.code);
+        await waitFor(`the held ${step.at} (pid ${pid}) to end`, () => gone(pid), 15_000);
       }
-      expect(cuts + hostKills).toBe(20);
-      // collection after the faults, then stop: the rest comes home
-      let stopped = await runCli(['soak', 'stop', 'rigdev', '--out', s], { env, timeoutMs: 120_000 });
-      if (stopped.code === 3) stopped = await runCli(['soak', 'stop', 'rigdev', '--out', s], { env, timeoutMs: 120_000 });
-      expect([0, 1], stopped.stderr).toContain(stopped.code);
+      expect([cuts, hostKills]).toEqual([5, 3]);
+      // collection after the faults, then stop: the rest comes home, on the first try
+      const stopped = await runCli(['soak', 'stop', 'rigdev', '--out', s], { env, timeoutMs: 120_000 });
+      expect(stopped.code, stopped.stderr).toBe(0);
       const all = seqs(s);
       const once = exactlyOnce(all);
       expect(once.missing).toEqual([]);
       expect(once.duplicated).toEqual([]);
       const report = JSON.parse(readFileSync(join(s, 'report.json'), 'utf8')) as Report;
+      expect(report.verdict).not.toBe('leak');
       expect(report.session.lostRecords).toBe(0);
       const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
       expect(report.session.ended, m.soak?.ended).toBe('interrupt');
@@ -136,18 +304,14 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
         '--', 'fixtures/clean_churn.py', '--frames', '10000000'], { env, timeoutMs: 60_000 });
       expect(started.code, started.stderr).toBe(0);
       const { pid } = JSON.parse(started.stdout.toString()) as { pid: number };
-      await waitFor('records on the device', async () => {
-        const st = JSON.parse((await runCli(['soak', 'status', 'rigdev', '--out', s, '--json'], { env })).stdout.toString()) as { bytesOnDevice: number };
-        return st.bytesOnDevice > 2000;
-      }, 60_000, 300);
+      await untilStatus('records on the device', ['rigdev', '--out', s], { env }, (st) => st.bytesOnDevice > 2000, 60_000);
       process.kill(pid, 'SIGKILL'); // the device is this machine: the OOM killer's signal
-      await waitFor('the launcher to record the kill', async () => {
-        const st = JSON.parse((await runCli(['soak', 'status', 'rigdev', '--out', s, '--json'], { env })).stdout.toString()) as { state: string; how: string };
-        return st.state === 'ended' && /SIGKILL/.test(st.how);
-      }, 30_000, 300);
+      await untilStatus('the launcher to record the kill', ['rigdev', '--out', s], { env }, (st) => st.state === 'ended' && /SIGKILL/.test(st.how), 30_000);
       const c = await runCli(['soak', 'collect', 'rigdev', '--out', s, '--json'], { env, timeoutMs: 60_000 });
-      expect([0, 1]).toContain(c.code);
+      // a clean app: no leak, exit 0, however it ended
+      expect(c.code, c.stderr).toBe(0);
       const report = JSON.parse(c.stdout.toString()) as Report;
+      expect(report.verdict).not.toBe('leak');
       expect(report.session.ended).toBe('abnormal');
       expect(exactlyOnce(seqs(s)).missing).toEqual([]);
       const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
