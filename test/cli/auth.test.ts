@@ -11,8 +11,9 @@ import { runCli, startCliPty } from '../helpers/cli.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer } from '../rig/servers.js';
 import { passwordUser } from '../rig/users.js';
+import { skipWhy } from '../helpers/prereq.js';
 
-const why = serverAvailable('openssh') ?? (existsSync('/usr/bin/python3') ? null : '/usr/bin/python3 missing');
+const why = serverAvailable('openssh') ?? skipWhy('/usr/bin/python3', existsSync('/usr/bin/python3') ? null : '/usr/bin/python3 missing (apt-get install python3)');
 
 describe.skipIf(why !== null)(`terminal authentication on openssh${why ? ` (skipped: ${why})` : ''}`, () => {
   let device: RigDevice;

@@ -16,6 +16,7 @@ import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';
 import { rigHome } from '../rig/home.js';
 import { waitFor } from '../rig/wait.js';
+import { tmpfsUnavailable } from '../helpers/prereq.js';
 
 // the defaults: a diagnosis test runs what users run
 const FAST: string[] = [];
@@ -155,7 +156,7 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
 }
 
 for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
-  const why = serverAvailable(kind);
+  const why = serverAvailable(kind) ?? tmpfsUnavailable();
   describe.skipIf(why !== null)(`a full device dir on ${kind}${why ? ` (skipped: ${why})` : ''}`, () => {
     it('says the device dir is full in one line, exit 3, and leaves no partial payload', async () => {
       const py = coreInterpreters().at(-1);

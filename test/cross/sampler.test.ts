@@ -14,12 +14,13 @@ import { readNative } from '../../src/session/native.js';
 import { toNativeRecord, toRecord } from '../../src/session/records.js';
 import { ROOT } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
+import { skipWhy } from '../helpers/prereq.js';
 
 const target = `${spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim()}-linux-gnu`;
 const crossDir = process.env.REFSCOPE_CROSS_DIR || join(ROOT, 'dist', 'cross');
 const BIN = join(crossDir, target, 'refscope-sampler');
 if (!existsSync(BIN)) spawnSync('sh', [join(ROOT, 'cross', 'build.sh'), crossDir], { stdio: 'ignore' });
-const why = existsSync(BIN) ? null : `no native build at ${BIN} (npm run build:cross; needs gcc)`;
+const why = skipWhy('native sampler build', existsSync(BIN) ? null : `no native build at ${BIN} (npm run build:cross; needs gcc)`);
 const py = coreInterpreters().find((p) => /^3\./.test(p.version));
 
 const dirs: string[] = [];

@@ -15,10 +15,10 @@ import { openSession } from '../../src/session/reader.js';
 import type { ProbeRecord, SampleRecord } from '../../src/session/records.js';
 import type { Report } from '../../src/report/types.js';
 import { runCli } from '../helpers/cli.js';
-import { emulatedUnavailable, ownMemcg, py25Arm, startEmulated, type EmulatedDevice } from '../rig/emulated.js';
+import { emulatedUnavailable, memcgUnavailable, py25Arm, startEmulated, type EmulatedDevice } from '../rig/emulated.js';
 
 const why = emulatedUnavailable();
-const memcg = ownMemcg() !== null;
+const memcg = memcgUnavailable() === null;
 const py25 = py25Arm();
 const FAST = ['--interval', '0.2', '--census-budget', '0.3'];
 

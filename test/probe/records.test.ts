@@ -10,7 +10,6 @@ import { interpreters } from '../helpers/pythons.js';
 import { checkStream, endOf, kinds, PROBE, readRecords, removeDir, run, runProbe, segments, tempDir } from './harness.js';
 
 const interps = interpreters();
-if (interps.length === 0) console.warn('probe record tests skipped: no Python interpreters found (pyenv, REFSCOPE_PY25)');
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -7,7 +7,6 @@ import { interpreters, type Interp } from '../helpers/pythons.js';
 import { checkStream, endOf, readRecords, removeDir, run, runProbe, tempDir, type Ran } from './harness.js';
 
 const interps = interpreters();
-if (interps.length === 0) console.warn('probe runner tests skipped: no Python interpreters found (pyenv, REFSCOPE_PY25)');
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyseSession } from '../../src/analysis/index.js';
 import { renderText } from '../../src/report/text.js';
 import { openSession } from '../../src/session/reader.js';
+import { tmpfsUnavailable } from '../helpers/prereq.js';
 import { interpreters } from '../helpers/pythons.js';
 import { PROBE, removeDir, run, runProbe, tempDir } from './harness.js';
 
@@ -19,22 +20,7 @@ const MiB = 1024 * 1024;
 const SEG = /^seg-\d{6}\.jsonl$/;
 const interps = interpreters();
 
-function mountProblem(): string | null {
-  if (interps.length === 0) return 'no Python interpreters found (pyenv, REFSCOPE_PY25)';
-  if (process.getuid?.() !== 0) return 'not root (they mount small tmpfs file systems)';
-  const d = tempDir('mountcheck');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], { stdio: 'pipe' });
-    execFileSync('umount', [d], { stdio: 'pipe' });
-    return null;
-  } catch (e) {
-    return `mount -t tmpfs does not work here: ${String(e).split('\n')[0]}`;
-  } finally {
-    removeDir(d);
-  }
-}
-const skip = mountProblem();
-if (skip) console.warn(`probe storage tests skipped: ${skip}`);
+const skip = tmpfsUnavailable();
 
 const mounts = new Set<string>();
 const dirs: string[] = [];

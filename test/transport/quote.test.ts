@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { quoteArg, quoteCommand } from '../../src/transport/quote.js';
+import { skipWhy } from '../helpers/prereq.js';
 
 const HOSTILE = [
   'plain',
@@ -37,7 +38,7 @@ const SHELLS: [string, string[]][] = [
 
 describe('quoteCommand', () => {
   for (const [name, shell] of SHELLS) {
-    const present = existsSync(shell[0]!);
+    const present = skipWhy(name, existsSync(shell[0]!) ? null : `${shell[0]} not installed`) === null;
     it.skipIf(!present)(`round-trips hostile argv through ${name} unchanged`, () => {
       // printf prints each argument NUL-terminated, so the argv comes back exactly
       const cmd = quoteCommand(['printf', '%s\\0', ...HOSTILE]);
