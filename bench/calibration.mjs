@@ -164,7 +164,8 @@ async function main() {
           join(ROOT, 'test', 'fixtures', appArgs[0]), ...appArgs.slice(1)], { encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20 });
         let final;
         try {
-          final = JSON.parse(r.stdout);
+          // the session's own report: an app's stdout comes before --json's
+          final = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
         } catch {
           rows.push(`| ${name} | ${label} | run failed (exit ${r.status}) | | | |`);
           continue;

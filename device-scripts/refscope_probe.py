@@ -1296,7 +1296,7 @@ def _choose(result):
         if steps < 2 or now - last.get(name, -1e9) < REFERRER_PERIOD:
             continue
         growth = h[0] - base.get(name, 0)
-        if _POPCOUNT[h[3]] * 2 > steps and growth >= 2:
+        if _POPCOUNT[h[3]] >= min(steps, 3) and growth >= 2:
             score = growth                      # more objects, census after census
         elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
             score = _POPCOUNT[h[5]]             # same objects, more references
