@@ -5,6 +5,8 @@
  *   npm run bench                      # = npm run build && node bench/run.mjs
  *   node bench/run.mjs --reps 3 --frames 850
  *   node bench/run.mjs --no-analysis   # without bench/analysis.mjs (marks to flag, host ingest)
+ *   node bench/run.mjs --emulated      # also bench/emulated-cost.bench.ts: sampling cost on the
+ *                                      # emulated N810 (root, qemu-user, the armel rootfs, cross/build.sh)
  *
  * One app (bench/apps/steady.py: 200 000 live objects, steady ~12 ms frames, ~10 s bare
  * on CPython 3.11) runs bare and under each tool; runs alternate (bare, tool, bare, tool…)
@@ -274,6 +276,16 @@ async function main() {
       child.on('close', res);
     });
     if (code !== 0) throw new Error(`bench/analysis.mjs exited ${code}`);
+  }
+  // the emulated half (bench/emulated-cost.bench.ts, also `npm run bench:emulated`): opt-in, it needs the rig
+  if (process.argv.includes('--emulated')) {
+    process.stderr.write('bench: sampling cost on the emulated N810 (bench/emulated-cost.bench.ts)\n');
+    const vitest = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+    const code = await new Promise((res) => {
+      const child = spawn(process.execPath, [vitest, 'run', '--config', join(ROOT, 'bench', 'vitest.config.ts'), join(ROOT, 'bench', 'emulated-cost.bench.ts')], { stdio: 'inherit', cwd: ROOT });
+      child.on('close', res);
+    });
+    if (code !== 0) throw new Error(`bench/emulated-cost.bench.ts exited ${code}`);
   }
 }
 
