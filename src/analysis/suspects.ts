@@ -171,6 +171,22 @@ function byClock(f: GrowthFit, t: Float64Array, y: Float64Array): GrowthFit {
   return g && g.perSecond && g.perSecond.low > 0 ? g : f;
 }
 
+/**
+ * A growing series, against the marks (then refitted against time when it follows the
+ * clock), or, when it does not grow with the marks, against time alone: a thread that
+ * never marks, in an app whose own marks stall (a loading pause), can look ragged against
+ * the marks and straight against the clock. That second look is a second test of the
+ * series: its correction counts both.
+ */
+function growthOf(t: Float64Array, x: Float64Array | null, y: Float64Array, tests: number): { fit: GrowthFit; tests: number } | null {
+  const f = fitGrowth(t, x, y);
+  if (!f) return null;
+  if (isGrowing(f, OBJECT_TEST, tests)) return { fit: byClock(f, t, y), tests };
+  if (!x) return null;
+  const g = fitGrowth(t, null, y);
+  return g && isGrowing(g, OBJECT_TEST, 2 * tests) ? { fit: g, tests: 2 * tests } : null;
+}
+
 /** Growth of every type's count and refsum in the census series. */
 function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate[] } {
   const objects: Candidate[] = [];
@@ -188,16 +204,15 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
     const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
     const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
     if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
-    let fc = mayGrow(ys.count, tests) ? fitGrowth(t, x, ys.count) : null;
-    if (fc && isGrowing(fc, OBJECT_TEST, tests)) {
-      fc = byClock(fc, t, ys.count);
-      objects.push({ type, fit: fc, rate: rateOf(fc), confidence: growthConfidence(fc, tests), p: adjustedP(fc, tests) });
+    const may = mayGrow(ys.count, tests);
+    const fc = may ? growthOf(t, x, ys.count, tests) : null;
+    if (fc) {
+      objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests) });
       continue;
     }
-    let fr = mayGrow(ys.refsum, tests) ? fitGrowth(t, x, ys.refsum) : null;
-    if (fr && isGrowing(fr, OBJECT_TEST, tests)) {
-      fr = byClock(fr, t, ys.refsum);
-      refs.push({ type, fit: fr, rate: rateOf(fr), confidence: growthConfidence(fr, tests), p: adjustedP(fr, tests) });
+    const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
+    if (fr) {
+      refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests) });
     }
   }
   return { objects, refs };
