@@ -460,20 +460,20 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
 }
 
 /**
- * A leak adds a little at every sample; the allocator moves RSS in a few big jumps. Half of
- * the rise must take at least this share of the sample-to-sample rises (at least 2, and
- * never more than 6 however dense the samples): a rule that holds at 1-second samples of a
- * 10-second run (11 rises: 4 needed) as at 0.1-second ones.
+ * A leak adds a little at every step; the allocator moves RSS in a few big jumps. The
+ * steepest steps (rise per mark, or per second) that make half of the window's rise must
+ * span at least this share of the window (a steady leak: about half; four jumps among ten
+ * one-second samples: a fifth at most). Measured along the axis, not in steps, so it holds
+ * whatever the sampling: samples a second apart, censuses at marks, or both interleaved.
  */
-const NATIVE_STEP_SHARE = 0.3;
-const NATIVE_MAX_STEPS = 6;
+const NATIVE_MIN_SPAN_SHARE = 0.25;
+/**
+ * …or, where samples are dense and noisy (the steepest steps are noise), half of the
+ * positive rises must take at least this many sample-to-sample rises.
+ */
+const NATIVE_MIN_STEPS = 6;
 
-export function stepsNeeded(kib: Float64Array): number {
-  let rises = 0;
-  for (let i = 1; i < kib.length; i++) if (kib[i]! > kib[i - 1]!) rises++;
-  return Math.min(NATIVE_MAX_STEPS, Math.max(2, Math.ceil(NATIVE_STEP_SHARE * rises)));
-}
-
+/** Rises from one point to the next needed to make up half of all its rises. */
 export function risesForHalf(kib: Float64Array): number {
   const rises: number[] = [];
   let sum = 0;
@@ -492,6 +492,32 @@ export function risesForHalf(kib: Float64Array): number {
   }
   return 0;
 }
+
+
+export function riseSpanShare(along: Float64Array, kib: Float64Array): number {
+  const steps: Array<[rate: number, rise: number, span: number]> = [];
+  let total = 0;
+  let span = 0;
+  for (let i = 1; i < kib.length; i++) {
+    const d = kib[i]! - kib[i - 1]!;
+    const dx = along[i]! - along[i - 1]!;
+    span += Math.max(0, dx);
+    if (d <= 0) continue;
+    total += d;
+    steps.push([dx > 0 ? d / dx : Infinity, d, Math.max(0, dx)]);
+  }
+  if (total <= 0 || span <= 0) return 0;
+  steps.sort((a, b) => b[0] - a[0]);
+  let acc = 0;
+  let covered = 0;
+  for (const [, d, dx] of steps) {
+    acc += d;
+    covered += dx;
+    if (acc >= total / 2) break;
+  }
+  return covered / span;
+}
+
 
 /** RSS growth that the growing types do not explain. */
 function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect | null {
@@ -533,8 +559,9 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   if ((lateUnexplained * f.span) / 2 / 1024 < NATIVE_MIN_NET_KIB / 2) return null;
   // a leak adds a little at every sample; the allocator moves RSS in a few big jumps (a new
   // arena, the heap's top, a trim undone): half of the rise must take many of the rises
-  const window = kib.subarray(f.skip);
-  if (risesForHalf(window) < stepsNeeded(window)) return null;
+  const along = f.perMark && x ? x : t;
+  const w = kib.subarray(f.skip);
+  if (riseSpanShare(along.subarray(f.skip), w) < NATIVE_MIN_SPAN_SHARE && risesForHalf(w) < NATIVE_MIN_STEPS) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f, 1, RSS_FLOOR_KIB) * share);
   const mark = series.primaryMark;
