@@ -368,8 +368,19 @@ export function studentTUpper(t: number, df: number): number {
   return t >= 0 ? tail : 1 - tail;
 }
 
-/** The t such that P(T >= t) = p for Student's t with `df` degrees of freedom (bisection). */
+const quantiles = new Map<string, number>();
+
+/** The t such that P(T >= t) = p for Student's t with `df` degrees of freedom (bisection; cached). */
 export function studentTQuantile(p: number, df: number): number {
+  const key = `${p}:${df}`;
+  const hit = quantiles.get(key);
+  if (hit !== undefined) return hit;
+  const t = tQuantile(p, df);
+  if (quantiles.size < 4096) quantiles.set(key, t);
+  return t;
+}
+
+function tQuantile(p: number, df: number): number {
   let lo = 0;
   let hi = 1;
   while (studentTUpper(hi, df) > p && hi < 1e6) hi *= 2;

@@ -17,6 +17,9 @@ import type { RigDevice } from './device.js';
 import { onRigCleanup, recordRigDir, rigEnv, stopProcsOf, describeProc } from './procs.js';
 import { freePort, readBanner, waitFor } from './wait.js';
 
+/** Inside a server's mount namespace: the host's ~/.bashrc (and ~/.bash_profile) hidden from the device's logins. */
+const HIDE_BASHRC = '{ for f in /root/.bashrc /root/.bash_profile /root/.bash_login; do [ ! -f "$f" ] || mount --bind /dev/null "$f" || exit 1; done; }';
+
 export type ServerKind = 'openssh' | 'dropbear';
 
 export interface RigServer {
@@ -119,7 +122,12 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
         '',
       ].join('\n'));
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-      proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env });
+      // in its own mount namespace: the login runs `bash -c FORCED_COMMAND`, and bash started by
+      // an SSH server reads ~/.bashrc (this machine's, e.g. pyenv init: half a second and a
+      // `pyenv rehash` per login, a storm under a farm's concurrency); the device has none
+      proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+        `${HIDE_BASHRC} && exec /usr/sbin/sshd -D -e -f "$1"`, 'sh', cfg],
+      { stdio: ['ignore', 'ignore', 'pipe'], env });
     } else {
       const hk = join(dir, 'dropbear_ed25519_host_key');
       if (!existsSync(hk)) execFileSync('dropbearkey', ['-t', 'ed25519', '-f', hk], { stdio: 'ignore' });
@@ -131,7 +139,7 @@ export async function startServer(kind: ServerKind, device: RigDevice, extraConf
       writeFileSync(authorizedKeys, clientPub + '\n', { mode: 0o600 });
       mkdirSync('/root/.ssh', { recursive: true, mode: 0o700 }); // mount point only; bound over in the namespace
       proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-        'mount --bind "$1" /root/.ssh && { [ ! -e /usr/lib/openssh/sftp-server ] || mount --bind /dev/null /usr/lib/openssh/sftp-server; } && exec /usr/sbin/dropbear -F -E -s -p "127.0.0.1:$2" -r "$3" -c "$4" -P "$5"',
+        `mount --bind "$1" /root/.ssh && { [ ! -e /usr/lib/openssh/sftp-server ] || mount --bind /dev/null /usr/lib/openssh/sftp-server; } && ${HIDE_BASHRC} && exec /usr/sbin/dropbear -F -E -s -p "127.0.0.1:$2" -r "$3" -c "$4" -P "$5"`,
         'sh', sshDir, String(port), hk, device.shell, join(dir, 'dropbear.pid')],
       { stdio: ['ignore', 'ignore', 'pipe'], env });
     }
