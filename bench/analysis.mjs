@@ -8,8 +8,8 @@
  *   node bench/analysis.mjs --only ingest --records 3000000
  *
  * (a) Marks to flag: the probe runs test/fixtures/object_growth.py (one orders.Order kept
- *     per frame among ~2500 temporaries a frame) at 20 frames a second, `--interval 0.1
- *     --census-budget 0.2`, for 80 frames. Then growing prefixes of the recorded session
+ *     per frame among ~2500 temporaries a frame) at 20 frames a second, at the defaults
+ *     (`--interval 1 --census-budget 0.02`: no option passed), for 80 frames. Then growing prefixes of the recorded session
  *     (every record up to the moment the app had made m marks, no end record) are analysed
  *     again; the figure is the smallest m from which every longer prefix says leak with
  *     orders.Order first. Target <= 30 marks.
@@ -82,7 +82,7 @@ async function marksToFlag() {
       continue;
     }
     const out = mkdtempSync(join(tmpdir(), 'refscope-bench-marks-'));
-    const r = spawnSync(python, [PROBE, '--out', out, '--interval', '0.1', '--census-budget', '0.2', '--',
+    const r = spawnSync(python, [PROBE, '--out', out, '--',
       join(ROOT, 'test', 'fixtures', 'object_growth.py'), '--frames', '80', '--sleep', '0.05'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`probe run failed on ${label}: ${r.stderr.slice(-1000)}`);
     const records = readRecords(out).map(toRecord).filter(Boolean);

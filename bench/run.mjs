@@ -5,6 +5,7 @@
  *   npm run bench                      # = npm run build && node bench/run.mjs
  *   node bench/run.mjs --reps 3 --frames 850
  *   node bench/run.mjs --no-analysis   # without bench/analysis.mjs (marks to flag, host ingest)
+ *   node bench/run.mjs --no-calibration  # without bench/calibration.mjs (the verdict at the defaults)
  *   node bench/run.mjs --emulated      # also bench/emulated-cost.bench.ts: sampling cost on the
  *                                      # emulated N810 (root, qemu-user, the armel rootfs, cross/build.sh)
  *
@@ -276,6 +277,15 @@ async function main() {
       child.on('close', res);
     });
     if (code !== 0) throw new Error(`bench/analysis.mjs exited ${code}`);
+  }
+  // the verdict at the defaults (bench/calibration.mjs): marks and seconds to a verdict, false alarms, misses
+  if (!process.argv.includes('--no-calibration')) {
+    process.stderr.write('bench: calibration at the defaults (bench/calibration.mjs)\n');
+    const code = await new Promise((res) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bench', 'calibration.mjs')], { stdio: 'inherit' });
+      child.on('close', res);
+    });
+    if (code !== 0) throw new Error(`bench/calibration.mjs exited ${code}`);
   }
   // the emulated half (bench/emulated-cost.bench.ts, also `npm run bench:emulated`): opt-in, it needs the rig
   if (process.argv.includes('--emulated')) {
