@@ -132,7 +132,7 @@ describe.skipIf(why !== null)(`farm of ${DEVICES} dropbear devices${why ? ` (ski
       const starts = () => count(/farm schedule: gated starts/g);
       const missedWhileGoing = () => count(/farm schedule: missed gated at .*its previous run .* is still going/g);
       // (a second start ends the wait at once, to fail on the count below)
-      await waitFor('the first run\'s app to wait at the gate', () => starts() > 1 || existsSync(`${gate}.waiting`), 120_000);
+      await waitFor('the first run\'s app to wait at the gate', () => starts() > 1 || existsSync(`${gate}.waiting`), 180_000);
       expect(starts()).toBe(1);
       const before = missedWhileGoing();
       await waitFor('two more ticks missed while the app waits', () => starts() > 1 || missedWhileGoing() >= before + 2, 30_000);
