@@ -247,8 +247,8 @@ export function driftP(f: GrowthFit, floor: number): number {
 }
 
 /** Few points cannot tell a walk from a trend; many can, by how far the residuals wander. */
-export const WALK_POINTS = 12;
-export const WALK_WANDER = 4;
+export const WALK_POINTS = 20;
+export const WALK_WANDER = 3;
 
 export function walkPlausible(f: GrowthFit): boolean {
   return f.points <= WALK_POINTS || f.wander >= WALK_WANDER;

@@ -29,9 +29,10 @@ async function detached(s: RigServer, cwd: string, opts: { ignoreTerm?: boolean 
   const out = sshRun(s, `cd '${cwd}' || exit 1; setsid ${app} </dev/null >/dev/null 2>&1 & echo "pid $!"`);
   const pid = Number(/pid (\d+)/.exec(out)?.[1]);
   expect(pid).toBeGreaterThan(0);
+  // a process between fork and exec (setsid, sh) shows an empty environ for a moment: wait for it to have one
   return waitFor(`the detached app (pid ${pid}) to run`, () => {
     const p = readProc(pid);
-    return p && p.state !== 'Z' ? p : null;
+    return p && p.state !== 'Z' && (p.environ?.some((e) => e !== '') ?? false) ? p : null;
   }, 10_000);
 }
 
