@@ -40,7 +40,7 @@ function arg(name, fallback) {
 const ONLY = arg('only', null);
 const RECORDS = Number(arg('records', '3000000'));
 
-function pyenvPython(prefix) {
+export function pyenvPython(prefix) {
   let root = process.env.PYENV_ROOT;
   if (!root) {
     try {

@@ -21,11 +21,13 @@
  *     share whose verdict is not `leak` with the culprit first.
  * Prints one table (markdown) for docs/analysis.md.
  */
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { pyenvPython } from './analysis.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -36,21 +38,6 @@ function arg(name, fallback) {
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 const REPLAYS = Number(arg('replays', '60'));
-
-function pyenvPython(prefix) {
-  let root = process.env.PYENV_ROOT;
-  if (!root) {
-    try {
-      root = execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
-    } catch {
-      root = join(homedir(), '.pyenv');
-    }
-  }
-  const dir = join(root, 'versions');
-  if (!existsSync(dir)) return null;
-  const name = readdirSync(dir).filter((n) => n.startsWith(prefix) && /^\d+\.\d+\.\d+$/.test(n)).sort().pop();
-  return name && existsSync(join(dir, name, 'bin', 'python')) ? join(dir, name, 'bin', 'python') : null;
-}
 
 /** [label, fixture args, culprit type or null for a control, kind] */
 const CASES = [

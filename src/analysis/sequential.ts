@@ -15,6 +15,7 @@
  */
 import { OBJECT_TEST, RSS_FLOOR_KIB, TREND_P } from './fit.js';
 import { MIN_CENSUSES, MIN_MARKS, LEAK_CONFIDENCE } from './index.js';
+import type { Manifest } from '../session/manifest.js';
 import type { Series } from './series.js';
 import { mad, studentTQuantile } from './stats.js';
 import { findSuspects } from './suspects.js';
@@ -24,17 +25,8 @@ export const NO_LEAK_PER_MARK = 0.05;
 /** …and 1 KiB of RSS per mark. */
 export const NO_LEAK_KIB_PER_MARK = 1;
 
-export interface EarlyVerdict {
-  verdict: 'leak' | 'no-leak';
-  /** the look at which it was decided (1, 2, …) and the error rate it could spend */
-  look: number;
-  alpha: number;
-  /** cumulative primary marks and seconds into the run when decided */
-  marks: number | null;
-  seconds: number;
-  /** one sentence */
-  reason: string;
-}
+/** What was decided, when and at what error rate (stored in the session's manifest). */
+export type EarlyVerdict = NonNullable<Manifest['earlyVerdict']>;
 
 export function lookAlpha(look: number, alpha = TREND_P): number {
   return (alpha * 6) / (Math.PI ** 2 * look ** 2);

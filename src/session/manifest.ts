@@ -36,13 +36,10 @@ export interface Manifest {
   exitCode?: number | null;
   /** set for `refscope soak` sessions */
   soak?: SoakInfo;
-  /** --until-verdict: the verdict decided while the app ran, when it was (the app was then stopped) */
-  earlyVerdict?: {
-    verdict: 'leak' | 'no-leak';
-    look: number;
-    alpha: number;
-    marks: number | null;
-    seconds: number;
-    reason: string;
-  };
+  /**
+   * --until-verdict: the verdict decided while the app ran (the app was then stopped): at
+   * which look and error rate, after how many primary marks (null without marks) and
+   * seconds, and one sentence
+   */
+  earlyVerdict?: { verdict: 'leak' | 'no-leak'; look: number; alpha: number; marks: number | null; seconds: number; reason: string };
 }
