@@ -120,10 +120,10 @@ export function synthSession(o: SynthOptions): ProbeRecord[] {
     objectsKiB = bytes / 1024;
     const dur = 0.02 + 0.005 * rng();
     probeCpu += dur;
-    out.push({ seq: seq++, t, k: 'census', marks: marksObj(m), dur, n: types.reduce((a, e) => a + e[1], 0), types });
+    out.push({ seq: seq++, t, k: 'census', marks: marksObj(m), dur, n: types.reduce((a, e) => a + e[1], 0), rss: null, types });
     for (const [type, holders] of Object.entries(o.holders ?? {})) {
       if (m === 0) continue;
-      out.push({ seq: seq++, t: t + 0.01, k: 'referrers', type, sampled: 3, holders, unexplained: 0, dur: 0.01 });
+      out.push({ seq: seq++, t: t + 0.01, k: 'referrers', type, sampled: 3, holders, unexplained: 0, size: null, dur: 0.01 });
     }
   };
   const sample = (t: number): void => {
