@@ -2048,7 +2048,7 @@ def _sampler_main():
 # counts, the cyclic garbage collected first); without marks the sampler takes it.
 ALLOWANCE = 0.09       # CPU seconds: at most 5 % of a 3-second run with the budget's 2 %
 FAST_CENSUSES = 10
-FAST_GAP = 0.2         # seconds between censuses while fast or while a type is undecided
+FAST_GAP = 0.1         # seconds between censuses while fast or while a type is undecided
 MARK_WAIT_MAX = 5.0    # seconds to wait for a mark before taking a due census anyway
 REPAY = 30.0           # seconds over which the allowance is paid back from the budget
 
