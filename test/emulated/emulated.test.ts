@@ -20,7 +20,6 @@ import { emulatedUnavailable, memcgUnavailable, py25Arm, startEmulated, type Emu
 const why = emulatedUnavailable();
 const memcg = memcgUnavailable() === null;
 const py25 = py25Arm();
-const FAST = ['--interval', '0.2', '--census-budget', '0.3'];
 
 async function probeRecords(session: string): Promise<{ records: ProbeRecord[]; lost: number }> {
   const s = await openSession(session);
@@ -72,7 +71,9 @@ describe.skipIf(why !== null)(`emulated N810 (armel, qemu-user arm1136)${why ? `
 
   it('diagnoses the callback leak with the same culprit as on x86', async () => {
     const s = join(work, 'callbacks');
-    const r = await runCli(['run', 'n810', '--push', 'test/fixtures', '--out', s, '--json', ...FAST, '--', 'fixtures/callbacks.py', '--frames', '150', '--sleep', '0.02'], { env, timeoutMs: 240_000 });
+    // at the defaults, as users run it: the emulated CPU is slow (a census costs what it
+    // would on an N810), so the app runs 400 frames rather than the probe sampling harder
+    const r = await runCli(['run', 'n810', '--push', 'test/fixtures', '--out', s, '--json', '--', 'fixtures/callbacks.py', '--frames', '400', '--sleep', '0.02'], { env, timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(1);
     const report = jsonReport(r.stdout);
     expect(report.verdict).toBe('leak');
@@ -110,7 +111,7 @@ describe.skipIf(why !== null)(`emulated N810 (armel, qemu-user arm1136)${why ? `
 
   it.skipIf(!memcg)(`an app that leaks until the 128 MB limit${memcg ? '' : ' (skipped: no cgroup v1 memory controller)'}: the report shows the OOM kill, no record lost`, async () => {
     const s = join(work, 'oom');
-    const r = await runCli(['run', 'n810', '--push', 'test/emulated/apps', '--out', s, '--json', ...FAST, '--', 'apps/oom_grow.py'], { env, timeoutMs: 300_000 });
+    const r = await runCli(['run', 'n810', '--push', 'test/emulated/apps', '--out', s, '--json', '--', 'apps/oom_grow.py'], { env, timeoutMs: 300_000 });
     const report = jsonReport(r.stdout);
     expect(report.session.ended).toBe('abnormal'); // the probe died with the app: no end record
     expect(report.session.exitCode).toBe(137);
@@ -134,7 +135,7 @@ describe.skipIf(why !== null)(`emulated N810 (armel, qemu-user arm1136)${why ? `
 
   it.skipIf(!py25)(`the callback leak under armel Python 2.5${py25 ? '' : ' (skipped: REFSCOPE_PY25_ARM does not name an armel python2.5 on this machine)'}`, async () => {
     const s = join(work, 'py25');
-    const r = await runCli(['run', 'n810', '--python', 'python2.5', '--push', 'test/fixtures', '--out', s, '--json', ...FAST, '--', 'fixtures/callbacks.py', '--frames', '150', '--sleep', '0.02'], { env, timeoutMs: 240_000 });
+    const r = await runCli(['run', 'n810', '--python', 'python2.5', '--push', 'test/fixtures', '--out', s, '--json', '--', 'fixtures/callbacks.py', '--frames', '400', '--sleep', '0.02'], { env, timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(1);
     const report = jsonReport(r.stdout);
     expect(report.session.python).toMatch(/^2\.5\./);
