@@ -30,6 +30,8 @@ export interface FarmApp {
   duration: number | null;
   interval: number | null;
   censusBudget: number | null;
+  /** stop each run once its verdict is decided (`refscope run --until-verdict`) */
+  untilVerdict: boolean;
   /** device names or tags this app runs on; empty: every device */
   on: string[];
 }
@@ -94,6 +96,13 @@ class Fields {
     return n;
   }
 
+  bool(name: string): boolean {
+    const v = this.o[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v !== 'boolean') this.bad(name, 'must be true or false', v);
+    return v as boolean;
+  }
+
   duration(name: string): number | null {
     const v = this.o[name];
     if (v === undefined || v === null) return null;
@@ -151,11 +160,12 @@ export function parseFarm(text: string, file: string): Farm {
 
   const apps = section(file, doc, 'apps', true).map((o, i): FarmApp => {
     const f = new Fields(file, `apps[${i}]`, o);
-    f.known(['name', 'push', 'script', 'args', 'duration', 'interval', 'censusBudget', 'on']);
+    f.known(['name', 'push', 'script', 'args', 'duration', 'interval', 'censusBudget', 'untilVerdict', 'on']);
     const script = f.str('script', true);
     return {
       name: f.str('name') ?? script, push: f.str('push'), script, args: f.list('args'),
-      duration: f.duration('duration'), interval: f.positive('interval'), censusBudget: f.positive('censusBudget'), on: f.list('on'),
+      duration: f.duration('duration'), interval: f.positive('interval'), censusBudget: f.positive('censusBudget'),
+      untilVerdict: f.bool('untilVerdict'), on: f.list('on'),
     };
   });
   apps.forEach((a, i) => {

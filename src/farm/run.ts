@@ -58,7 +58,7 @@ function deviceSpec(d: FarmDevice): string {
   return `${d.user ? `${d.user}@` : ''}${host}${d.port ? `:${d.port}` : ''}`;
 }
 
-function runArgv(farm: Farm, d: FarmDevice, app: FarmApp, session: string): string[] {
+export function runArgv(farm: Farm, d: FarmDevice, app: FarmApp, session: string): string[] {
   const base = dirname(resolve(farm.file));
   const argv = [binPath(), 'run', deviceSpec(d), '--out', session, '--force'];
   if (d.python) argv.push('--python', d.python);
@@ -69,6 +69,7 @@ function runArgv(farm: Farm, d: FarmDevice, app: FarmApp, session: string): stri
   if (app.duration !== null) argv.push('--duration', String(app.duration));
   if (app.interval !== null) argv.push('--interval', String(app.interval));
   if (app.censusBudget !== null) argv.push('--census-budget', String(app.censusBudget));
+  if (app.untilVerdict) argv.push('--until-verdict');
   argv.push('--', app.script, ...app.args);
   return argv;
 }

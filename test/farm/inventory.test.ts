@@ -6,7 +6,7 @@ devices:
   - { name: n810-a, host: 10.0.0.5, user: root, port: 2222, tags: [n810, lab] }
   - { name: n800-b, host: n800, tags: [n800] }
 apps:
-  - { name: gallery, push: ./app, script: app/main.py, args: [--frames, 100], duration: 10m, on: [n810] }
+  - { name: gallery, push: ./app, script: app/main.py, args: [--frames, 100], duration: 10m, untilVerdict: true, on: [n810] }
   - { script: other.py }
 schedules:
   - { app: gallery, cron: "0 2 * * *" }
@@ -17,8 +17,9 @@ describe('farm inventory', () => {
     const f = parseFarm(GOOD, 'farm.yaml');
     expect(f.devices[0]).toMatchObject({ name: 'n810-a', host: '10.0.0.5', user: 'root', port: 2222, tags: ['n810', 'lab'] });
     expect(f.devices[1]).toMatchObject({ name: 'n800-b', user: null, port: null });
-    expect(f.apps[0]).toMatchObject({ name: 'gallery', args: ['--frames', '100'], duration: 600, on: ['n810'] });
+    expect(f.apps[0]).toMatchObject({ name: 'gallery', args: ['--frames', '100'], duration: 600, untilVerdict: true, on: ['n810'] });
     expect(f.apps[1]!.name).toBe('other.py');
+    expect(f.apps[1]!.untilVerdict).toBe(false);
     expect(plan(f, f.devices).map((p) => `${p.app.name}@${p.device.name}`)).toEqual(['gallery@n810-a', 'other.py@n810-a', 'other.py@n800-b']);
   });
 
@@ -29,6 +30,7 @@ describe('farm inventory', () => {
     ['devices: [{ host: a }, { host: a }]\napps: [{ script: a.py }]', /devices\[1\]\.name: 'a' is used twice/],
     ['devices: [{ host: a }]\napps: [{ script: a.py, on: [nope] }]', /apps\[0\]\.on: 'nope' is neither a device name nor a tag/],
     ['devices: [{ host: a }]\napps: [{ script: a.py, duration: soon }]', /apps\[0\]\.duration: must be seconds or a number with s, m, h or d/],
+    ['devices: [{ host: a }]\napps: [{ script: a.py, untilVerdict: yes please }]', /apps\[0\]\.untilVerdict: must be true or false/],
     ['devices: [{ host: a }]\napps: [{ script: a.py }]\nschedules: [{ app: b, cron: "* * * * *" }]', /schedules\[0\]\.app: no app named 'b'/],
     ['devices: a\napps: []', /devices: must be a list/],
     ['apps: [{ script: a.py }]', /devices: is required/],
@@ -45,5 +47,16 @@ describe('farm inventory', () => {
     expect(shardDevices([...f.devices].reverse(), [2, 4]).map((d) => d.name)).toEqual(shards[1]);
     expect(() => parseShard('5/4')).toThrow(/not i\/n/);
     expect(parseShard('2/4')).toEqual([2, 4]);
+  });
+});
+
+describe('farm run argv', () => {
+  it('passes an app\'s untilVerdict to refscope run as --until-verdict, and nothing when it is off', async () => {
+    const { runArgv } = await import('../../src/farm/run.js');
+    const f = parseFarm(GOOD, '/lab/farm.yaml');
+    const on = runArgv(f, f.devices[0]!, f.apps[0]!, '/out/s1');
+    expect(on).toContain('--until-verdict');
+    expect(on.indexOf('--until-verdict')).toBeLessThan(on.indexOf('--'));
+    expect(runArgv(f, f.devices[0]!, f.apps[1]!, '/out/s2')).not.toContain('--until-verdict');
   });
 });
