@@ -133,10 +133,12 @@ describe.skipIf(why !== null)(`farm of ${DEVICES} dropbear devices${why ? ` (ski
       const missedWhileGoing = () => count(/farm schedule: missed gated at .*its previous run .* is still going/g);
       // (a second start ends the wait at once, to fail on the count below)
       await waitFor('the first run\'s app to wait at the gate', () => starts() > 1 || existsSync(`${gate}.waiting`), 180_000);
-      expect(starts()).toBe(1);
+      // a second start means the first run ended without its app waiting: the scheduler's log says how
+      const why = (): string => `${said.slice(-3000)}\n${runLogs(join(out, 'gated'))}`;
+      expect(starts(), why()).toBe(1);
       const before = missedWhileGoing();
       await waitFor('two more ticks missed while the app waits', () => starts() > 1 || missedWhileGoing() >= before + 2, 30_000);
-      expect(starts()).toBe(1);
+      expect(starts(), why()).toBe(1);
       writeFileSync(gate, '');
       const r = await first.result;
       expect(r.code, r.stderr).toBe(0);
@@ -162,3 +164,15 @@ describe.skipIf(why !== null)(`farm of ${DEVICES} dropbear devices${why ? ` (ski
     }
   }, 300_000);
 });
+
+/** What the scheduled runs under DIR said about themselves (their summaries' errors, their logs' last lines). */
+function runLogs(dir: string): string {
+  const out: string[] = [];
+  for (const st of existsSync(dir) ? readdirSync(dir).sort() : []) {
+    for (const name of ['summary.json', 'farm.log']) {
+      const p = join(dir, st, name);
+      if (existsSync(p)) out.push(`${st}/${name}: ${readFileSync(p, 'utf8').slice(-1500)}`);
+    }
+  }
+  return out.join('\n');
+}
