@@ -104,7 +104,7 @@ _S = {
     # cost and time, fast censuses left, the armed mark trigger, the marks' pace
     'tokens': 0.0, 'cad_t0': 0.0, 'spent': 0.0, 'cost': 0.0, 'last_census': 0.0, 'fast': 0,
     'armed': 0, 'armed_at': 0.0, 'mark_total': 0, 'mark_t': 0.0, 'mark_period': 0.0,
-    'growing': 0, 'collect': True, 'armed_name': None, 'armed_fast': None,
+    'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
     'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
 }
@@ -1131,7 +1131,7 @@ def census(collect=False):
     the cyclic garbage (when the app has not turned the collector off), so the counts are
     the live objects, not how far the collector happens to be behind."""
     c0 = _thread_clock()
-    if collect and _S['collect'] and gc.isenabled():
+    if collect and gc.isenabled():
         gc.collect()
     objs = gc.get_objects()
     known = _names
