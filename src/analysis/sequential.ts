@@ -107,3 +107,17 @@ export function decideEarly(series: Series, look: number): EarlyVerdict | null {
       `at look ${look} (error rate ${alpha.toPrecision(2)})`,
   };
 }
+
+/**
+ * One look at what a session folder holds so far (a soak's `--until-verdict`: each collect is
+ * one look; the looks made before are counted in the manifest). Null when the session is not
+ * ready to decide yet (then it was not a look); else the look's number and what it decided.
+ */
+export async function lookAtSession(dir: string, looksBefore: number): Promise<{ look: number; decided: EarlyVerdict | null } | null> {
+  const [{ openSession }, { buildSeries }] = await Promise.all([import('../session/reader.js'), import('./series.js')]);
+  const session = await openSession(dir);
+  const series = await buildSeries(session.records());
+  if (!readyToDecide(series)) return null;
+  const look = looksBefore + 1;
+  return { look, decided: decideEarly(series, look) };
+}

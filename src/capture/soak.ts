@@ -24,6 +24,7 @@ import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { SshTransport } from '../transport/ssh.js';
 import type { Report } from '../report/types.js';
+import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
 
 const SEG_NAME = /^seg-\d{6}\.jsonl$/;
 
@@ -283,6 +284,53 @@ export async function collectSoak(t: SshTransport, sessionDir: string, soak: Soa
   }
 }
 
+/** A whole collect: one or two passes, the until-verdict look, how it ended, the reports. */
+export interface SoakCollectOutcome {
+  result: CollectResult;
+  report: Report;
+  manifest: Manifest & { soak: SoakInfo };
+  /** `--until-verdict`: decided at this collect (the app was stopped and everything collected) */
+  decided: EarlyVerdict | null;
+}
+
+/**
+ * Collect a soak (optionally stopping its app first), take the `--until-verdict` look, mark the
+ * session ended once everything is here, and write its reports.
+ */
+export async function collectAndReport(t: SshTransport, dir: string, manifest: Manifest & { soak: SoakInfo }, log: Logger, stopFirst: boolean): Promise<SoakCollectOutcome> {
+  let soak = manifest.soak;
+  let m = manifest;
+  const pass = async (): Promise<CollectResult> => {
+    let r = await collectSoak(t, dir, soak, log);
+    // an app that ended between the listing and the fetch: one more pass takes the rest
+    if (!r.complete && !r.run.alive && r.run.pid !== null) r = await collectSoak(t, dir, soak, log);
+    return r;
+  };
+  if (stopFirst) {
+    const run = await stopSoakApp(t, soak.runDir);
+    log.info({ exit: run.exit, alive: run.alive }, 'soak app stopped');
+  }
+  let result = await pass();
+  let decided: EarlyVerdict | null = null;
+  if (soak.untilVerdict && !m.earlyVerdict && !stopFirst && result.run.alive) {
+    const look = await lookAtSession(dir, soak.untilVerdict.looks);
+    if (look) {
+      soak = { ...soak, untilVerdict: { looks: look.look } };
+      m = await updateManifest(dir, { soak, ...(look.decided ? { earlyVerdict: look.decided } : {}) }) as Manifest & { soak: SoakInfo };
+      log.info({ look: look.look, decided: look.decided }, '--until-verdict: looked');
+      if (look.decided) {
+        decided = look.decided;
+        const run = await stopSoakApp(t, soak.runDir);
+        log.info({ exit: run.exit, alive: run.alive }, '--until-verdict: decided; soak app stopped');
+        result = await pass();
+      }
+    }
+  }
+  if (result.complete) m = await markEnded(dir, result.run, soak) as Manifest & { soak: SoakInfo };
+  const report = await writeReports(dir);
+  return { result, report, manifest: m, decided };
+}
+
 /** Analyse what is here and write report.json/report.txt (atomically). */
 export async function writeReports(sessionDir: string): Promise<Report> {
   const [{ analyseSession }, { renderJson }, { renderText }] = await Promise.all([
@@ -309,6 +357,8 @@ export async function markEnded(sessionDir: string, run: DeviceRun, soak: SoakIn
 
 export interface SoakStartOptions {
   duration: number | null;
+  /** each collect looks once with the anytime test; the one that decides stops the app */
+  untilVerdict?: boolean;
   maxDeviceMb: number | null;
   segmentKib: number | null;
 }
@@ -333,7 +383,8 @@ export async function startSoak(prep: import('./run.js').PreparedRun, log: impor
   if (opts.maxDeviceMb !== null) argv.push('--max-device-mb', String(opts.maxDeviceMb));
   if (opts.segmentKib !== null) argv.push('--segment-kib', String(opts.segmentKib));
   argv.push('--', ...prep.req.command);
-  const soak: SoakInfo = { runDir, probeDir: remote.probe.dir, startedDevice: null, bootId: null, duration: opts.duration, maxDeviceMb: opts.maxDeviceMb };
+  const soak: SoakInfo = { runDir, probeDir: remote.probe.dir, startedDevice: null, bootId: null, duration: opts.duration, maxDeviceMb: opts.maxDeviceMb,
+    ...(opts.untilVerdict ? { untilVerdict: { looks: 0 } } : {}) };
   await createSession(prep.sessionDir, { ...prep.manifest, soak }, { force: prep.req.force ?? false });
   log.attachSession(prep.sessionDir);
   log.logger.info({ device: t.device, dir: remote.probe.dir, bytesSent: remote.probe.bytesSent }, 'probe deployed');

@@ -15,6 +15,11 @@ export interface SoakInfo {
   maxDeviceMb: number | null;
   /** how it ended, in words, once known */
   ended?: string;
+  /**
+   * `soak start --until-verdict`: every collect is one look of the anytime test (the ones
+   * made so far are counted here); the collect whose look decides stops the app
+   */
+  untilVerdict?: { looks: number };
 }
 
 export interface Manifest {

@@ -176,7 +176,7 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
     it('starts detached, survives the connection, reports status, and stop collects everything once', async () => {
       // no --out anywhere: the session goes under ./refscope-sessions and status/collect/stop find it
       const opts = { env, cwd: home, timeoutMs: 60_000 };
-      const started = await runCli(['soak', 'start', 'rigdev', '--push', join(ROOT, 'test', 'fixtures'), '--interval', '0.05', '--census-budget', '0.2', '--segment-kib', '8',
+      const started = await runCli(['soak', 'start', 'rigdev', '--push', join(ROOT, 'test', 'fixtures'), '--segment-kib', '8',
         '--', 'fixtures/callbacks.py', '--frames', '1000000', '--sleep', '0.005'], opts);
       expect(started.code, started.stderr).toBe(0);
       expect(started.stderr).toMatch(/soak started on rigdev \(pid \d+\)/);
@@ -297,6 +297,39 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(report.session.ended, m.soak?.ended).toBe('interrupt');
       process.stderr.write(`soak ${kind}: ${once.n} records, ${cuts} connection cuts, ${hostKills} host kills, 0 lost, 0 duplicated\n`);
     }, 400_000);
+
+    it('--until-verdict: the collect whose look decides stops the app; the report says when (defaults)', async () => {
+      const s = join(home, 'until');
+      const opts = { env, timeoutMs: 60_000 };
+      const started = await runCli(['soak', 'start', 'rigdev', '--push', 'test/fixtures', '--out', s, '--until-verdict',
+        '--', 'fixtures/callbacks.py', '--frames', '10000000', '--sleep', '0.005'], opts);
+      expect(started.code, started.stderr).toBe(0);
+      // a farm's schedule: collect now and again until a collect decides (each is one look)
+      let last: CliResult | null = null;
+      const decided = await waitFor('a collect that decides', async () => {
+        last = await runCli(['soak', 'collect', 'rigdev', '--out', s, '--json'], { ...opts, timeoutMs: 120_000 });
+        if (last.code !== 0 && last.code !== 1) return 'failed' as const;
+        return /--until-verdict: leak decided at look \d+; the app was stopped/.test(last.stderr.toString()) ? last : null;
+      }, 120_000, 1000);
+      if (decided === 'failed') expect.fail(`refscope soak collect exited ${last!.code}: ${last!.stderr}`);
+      const r = decided as CliResult;
+      expect(r.code, r.stderr.toString()).toBe(1);
+      const report = JSON.parse(r.stdout.toString()) as Report;
+      expect(report.suspects[0]).toMatchObject({ kind: 'object-growth', type: 'widgets.Widget' });
+      const uv = report.session.untilVerdict;
+      expect(uv?.verdict).toBe('leak');
+      expect(uv!.look).toBeGreaterThanOrEqual(1);
+      // everything collected, once; the app was stopped by the deciding collect, not run to its end
+      expect(exactlyOnce(seqs(s)).missing).toEqual([]);
+      const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
+      expect(m.state).toBe('complete');
+      expect(m.soak?.untilVerdict?.looks).toBe(uv!.look);
+      expect(m.soak?.ended).toMatch(/exited|signal/);
+      expect(existsSync(m.soak!.runDir)).toBe(false);
+      expect(report.session.marks?.frame ?? 0).toBeLessThan(10_000_000);
+      const text = readFileSync(join(s, 'report.txt'), 'utf8');
+      expect(text).toMatch(/decided\s+leak after/);
+    }, 300_000);
 
     it('status says so when the app was killed (out of memory or kill -9) and collect still gets everything', async () => {
       const s = join(home, 'killed');

@@ -25,6 +25,7 @@ interface StartArgs extends SoakArgs {
   'watch-type'?: string | string[];
   push?: string;
   'device-dir'?: string;
+  'until-verdict': boolean;
   '--'?: (string | number)[];
 }
 
@@ -56,7 +57,8 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     .option('segment-kib', { type: 'number', describe: 'size of each segment file on the device (default 1024)' })
     .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
     .option('push', { type: 'string', describe: 'send this app folder to the device first' })
-    .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' }) as unknown as Argv<StartArgs>,
+    .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })
+    .option('until-verdict', { type: 'boolean', default: false, describe: 'each collect looks once with the anytime test; the collect that decides leak or no leak stops the app' }) as unknown as Argv<StartArgs>,
   handler: async (args) => {
     const [{ createLog }, { prepareRun }, soak] = await Promise.all([
       import('../../log.js'), import('../../capture/run.js'), import('../../capture/soak.js'),
@@ -75,7 +77,7 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
         tty: false, cwd: process.cwd(),
         remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
       }, log);
-      const r = await soak.startSoak(prep, log, { duration, maxDeviceMb: maxMb, segmentKib: args['segment-kib'] ?? null });
+      const r = await soak.startSoak(prep, log, { duration, maxDeviceMb: maxMb, segmentKib: args['segment-kib'] ?? null, untilVerdict: args['until-verdict'] });
       log.flush();
       if (args.json) process.stdout.write(`${JSON.stringify({ session: r.sessionDir, runDir: r.runDir, pid: r.pid }, null, 2)}\n`);
       say(`soak started on ${args.device} (pid ${r.pid ?? '?'}); session ${shown(r.sessionDir)}`);
@@ -103,6 +105,7 @@ const status: CommandModule<{ verbose: boolean }, SoakArgs> = {
         session: dir, device: args.device, state: how.state, how: how.how, pid: run.pid, uptimeSeconds: uptime,
         rssKiB: run.rssKiB, segmentsOnDevice: run.segments.length, bytesOnDevice: held, deviceDirKiB: run.usedKiB, freeKiB: run.freeKiB,
         exit: run.exit,
+        ...(manifest.soak.untilVerdict ? { untilVerdict: { looks: manifest.soak.untilVerdict.looks, decided: manifest.earlyVerdict?.verdict ?? null } } : {}),
       };
       if (args.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       else {
@@ -112,6 +115,7 @@ const status: CommandModule<{ verbose: boolean }, SoakArgs> = {
           `  session     ${shown(dir)}`,
           `  uptime      ${fmtUp}${run.pid !== null ? `, pid ${run.pid}` : ''}`,
           `  rss now     ${run.rssKiB !== null ? `${run.rssKiB} KiB` : '-'}`,
+          ...(manifest.soak.untilVerdict ? [`  verdict     --until-verdict: ${manifest.earlyVerdict ? `${manifest.earlyVerdict.verdict} decided at look ${manifest.earlyVerdict.look}` : `${manifest.soak.untilVerdict.looks} look(s), not decided yet (each collect is one)`}`] : []),
           `  on device   ${run.segments.length} segments, ${(held / 1024).toFixed(0)} KiB of records; run folder ${run.usedKiB ?? '?'} KiB; ${run.freeKiB ?? '?'} KiB free`,
           '',
         ].join('\n'));
@@ -130,22 +134,16 @@ async function collectAndReport(args: SoakArgs, stopFirst: boolean): Promise<num
   log.attachSession(dir);
   const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
   try {
-    if (stopFirst) {
-      const run = await soak.stopSoakApp(t, manifest.soak.runDir);
-      log.logger.info({ exit: run.exit, alive: run.alive }, 'soak app stopped');
-    }
-    let result = await soak.collectSoak(t, dir, manifest.soak, log.logger);
-    // an app that ended between the listing and the fetch: one more pass takes the rest
-    if (!result.complete && !result.run.alive && result.run.pid !== null) result = await soak.collectSoak(t, dir, manifest.soak, log.logger);
-    if (result.complete) await soak.markEnded(dir, result.run, manifest.soak);
-    const report = await soak.writeReports(dir);
+    const { result, report, manifest: m, decided } = await soak.collectAndReport(t, dir, manifest, log.logger, stopFirst);
     log.flush();
-    const how = soak.describeRun(result.run, manifest.soak);
+    const how = soak.describeRun(result.run, m.soak);
     if (args.json) process.stdout.write((await import('../../report/json.js')).renderJson(report));
     else if (result.complete) {
       process.stdout.write((await import('../../report/text.js')).renderText(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 80 }));
     }
     say(`collected ${result.acked.length} segment(s)${result.partial ? ` and the growing ${result.partial}` : ''} (${result.bytes} bytes) into ${shown(dir)}`);
+    if (decided) say(`--until-verdict: ${decided.verdict === 'leak' ? 'leak' : 'no leak'} decided at look ${decided.look}; the app was stopped`);
+    else if (m.soak.untilVerdict && !result.complete) say(`--until-verdict: not decided after ${m.soak.untilVerdict.looks} look(s); collect again later`);
     say(result.complete ? `the soak has ended: ${how.how}; everything is here and removed from the device` : `the soak is ${how.state}: collect again any time`);
     return report.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
   } finally {
