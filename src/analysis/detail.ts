@@ -5,7 +5,7 @@
  * envelopes hold a fixed number of buckets per channel whatever the session's length.
  * `analyseSessionDetailed(dir).report` is what `analyseSession(dir)` returns.
  */
-import type { Report } from '../report/types.js';
+import type { Report } from './report.js';
 import type { ProbeRecord } from '../session/records.js';
 import { openSession, type ReaderStats } from '../session/reader.js';
 import { EnvelopeTable, type EnvelopePoint } from './envelope.js';

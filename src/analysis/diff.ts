@@ -6,10 +6,9 @@
  * (NEW's 95 % interval above BASE's and at least 1.5 times the rate); `improved` when not
  * regressed and BASE's leak is gone or clearly slower; `same` otherwise.
  */
-import type { Report, Suspect } from '../report/types.js';
 import type { DetailedReport } from './detail.js';
 import { fitGrowth } from './fit.js';
-import { LEAK_CONFIDENCE } from './index.js';
+import { isLeading, type Report, type Suspect } from './report.js';
 import type { Series } from './series.js';
 
 export const DIFF_SCHEMA = 'refscope.diff/1';
@@ -67,7 +66,6 @@ export interface SessionDiff {
   changedSuspects: { base: SuspectRef; new: SuspectRef; change: 'faster' | 'slower' | 'same' }[];
 }
 
-const leading = (s: Suspect): boolean => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE;
 const keyOf = (s: Suspect): string => `${s.kind}\u0000${s.type ?? ''}`;
 const ref = (s: Suspect): SuspectRef => ({
   kind: s.kind, type: s.type, confidence: s.confidence, perMark: s.perMark, perSecond: s.perSecond, evidence: s.evidence,
@@ -116,8 +114,8 @@ function comparable(b: Suspect, n: Suspect): { base: number; new: number; baseHi
 const what = (s: Suspect): string => `${s.kind} of ${s.type ?? 'native memory'}`;
 
 export function diffSessions(base: DetailedReport, next: DetailedReport): SessionDiff {
-  const bLead = new Map(base.report.suspects.filter(leading).map((s) => [keyOf(s), s]));
-  const nLead = new Map(next.report.suspects.filter(leading).map((s) => [keyOf(s), s]));
+  const bLead = new Map(base.report.suspects.filter(isLeading).map((s) => [keyOf(s), s]));
+  const nLead = new Map(next.report.suspects.filter(isLeading).map((s) => [keyOf(s), s]));
   const reasons: string[] = [];
   const newSuspects: SuspectRef[] = [];
   const fixedSuspects: SuspectRef[] = [];

@@ -3,7 +3,7 @@
  * `analyseRecords` is pure (records in, report out); `analyseSession` reads a directory.
  */
 import { basename, resolve } from 'node:path';
-import { REPORT_SCHEMA, type Report, type Suspect, type Verdict } from '../report/types.js';
+import { isLeading, REPORT_SCHEMA, type Report, type Suspect, type Verdict } from './report.js';
 import type { ProbeRecord } from '../session/records.js';
 import { readNative, type NativeSummary } from '../session/native.js';
 import { openSession, type ReaderStats, type SessionReader } from '../session/reader.js';
@@ -14,8 +14,6 @@ import { findSuspects, reportable } from './suspects.js';
 /** Fewer census points than this, or fewer primary marks, and the verdict is inconclusive. */
 export const MIN_CENSUSES = 5;
 export const MIN_MARKS = 20;
-/** A verdict of leak needs a non-dependent suspect at least this confident. */
-export const LEAK_CONFIDENCE = 0.6;
 
 export interface AnalysisMeta {
   /** session id (manifest id or folder name) */
@@ -175,7 +173,7 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
   if (needs.length) {
     return { verdict: 'inconclusive', summary: `only ${short.join(' and ')}: ${needs.join('; ')}` };
   }
-  const lead = suspects.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE);
+  const lead = suspects.find(isLeading);
   if (lead) {
     const what = lead.type ?? 'native memory';
     const unit = lead.unit === 'bytes' ? 'bytes' : lead.unit === 'references' ? 'references' : 'objects';

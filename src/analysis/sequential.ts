@@ -14,7 +14,8 @@
  * Both need the verdict's own minimums (censuses, marks).
  */
 import { OBJECT_TEST, RSS_FLOOR_KIB, TREND_P } from './fit.js';
-import { MIN_CENSUSES, MIN_MARKS, LEAK_CONFIDENCE } from './index.js';
+import { MIN_CENSUSES, MIN_MARKS } from './index.js';
+import { isLeading } from './report.js';
 import type { Manifest } from '../session/manifest.js';
 import type { Series } from './series.js';
 import { mad, studentTQuantile } from './stats.js';
@@ -76,7 +77,7 @@ export function decideEarly(series: Series, look: number): EarlyVerdict | null {
   const seconds = series.lastT;
   const per = marks !== null ? `per ${series.primaryMark}` : 'per second';
   const ranked = findSuspects(series);
-  const lead = ranked.find((s) => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE && s.p < alpha);
+  const lead = ranked.find((s) => isLeading(s) && s.p < alpha);
   if (lead) {
     return {
       verdict: 'leak', look, alpha, marks, seconds,

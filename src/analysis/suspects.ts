@@ -4,7 +4,7 @@
  * what growing types explain). Builtin helpers that grow because an app type grows are
  * kept as dependents, ranked below it.
  */
-import type { Referrer, Suspect } from '../report/types.js';
+import type { Referrer, Suspect } from './report.js';
 import { adjustedP, fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
 import { measuredSize, type ReferrerAgg, type Series } from './series.js';
 import { median } from './stats.js';

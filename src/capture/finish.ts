@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ExitCode, RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DetailedReport } from '../analysis/detail.js';
-import type { Report } from '../report/types.js';
+import type { Report } from '../analysis/report.js';
 import type { Manifest } from '../session/manifest.js';
 import { REPORT_JSON, REPORT_TXT, updateManifest, writeFileAtomic } from '../session/store.js';
 import type { ExitStatus } from '../transport/types.js';

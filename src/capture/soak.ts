@@ -23,7 +23,7 @@ import { REPORT_JSON, REPORT_TXT, SEGMENTS_DIR, SESSIONS_ROOT, readManifest, upd
 import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { SshTransport } from '../transport/ssh.js';
-import type { Report } from '../report/types.js';
+import type { Report } from '../analysis/report.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
 
 const SEG_NAME = /^seg-\d{6}\.jsonl$/;

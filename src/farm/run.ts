@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { ExitCode, RefscopeError } from '../errors.js';
-import type { Report } from '../report/types.js';
+import type { Report } from '../analysis/report.js';
 import { writeFileAtomic } from '../session/store.js';
 import { plan, shardDevices, type Farm, type FarmApp, type FarmDevice } from './inventory.js';
 

@@ -7,7 +7,7 @@
  * survivors, and the session's facts. Every string from the session is escaped.
  */
 import type { DetailedReport, SuspectSeries } from '../analysis/detail.js';
-import type { Report, Suspect } from './types.js';
+import type { Report, Suspect } from '../analysis/report.js';
 import { esc, num } from './escape.js';
 import { lineChart, shortDuration } from './svg.js';
 import { facts as textFacts } from './text.js';

@@ -3,7 +3,7 @@
  * contract's keys in the contract's order, any added keys after them in name order — so
  * two runs of the same session give the same bytes.
  */
-import type { Report } from './types.js';
+import type { Report } from '../analysis/report.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

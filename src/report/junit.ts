@@ -6,9 +6,8 @@
  * sentence. An inconclusive session's testcases are skipped, saying what more is needed.
  * Properties: device, python, duration, and the session's other facts.
  */
-import { LEAK_CONFIDENCE } from '../analysis/index.js';
 import { esc, num } from './escape.js';
-import type { Report, Suspect, SuspectKind } from './types.js';
+import { isLeading, type Report, type Suspect, type SuspectKind } from '../analysis/report.js';
 
 export const CHECKED_KINDS: SuspectKind[] = ['object-growth', 'refcount-growth', 'native-growth'];
 
@@ -27,7 +26,6 @@ function timestamp(iso: string): string | null {
 /** A plain xs:decimal of seconds (no exponent, never negative). */
 const dec = (v: number): string => (Number.isFinite(v) && v > 0 ? Math.min(v, 1e12).toFixed(3) : '0');
 
-export const isLeading = (s: Suspect): boolean => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE;
 
 function testcase(r: Report, kind: SuspectKind, classname: string, time: string): { xml: string; failed: boolean; skipped: boolean } {
   const open = `<testcase name="${esc(`${kind}: ${WHAT[kind]}`)}" classname="${esc(classname, 300)}" time="${time}">`;

@@ -6,7 +6,7 @@
  */
 import type { DetailedReport, EnvelopePoint } from '../analysis/detail.js';
 import { columns, sparkline } from './sparkline.js';
-import type { Report, Suspect } from './types.js';
+import type { Report, Suspect } from '../analysis/report.js';
 
 /** Series to draw as sparklines under the facts (from analyseSessionDetailed). */
 export interface TextCharts {

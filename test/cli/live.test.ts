@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/session/manifest.js';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import { formatLive } from '../../src/cli/live.js';
 import { killCli, ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/session/manifest.js';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';

@@ -12,7 +12,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import type { Manifest } from '../../src/session/manifest.js';
 import { ROOT, runCli, startCli, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Report, Suspect } from '../../src/report/types.js';
+import type { Report, Suspect } from '../../src/analysis/report.js';
 import { buildLeakyIter, ExtUnavailable } from '../helpers/build-ext.js';
 import { coreInterpreters, interpreter, type Interp } from '../helpers/pythons.js';
 

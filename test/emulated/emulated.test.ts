@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNative } from '../../src/session/native.js';
 import { openSession } from '../../src/session/reader.js';
 import type { ProbeRecord, SampleRecord } from '../../src/session/records.js';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import { runCli } from '../helpers/cli.js';
 import { emulatedUnavailable, memcgUnavailable, py25Arm, startEmulated, type EmulatedDevice } from '../rig/emulated.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyseRecords } from '../../src/analysis/index.js';
 import { renderJunit } from '../../src/report/junit.js';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import { leaking, synthSession } from '../analysis/synth.js';
 import { ROOT } from '../helpers/cli.js';
 import { HOSTILE, markupProblems } from '../helpers/markup.js';

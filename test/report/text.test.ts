@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyseRecords } from '../../src/analysis/index.js';
 import { printable, renderText, wrap } from '../../src/report/text.js';
-import type { Report } from '../../src/report/types.js';
+import type { Report } from '../../src/analysis/report.js';
 import { leaking, synthSession } from '../analysis/synth.js';
 
 const ESC = '\u001b';

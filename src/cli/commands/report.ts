@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, RefscopeError } from '../../errors.js';
-import type { Report } from '../../report/types.js';
+import type { Report } from '../../analysis/report.js';
 
 export interface ReportArgs {
   session: string;

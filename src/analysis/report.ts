@@ -1,5 +1,11 @@
-/** The refscope.report/1 contract (DESIGN §3). Fields may be added; none may change meaning. */
+/**
+ * The refscope.report/1 contract (DESIGN §3): what the analysis produces and every renderer
+ * (report/) and consumer reads. Fields may be added; none may change meaning.
+ */
 export const REPORT_SCHEMA = 'refscope.report/1';
+
+/** A verdict of leak needs a non-dependent suspect at least this confident (the confidence line). */
+export const LEAK_CONFIDENCE = 0.6;
 
 export type Verdict = 'leak' | 'no-leak' | 'inconclusive';
 export type SuspectKind = 'object-growth' | 'refcount-growth' | 'native-growth';
@@ -90,3 +96,6 @@ export interface Report {
   rss: { startKiB: number; endKiB: number; slopeKiBPerSecond: number; slopeKiBPerMark?: number | null };
   overhead: { probeCpuSeconds: number; probeCpuFraction: number };
 }
+
+/** A suspect that carries the verdict: not a dependent of another, at or above the confidence line. */
+export const isLeading = (s: Suspect): boolean => !s.dependsOn && s.confidence >= LEAK_CONFIDENCE;
