@@ -3,7 +3,7 @@
  * talks to a device (run, doctor, and later soak), so they agree on the flags.
  */
 import type { Argv } from 'yargs';
-import { resolveDevice } from '../device/spec.js';
+import { resolveDevice } from '../transport/target.js';
 import type { SshOptions, SshTransport } from '../transport/ssh.js';
 
 export interface ConnectArgs {

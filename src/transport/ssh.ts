@@ -11,11 +11,11 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Algorithms, AnyAuthMethod, AuthHandlerMiddleware, ClientChannel, ConnectConfig } from 'ssh2';
-import type { DeviceTarget } from '../device/spec.js';
 import { RefscopeError } from '../errors.js';
 import { addKnownHost, checkHostKey, hostKeyName, type HostKeyVerdict } from './known-hosts.js';
 import type { Prompter } from './prompt.js';
 import { quoteArg, quoteCommand } from './quote.js';
+import type { DeviceTarget } from './target.js';
 import type {
   ExitStatus, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
 } from './types.js';

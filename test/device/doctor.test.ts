@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderDoctor, runDoctor } from '../../src/device/doctor.js';
-import type { DeviceTarget } from '../../src/device/spec.js';
+import type { DeviceTarget } from '../../src/transport/target.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceTarget } from '../../src/device/spec.js';
+import type { DeviceTarget } from '../../src/transport/target.js';
 import { RefscopeError } from '../../src/errors.js';
 import { SshTransport } from '../../src/transport/ssh.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';

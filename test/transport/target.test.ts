@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { homedir, userInfo } from 'node:os';
-import { parseDeviceSpec, resolveDevice } from '../../src/device/spec.js';
+import { parseDeviceSpec, resolveDevice } from '../../src/transport/target.js';
 
 const CONFIG = `
 Host n810
