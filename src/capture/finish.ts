@@ -1,35 +1,35 @@
 /**
- * After the app has ended: record how it ended in the manifest, analyse the segments,
- * write report.json and report.txt into the session (atomically), and decide the exit
- * code: 4 when the app never started, 1 for a leak, 0 otherwise. The app's own exit
- * status is recorded (manifest, report) but does not change ours.
+ * After the app has ended: record how it ended in the manifest and say whether it started
+ * at all. The reports are written after this by report/session.ts; the exit code follows
+ * from both (`exitCodeOfRun`): 4 when the app never started, 3 when the device failed, 1
+ * for a leak, 0 otherwise. The app's own exit status is recorded (manifest, report) but
+ * does not change ours.
  */
-import { join } from 'node:path';
 import { ExitCode, RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DetailedReport } from '../analysis/detail.js';
 import type { Report } from '../analysis/report.js';
 import type { Manifest } from '../session/manifest.js';
-import { REPORT_JSON, REPORT_TXT, updateManifest, writeFileAtomic } from '../session/store.js';
+import { updateManifest } from '../session/store.js';
 import type { ExitStatus } from '../transport/types.js';
 import type { Progress } from './progress.js';
 import type { EarlyVerdict } from '../analysis/sequential.js';
 
 export interface RunOutcome {
   sessionDir: string;
-  exitCode: ExitCode;
   manifest: Manifest;
-  /** null when there was nothing to analyse (the probe wrote no records) */
-  report: Report | null;
-  /** the report with its series (sparklines, HTML), null when there was nothing to analyse */
-  detailed?: DetailedReport | null;
-  reportFiles: { json: string; text: string } | null;
   /** set when the app did not start: one line saying why */
   startFailure: string | null;
   /** records that did not parse while tailing (the analysis counts its own) */
   lostWhileTailing: number;
   /** set when the device or the connection failed: the session holds what arrived */
   deviceError?: RefscopeError;
+}
+
+/** refscope's exit code for a finished run, once its report (if any) is written: 4, 3, 1 or 0. */
+export function exitCodeOfRun(outcome: RunOutcome, report: Report | null): ExitCode {
+  if (outcome.startFailure) return ExitCode.appFailed;
+  if (outcome.deviceError) return outcome.deviceError.exitCode;
+  return report?.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
 }
 
 export interface FinishInput {
@@ -65,27 +65,5 @@ export async function finishSession(inp: FinishInput): Promise<RunOutcome> {
   if (!start) startFailure = `the app did not start: the probe wrote no records (${describeExit(inp.exit, inp.spawnError)})`;
   else if (end?.how === 'start-failed') startFailure = `the app could not start${end.error ? ` (${end.error})` : ''}`;
 
-  let report: Report | null = null;
-  let detailed: DetailedReport | null = null;
-  let reportFiles: RunOutcome['reportFiles'] = null;
-  try {
-    const { analyseSessionDetailed } = await import('../analysis/detail.js');
-    detailed = await analyseSessionDetailed(sessionDir);
-    report = detailed.report;
-  } catch (e) {
-    // with no start record there may be nothing to analyse: that is the start failure, not a second error
-    if (!(startFailure && e instanceof RefscopeError && e.code === 'ERR_SESSION')) throw e;
-    log.info({ err: e.message }, 'nothing to analyse');
-  }
-  if (report) {
-    const [{ renderJson }, { renderText, chartsOf }, { utf8Locale }] = await Promise.all([
-      import('../report/json.js'), import('../report/text.js'), import('../report/sparkline.js')]);
-    reportFiles = { json: join(sessionDir, REPORT_JSON), text: join(sessionDir, REPORT_TXT) };
-    await writeFileAtomic(reportFiles.json, renderJson(report));
-    await writeFileAtomic(reportFiles.text, renderText(report, { color: false, charts: detailed ? chartsOf(detailed) : undefined, unicode: utf8Locale() }));
-    log.info({ verdict: report.verdict, suspects: report.suspects.length }, 'reports written');
-  }
-
-  const exitCode = startFailure ? ExitCode.appFailed : report?.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
-  return { sessionDir, exitCode, manifest, report, detailed, reportFiles, startFailure, lostWhileTailing: inp.lost };
+  return { sessionDir, manifest, startFailure, lostWhileTailing: inp.lost };
 }

@@ -201,7 +201,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
       sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0 || deviceError !== null, log: log.logger,
       ...(watch?.decided ? { earlyVerdict: watch.decided } : {}),
     });
-    return deviceError ? { ...outcome, exitCode: deviceError.exitCode, deviceError } : outcome;
+    return deviceError ? { ...outcome, deviceError } : outcome;
   })();
 
   return {

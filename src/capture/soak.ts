@@ -19,24 +19,13 @@ import { join, posix, resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
-import { REPORT_JSON, REPORT_TXT, SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
+import { SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
 import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { SshTransport } from '../transport/ssh.js';
-import type { Report } from '../analysis/report.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
 
 const SEG_NAME = /^seg-\d{6}\.jsonl$/;
-
-/** "72h", "30m", "45s", "1d" or plain seconds → seconds. */
-export function parseDuration(v: string | number): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/i.exec(v.trim());
-  if (!m) throw new RefscopeError('ERR_USAGE', `--duration '${v}' is not a duration`, 'Use seconds or a number with s, m, h or d: 90, 45m, 72h');
-  const n = Number(m[1]);
-  const unit = (m[2] ?? 's').toLowerCase();
-  return n * (unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
-}
 
 // ---------------------------------------------------------------- finding the session
 
@@ -284,20 +273,19 @@ export async function collectSoak(t: SshTransport, sessionDir: string, soak: Soa
   }
 }
 
-/** A whole collect: one or two passes, the until-verdict look, how it ended, the reports. */
+/** A whole collect: one or two passes, the until-verdict look, and how it ended. */
 export interface SoakCollectOutcome {
   result: CollectResult;
-  report: Report;
   manifest: Manifest & { soak: SoakInfo };
   /** `--until-verdict`: decided at this collect (the app was stopped and everything collected) */
   decided: EarlyVerdict | null;
 }
 
 /**
- * Collect a soak (optionally stopping its app first), take the `--until-verdict` look, mark the
- * session ended once everything is here, and write its reports.
+ * Collect a soak (optionally stopping its app first), take the `--until-verdict` look, and mark
+ * the session ended once everything is here. The caller writes the reports (report/session.ts).
  */
-export async function collectAndReport(t: SshTransport, dir: string, manifest: Manifest & { soak: SoakInfo }, log: Logger, stopFirst: boolean): Promise<SoakCollectOutcome> {
+export async function collectSession(t: SshTransport, dir: string, manifest: Manifest & { soak: SoakInfo }, log: Logger, stopFirst: boolean): Promise<SoakCollectOutcome> {
   let soak = manifest.soak;
   let m = manifest;
   const pass = async (): Promise<CollectResult> => {
@@ -327,19 +315,7 @@ export async function collectAndReport(t: SshTransport, dir: string, manifest: M
     }
   }
   if (result.complete) m = await markEnded(dir, result.run, soak) as Manifest & { soak: SoakInfo };
-  const report = await writeReports(dir);
-  return { result, report, manifest: m, decided };
-}
-
-/** Analyse what is here and write report.json/report.txt (atomically). */
-export async function writeReports(sessionDir: string): Promise<Report> {
-  const [{ analyseSession }, { renderJson }, { renderText }] = await Promise.all([
-    import('../analysis/index.js'), import('../report/json.js'), import('../report/text.js'),
-  ]);
-  const report = await analyseSession(sessionDir);
-  await writeFileAtomic(join(sessionDir, REPORT_JSON), renderJson(report));
-  await writeFileAtomic(join(sessionDir, REPORT_TXT), renderText(report, { color: false }));
-  return report;
+  return { result, manifest: m, decided };
 }
 
 /** After the last collect: the manifest says how the soak ended. */

@@ -1,10 +1,11 @@
 /**
- * DEVICE on the command line → a verified SSH connection. Shared by every command that
- * talks to a device (run, doctor, and later soak), so they agree on the flags.
+ * The SSH flags every command that talks to a device shares (run, doctor, soak), so they
+ * agree on them; the connecting itself is transport/connect.ts.
  */
 import type { Argv } from 'yargs';
-import { resolveDevice } from '../transport/target.js';
+import type { ConnectSettings } from '../transport/connect.js';
 import type { SshOptions, SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
 
 export interface ConnectArgs {
   'accept-new': boolean;
@@ -21,23 +22,26 @@ export function connectOptions<T>(y: Argv<T>): Argv<T & ConnectArgs> {
     .option('legacy', { choices: ['auto', 'never', 'always'] as const, default: 'auto' as const, describe: 'old SSH algorithms: appended on a failed negotiation (auto), never, or always' }) as Argv<T & ConnectArgs>;
 }
 
-export async function sshOptions(device: string, args: ConnectArgs, log?: SshOptions['log']): Promise<SshOptions> {
-  const [{ ttyPrompter }, { defaultKnownHostsFiles }] = await Promise.all([
-    import('../transport/prompt.js'), import('../transport/ssh.js'),
-  ]);
-  const target = resolveDevice(device);
-  if (args.identity) target.identityFiles = [args.identity, ...target.identityFiles];
+/** The parsed flags → what transport/ takes. */
+export function connectSettings(args: ConnectArgs, log?: SshOptions['log']): ConnectSettings {
   return {
-    target,
-    knownHostsFiles: args['known-hosts'] ? [args['known-hosts']] : defaultKnownHostsFiles(),
     acceptNew: args['accept-new'],
-    prompter: ttyPrompter(),
     legacy: args.legacy,
+    ...(args['known-hosts'] ? { knownHosts: args['known-hosts'] } : {}),
+    ...(args.identity ? { identity: args.identity } : {}),
     ...(log ? { log } : {}),
   };
 }
 
+export async function sshOptions(device: string, args: ConnectArgs, log?: SshOptions['log']): Promise<SshOptions> {
+  return (await import('../transport/connect.js')).sshOptions(device, connectSettings(args, log));
+}
+
 export async function connectDevice(device: string, args: ConnectArgs, log?: SshOptions['log']): Promise<SshTransport> {
-  const { SshTransport } = await import('../transport/ssh.js');
-  return SshTransport.connect(await sshOptions(device, args, log));
+  return (await import('../transport/connect.js')).connectDevice(device, connectSettings(args, log));
+}
+
+/** DEVICE, or this machine when `device` is undefined (--local). */
+export async function openTransport(device: string | undefined, args: ConnectArgs, log?: SshOptions['log']): Promise<Transport> {
+  return (await import('../transport/connect.js')).openTransport(device, connectSettings(args, log));
 }

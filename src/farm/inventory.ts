@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { RefscopeError } from '../errors.js';
+import { DURATION_HINT, parseDuration } from '../duration.js';
 
 export interface FarmDevice {
   name: string;
@@ -106,10 +107,9 @@ class Fields {
   duration(name: string): number | null {
     const v = this.o[name];
     if (v === undefined || v === null) return null;
-    const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/i.exec(String(v).trim());
-    if (!m) this.bad(name, 'must be seconds or a number with s, m, h or d (90, 45m, 72h)', v);
-    const unit = (m[2] ?? 's').toLowerCase();
-    return Number(m[1]) * (unit === 'd' ? 86400 : unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
+    const seconds = parseDuration(String(v));
+    if (seconds === null) this.bad(name, `must be ${DURATION_HINT}`, v);
+    return seconds;
   }
 
   list(name: string): string[] {

@@ -7,8 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode, RefscopeError } from '../../errors.js';
-import type { Report } from '../../analysis/report.js';
+import { RefscopeError } from '../../errors.js';
 
 export interface ReportArgs {
   session: string;
@@ -42,14 +41,9 @@ async function checkOutput(output: string): Promise<void> {
   if (st?.isDirectory()) throw new RefscopeError('ERR_INPUT', `--output ${output} is a directory`, 'Name a file to write');
 }
 
-export function exitCodeOf(report: Report): ExitCode {
-  if (report.session.ended === 'start-failed') return ExitCode.appFailed;
-  return report.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
-}
-
 async function runReport(args: ReportArgs): Promise<number> {
   if (args.output !== undefined) await checkOutput(args.output);
-  const { analyseSessionDetailed } = await import('../../analysis/detail.js');
+  const [{ analyseSessionDetailed }, { exitCodeOf }] = await Promise.all([import('../../analysis/detail.js'), import('../../report/session.js')]);
   const detailed = await analyseSessionDetailed(args.session);
   const { report } = detailed;
   const toTerminal = args.output === undefined && Boolean(process.stdout.isTTY);

@@ -5,7 +5,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { RefscopeError } from '../../errors.js';
-import { connectOptions, type ConnectArgs } from '../connect.js';
+import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 
 export interface RunArgs extends ConnectArgs {
   push?: string;
@@ -74,13 +74,11 @@ async function runRun(args: RunArgs): Promise<number> {
   }
   const command = (args['--'] ?? []).map(String);
 
-  const [{ createLog }, { LocalTransport, inTerminalForeground }, { prepareRun, startRun }, { LiveLine }] = await Promise.all([
+  const [{ createLog }, { inTerminalForeground }, { prepareRun, startRun }, { LiveLine }] = await Promise.all([
     import('../../log.js'), import('../../transport/local.js'), import('../../capture/run.js'), import('../live.js'),
   ]);
   const log = await createLog({ verbose: args.verbose });
-  const transport: import('../../transport/types.js').Transport = args.device !== undefined
-    ? await (await import('../connect.js')).connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m))
-    : new LocalTransport();
+  const transport = await openTransport(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
   try {
     return await runWith(transport, command, args, log, { inTerminalForeground, prepareRun, startRun, LiveLine });
   } finally {
@@ -150,26 +148,29 @@ async function runWith(
     if (ticker) clearInterval(ticker);
     live?.clear();
     await detachTerminal();
+    const [{ writeSessionReports }, { exitCodeOfRun }] = await Promise.all([import('../../report/session.js'), import('../../capture/finish.js')]);
+    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null });
+    const exitCode = exitCodeOfRun(outcome, written?.report ?? null);
     log.flush();
 
     // known before printing, so that a reader going away (EPIPE) still leaves with it
-    process.exitCode = outcome.exitCode;
-    if (outcome.report) {
+    process.exitCode = exitCode;
+    if (written) {
       const out = args.json
-        ? (await import('../../report/json.js')).renderJson(outcome.report)
-        : (await import('../../report/text.js')).renderText(outcome.report, {
+        ? (await import('../../report/json.js')).renderJson(written.report)
+        : (await import('../../report/text.js')).renderText(written.report, {
           color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
           width: process.stdout.columns || 80,
-          charts: outcome.detailed ? (await import('../../report/text.js')).chartsOf(outcome.detailed) : undefined,
+          charts: (await import('../../report/text.js')).chartsOf(written.detailed),
           unicode: (await import('../../report/sparkline.js')).utf8Locale(),
         });
       await write(process.stdout, out);
     }
     if (outcome.startFailure) say(outcome.startFailure);
     if (outcome.deviceError) say(outcome.deviceError.toLine().replace(/^refscope: /, ''));
-    if (outcome.reportFiles) say(`reports written to ${shown(outcome.reportFiles.text)} and ${shown(outcome.reportFiles.json)}`);
+    if (written) say(`reports written to ${shown(written.files.text)} and ${shown(written.files.json)}`);
     else say(`session in ${shown(outcome.sessionDir)} (no report: nothing to analyse)`);
-    return outcome.exitCode;
+    return exitCode;
   } finally {
     if (ticker) clearInterval(ticker);
     live?.clear();

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, RefscopeError } from '../../errors.js';
 import { connectDevice, connectOptions, type ConnectArgs } from '../connect.js';
 import { shown } from './run.js';
+import { DURATION_HINT, parseDuration } from '../../duration.js';
 
 interface SoakArgs extends ConnectArgs {
   device: string;
@@ -63,7 +64,8 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     const [{ createLog }, { prepareRun }, soak] = await Promise.all([
       import('../../log.js'), import('../../capture/run.js'), import('../../capture/soak.js'),
     ]);
-    const duration = args.duration !== undefined ? soak.parseDuration(args.duration) : null;
+    const duration = args.duration !== undefined ? parseDuration(args.duration) : null;
+    if (args.duration !== undefined && duration === null) throw new RefscopeError('ERR_USAGE', `--duration '${args.duration}' is not a duration`, `Use ${DURATION_HINT}`);
     if (duration !== null && !(duration > 0)) throw new RefscopeError('ERR_USAGE', '--duration must be above 0', 'For example --duration 72h');
     const maxMb = args['max-device-mb'] ?? null;
     if (maxMb !== null && !(maxMb > 0)) throw new RefscopeError('ERR_USAGE', '--max-device-mb must be above 0', 'For example --max-device-mb 8');
@@ -127,25 +129,28 @@ const status: CommandModule<{ verbose: boolean }, SoakArgs> = {
   },
 };
 
-async function collectAndReport(args: SoakArgs, stopFirst: boolean): Promise<number> {
+async function collectAndPrint(args: SoakArgs, stopFirst: boolean): Promise<number> {
   const [{ createLog }, soak] = await Promise.all([import('../../log.js'), import('../../capture/soak.js')]);
   const { dir, manifest } = await session(args);
   const log = await createLog({ verbose: args.verbose });
   log.attachSession(dir);
   const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
   try {
-    const { result, report, manifest: m, decided } = await soak.collectAndReport(t, dir, manifest, log.logger, stopFirst);
+    const { result, manifest: m, decided } = await soak.collectSession(t, dir, manifest, log.logger, stopFirst);
+    const { writeSessionReports, exitCodeOf } = await import('../../report/session.js');
+    const { report, detailed } = (await writeSessionReports(dir, { log: log.logger }))!;
     log.flush();
     const how = soak.describeRun(result.run, m.soak);
     if (args.json) process.stdout.write((await import('../../report/json.js')).renderJson(report));
     else if (result.complete) {
-      process.stdout.write((await import('../../report/text.js')).renderText(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 80 }));
+      const [{ renderText, chartsOf }, { utf8Locale }] = await Promise.all([import('../../report/text.js'), import('../../report/sparkline.js')]);
+      process.stdout.write(renderText(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns || 80, charts: chartsOf(detailed), unicode: utf8Locale() }));
     }
     say(`collected ${result.acked.length} segment(s)${result.partial ? ` and the growing ${result.partial}` : ''} (${result.bytes} bytes) into ${shown(dir)}`);
     if (decided) say(`--until-verdict: ${decided.verdict === 'leak' ? 'leak' : 'no leak'} decided at look ${decided.look}; the app was stopped`);
     else if (m.soak.untilVerdict && !result.complete) say(`--until-verdict: not decided after ${m.soak.untilVerdict.looks} look(s); collect again later`);
     say(result.complete ? `the soak has ended: ${how.how}; everything is here and removed from the device` : `the soak is ${how.state}: collect again any time`);
-    return report.verdict === 'leak' ? ExitCode.leak : ExitCode.ok;
+    return exitCodeOf(report);
   } finally {
     await t.close();
   }
@@ -155,14 +160,14 @@ const collect: CommandModule<{ verbose: boolean }, SoakArgs> = {
   command: 'collect <device>',
   describe: 'Bring what the soak has recorded here (resumable, loses nothing) and report',
   builder: (y) => common(y) as Argv<SoakArgs>,
-  handler: async (args) => { process.exitCode = await collectAndReport(args, false); },
+  handler: async (args) => { process.exitCode = await collectAndPrint(args, false); },
 };
 
 const stop: CommandModule<{ verbose: boolean }, SoakArgs> = {
   command: 'stop <device>',
   describe: 'Stop the app cleanly, collect the rest, report',
   builder: (y) => common(y) as Argv<SoakArgs>,
-  handler: async (args) => { process.exitCode = await collectAndReport(args, true); },
+  handler: async (args) => { process.exitCode = await collectAndPrint(args, true); },
 };
 
 export const soakCommand: CommandModule<{ verbose: boolean }, { verbose: boolean }> = {
