@@ -1,26 +1,59 @@
 /**
  * The local transport: child processes on this machine, never through a shell (argv
  * goes to execve verbatim). node-pty is loaded only when a terminal is asked for.
+ *
+ * Given a `home`, it plays a device on this machine: its commands run with HOME set to
+ * that folder and start in it, as an SSH login starts in the login user's home, so the
+ * device flows (~/.refscope, deploy, launch, collect) land inside the folder.
  */
 import { spawn as spawnChild } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import type {
-  ExitStatus, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
+  ExitStatus, PipeOptions, PipeResult, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
 } from './types.js';
 
 const DEFAULT_RUN_TIMEOUT_MS = 30_000;
+const DEFAULT_PIPE_TIMEOUT_MS = 120_000;
+
+export interface LocalOptions {
+  /** the environment of every command; default: this process's */
+  env?: NodeJS.ProcessEnv;
+  /** play a device: HOME of every command, and the folder commands start in */
+  home?: string;
+  /** the name it goes by (the session's device); default 'local' */
+  device?: string;
+}
 
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
-  readonly device = 'local';
+  readonly device: string;
+  private closed = false;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly home: string | undefined;
+
+  constructor(opts: LocalOptions = {}) {
+    this.device = opts.device ?? 'local';
+    this.home = opts.home;
+    this.env = opts.home !== undefined ? { ...(opts.env ?? process.env), HOME: opts.home } : opts.env;
+  }
+
+  /** true until close(): this machine is always there */
+  get alive(): boolean { return !this.closed; }
+
+  /** the environment of one command: the transport's, plus what the command sets */
+  private envFor(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+    const base = this.env ?? process.env;
+    return extra ? { ...base, ...extra } : base;
+  }
 
   async spawn(argv: readonly string[], opts: SpawnOptions = {}): Promise<TransportProcess> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('spawn: empty argv');
-    if (opts.tty) return spawnPty(file, args, opts);
-    return spawnPlain(file, args, opts);
+    const o = { ...opts, cwd: opts.cwd ?? this.home, env: this.envFor(opts.env) };
+    if (opts.tty) return spawnPty(file, args, o);
+    return spawnPlain(file, args, o);
   }
 
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -28,7 +61,7 @@ export class LocalTransport implements Transport {
     if (file === undefined) return Promise.reject(new Error('run: empty argv'));
     return new Promise((resolve, reject) => {
       const child = spawnChild(file, args, {
-        cwd: opts.cwd, env: opts.env ?? process.env, shell: false, stdio: ['pipe', 'pipe', 'pipe'],
+        cwd: opts.cwd ?? this.home, env: this.envFor(opts.env), shell: false, stdio: ['pipe', 'pipe', 'pipe'],
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -50,7 +83,37 @@ export class LocalTransport implements Transport {
     });
   }
 
-  async close(): Promise<void> { /* nothing to release */ }
+  pipeInto(argv: readonly string[], input: Readable, opts: PipeOptions = {}): Promise<PipeResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) return Promise.reject(new Error('pipeInto: empty argv'));
+    return new Promise((resolve, reject) => {
+      const child = spawnChild(file, args, {
+        cwd: opts.cwd ?? this.home, env: this.envFor(undefined), shell: false, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let bytesSent = 0;
+      let timedOut = false;
+      const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? DEFAULT_PIPE_TIMEOUT_MS);
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      input.on('data', (b: Buffer) => { bytesSent += b.length; });
+      // a command that stops reading (tar failing on a full disk) must not leave the input hanging
+      child.stdin.on('error', () => { input.unpipe(child.stdin); input.resume(); });
+      input.pipe(child.stdin);
+      child.once('error', (e) => { clearTimeout(timer); reject(e); });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({
+          code, signal, timedOut, bytesSent,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> { this.closed = true; }
 }
 
 function spawnPlain(file: string, args: string[], opts: SpawnOptions): TransportProcess {

@@ -17,7 +17,7 @@ import type { Prompter } from './prompt.js';
 import { quoteArg, quoteCommand } from './quote.js';
 import type { DeviceTarget } from './target.js';
 import type {
-  ExitStatus, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
+  ExitStatus, PipeOptions, PipeResult, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
 } from './types.js';
 
 const { Client, utils } = ssh2;
@@ -401,7 +401,7 @@ export class SshTransport implements Transport {
   }
 
   /** Run a command feeding `input` (a stream) to its stdin, e.g. `tar -xf -`. */
-  async pipeInto(argv: readonly string[], input: Readable, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult & { bytesSent: number }> {
+  async pipeInto(argv: readonly string[], input: Readable, opts: PipeOptions = {}): Promise<PipeResult> {
     const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd), false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];

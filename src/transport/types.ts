@@ -1,8 +1,13 @@
 /**
  * The one transport interface (DESIGN §2). Everything above it (capture, device) is
- * transport-agnostic: `local` runs child processes on this machine; `ssh` (next) runs
- * them over an exec channel. Commands are always argv arrays; an implementation that
- * needs a shell (ssh) quotes them with one function, the local one uses none.
+ * transport-agnostic: `local` runs child processes on this machine (and, given a device
+ * folder, plays a device there); `ssh` runs them over an exec channel. Commands are always
+ * argv arrays; an implementation that needs a shell (ssh) quotes them with one function,
+ * the local one uses none.
+ *
+ * What every transport does: run a command to its end (`run`), start one and stream its
+ * input and output (`spawn`), feed a stream into a command (`pipeInto`, how deploy sends a
+ * tar), say whether it can still reach the target (`alive`), and let go (`close`).
  */
 import type { Readable, Writable } from 'node:stream';
 
@@ -17,7 +22,7 @@ export interface ExitStatus {
 
 export interface SpawnOptions {
   cwd?: string;
-  /** the full environment; default: this process's environment */
+  /** variables set for this command, on top of the transport's own environment */
   env?: NodeJS.ProcessEnv;
   /**
    * 'inherit': the process shares our stdin/stdout/stderr (its output reaches the user
@@ -56,6 +61,7 @@ export interface RunResult extends ExitStatus {
 
 export interface RunOptions {
   cwd?: string;
+  /** variables set for this command, on top of the transport's own environment */
   env?: NodeJS.ProcessEnv;
   /** kill the process (SIGKILL) after this long; default 30 s */
   timeoutMs?: number;
@@ -63,14 +69,29 @@ export interface RunOptions {
   input?: string;
 }
 
+export interface PipeOptions {
+  cwd?: string;
+  /** close the command's input and give up after this long; default 120 s */
+  timeoutMs?: number;
+}
+
+export interface PipeResult extends RunResult {
+  /** bytes of the input stream sent to the command */
+  bytesSent: number;
+}
+
 export interface Transport {
   readonly kind: 'local' | 'ssh';
   /** 'local' or the device as the user named it */
   readonly device: string;
+  /** false once the target cannot be reached any more (the connection ended, or close() was called) */
+  readonly alive: boolean;
   /** start a command; argv[0] is the program. Async: a pty module or an exec channel may need to load/open first */
   spawn(argv: readonly string[], opts?: SpawnOptions): Promise<TransportProcess>;
   /** run a command to its end and capture its output */
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** run a command feeding `input` to its stdin (e.g. a tar stream into `tar -xf -`) and capture its output */
+  pipeInto(argv: readonly string[], input: Readable, opts?: PipeOptions): Promise<PipeResult>;
   /** release connections; processes still running are left to their fate */
   close(): Promise<void>;
 }
