@@ -14,18 +14,17 @@
  * one. Killing the host or the connection at any point and collecting again ends with
  * every record exactly once. A lock file keeps two collects of one session apart.
  */
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
-import { SEGMENTS_DIR, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic } from '../session/store.js';
+import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic, writeFilesAtomic } from '../session/store.js';
 import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { SshTransport } from '../transport/ssh.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
 
-const SEG_NAME = /^seg-\d{6}\.jsonl$/;
 
 // ---------------------------------------------------------------- finding the session
 
@@ -101,7 +100,7 @@ export async function deviceRun(t: SshTransport, runDir: string): Promise<Device
   for (const line of r.stdout.split('\n')) {
     const [k, a, b] = line.split('\t');
     switch (k) {
-      case 'seg': if (a && SEG_NAME.test(a) && num(b) !== null) run.segments.push({ name: a, size: num(b)! }); break;
+      case 'seg': if (a && SEGMENT_NAME.test(a) && num(b) !== null) run.segments.push({ name: a, size: num(b)! }); break;
       case 'missing': run.missing = true; break;
       case 'pid': run.pid = num(a); break;
       case 'alive': run.alive = true; break;
@@ -115,7 +114,7 @@ export async function deviceRun(t: SshTransport, runDir: string): Promise<Device
       default: break;
     }
   }
-  run.segments.sort((x, y) => x.name.localeCompare(y.name));
+  run.segments.sort((x, y) => bySegmentNumber(x.name, y.name));
   return run;
 }
 
@@ -138,39 +137,17 @@ export function describeRun(run: DeviceRun, soak: SoakInfo): { state: 'running' 
 
 // ---------------------------------------------------------------- collecting
 
-/**
- * Many segments made durable at once: every temp file written, all fsynced together, all
- * renamed, the folder fsynced once. Costs one round of syncs instead of three per file,
- * which is what keeps collecting thousands of small segments fast.
- */
-async function writeBatchDurably(dir: string, files: { name: string; data: Buffer }[]): Promise<void> {
-  if (files.length === 0) return;
-  const tmps = files.map((f) => ({ ...f, tmp: join(dir, `.${f.name}.tmp-${process.pid}`) }));
-  await Promise.all(tmps.map(async (f) => {
-    const fh = await open(f.tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(f.data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }));
-  for (const f of tmps) await rename(f.tmp, join(dir, f.name));
-  const dh = await open(dir, 'r');
-  try { await dh.sync(); } finally { await dh.close(); }
-}
-
 /** Temp files a killed collect left behind. */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const n of await readdir(dir).catch(() => [] as string[])) {
-    if (/^\.seg-\d{6}\.jsonl\.tmp-/.test(n)) await unlink(join(dir, n)).catch(() => undefined);
+    if (SEGMENT_TEMP.test(n)) await unlink(join(dir, n)).catch(() => undefined);
   }
 }
 
 /** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
 async function fetchTar(t: SshTransport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
   const r = await pullTar(t, ['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names],
-    async (name, data) => { if (SEG_NAME.test(name)) await onFile(name, data); });
+    async (name, data) => { if (SEGMENT_NAME.test(name)) await onFile(name, data); });
   if (r.code !== 0) {
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
     throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (${r.stderr || `tar exit ${r.code}`})`, 'Collect again: nothing is lost');
@@ -234,7 +211,7 @@ export async function collectSoak(t: SshTransport, sessionDir: string, soak: Soa
         batch.push({ name, data });
         bytes += data.length;
       });
-      await writeBatchDurably(local, batch);
+      await writeFilesAtomic(local, batch);
       for (const f of batch) acked.push(f.name);
     }
     if (open) {

@@ -8,8 +8,8 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { toRecord, type ProbeRecord } from '../session/records.js';
+import { bySegmentNumber, SEGMENT_NAME } from '../session/store.js';
 
-const SEGMENT = /^seg-\d+\.jsonl$/;
 const CHUNK = 1 << 20;
 
 interface FileState {
@@ -50,7 +50,7 @@ export class SegmentTail {
   private async readNew(): Promise<void> {
     let names: string[];
     try {
-      names = (await readdir(this.dir)).filter((n) => SEGMENT.test(n)).sort();
+      names = (await readdir(this.dir)).filter((n) => SEGMENT_NAME.test(n)).sort(bySegmentNumber);
     } catch {
       return; // not there yet
     }

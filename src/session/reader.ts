@@ -24,11 +24,11 @@ import { join } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Manifest } from './manifest.js';
 import { toRecord, type ProbeRecord, type ThinnedInfo } from './records.js';
+import { SEGMENT_NAME } from './store.js';
 
 export const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 const CHUNK = 64 * 1024;
-const SEGMENT_NAME = /^seg-(\d+)\.jsonl$/;
 const HINT = 'Give the directory passed to --out';
 
 export interface ReaderStats {

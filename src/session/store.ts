@@ -17,10 +17,18 @@ export const MANIFEST_FILE = 'manifest.json';
 export const REPORT_JSON = 'report.json';
 export const REPORT_TXT = 'report.txt';
 export const LOG_FILE = 'refscope.log';
+/** A record segment's name (the probe's seg-%06d.jsonl: six digits or more); group 1 is its number. */
+export const SEGMENT_NAME = /^seg-(\d{6,})\.jsonl$/;
+/** The temp file of an atomic write of a segment (a killed writer may leave one). */
+/** Segment names in the order the probe wrote them (by number: seg-1000000 after seg-999999). */
+export const bySegmentNumber = (a: string, b: string): number =>
+  Number(SEGMENT_NAME.exec(a)?.[1] ?? 0) - Number(SEGMENT_NAME.exec(b)?.[1] ?? 0) || (a < b ? -1 : a > b ? 1 : 0);
+export const SEGMENT_TEMP = /^\.seg-\d{6,}\.jsonl\.tmp-/;
 
-/** Write `data` to `path` atomically: a sibling tmp file, fsync, rename over, fsync the dir. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+const tempOf = (path: string): string => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+
+/** Write one temp file whole and fsync it; on failure nothing is left behind. */
+async function writeTemp(tmp: string, data: string | Uint8Array): Promise<void> {
   const fh = await open(tmp, 'wx', 0o644);
   try {
     await fh.writeFile(data);
@@ -31,6 +39,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw e;
   }
   await fh.close();
+}
+
+/** Write `data` to `path` atomically: a sibling tmp file, fsync, rename over, fsync the dir. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempOf(path);
+  await writeTemp(tmp, data);
   try {
     await rename(tmp, path);
   } catch (e) {
@@ -38,6 +52,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw e;
   }
   await syncDir(dirname(path));
+}
+
+/**
+ * Many files of one folder made durable at once: every temp file written and fsynced
+ * (together), all renamed, the folder fsynced once. One round of syncs instead of one per
+ * file, which is what keeps collecting thousands of small segments fast.
+ */
+export async function writeFilesAtomic(dir: string, files: readonly { name: string; data: Uint8Array }[]): Promise<void> {
+  if (files.length === 0) return;
+  const tmps = files.map((f) => ({ ...f, tmp: tempOf(join(dir, f.name)) }));
+  const written = await Promise.allSettled(tmps.map((f) => writeTemp(f.tmp, f.data)));
+  const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+  if (failed) {
+    await Promise.all(tmps.map((f) => unlink(f.tmp).catch(() => undefined)));
+    throw failed.reason;
+  }
+  for (const f of tmps) await rename(f.tmp, join(dir, f.name));
+  await syncDir(dir);
 }
 
 async function syncDir(dir: string): Promise<void> {
