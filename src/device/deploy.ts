@@ -12,7 +12,7 @@ import { basename, join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
 import { RefscopeError } from '../errors.js';
-import type { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
 
 export interface PayloadFile {
   /** path inside the payload, '/'-separated */
@@ -109,7 +109,7 @@ function deviceDirError(dir: string, stderr: string, device: string): RefscopeEr
 
 /** Send `payload` to `<baseDir>/<name>-<hash>` unless it is there already. */
 export async function deploy(
-  t: SshTransport, payload: Payload, baseDir: string, name: string,
+  t: Transport, payload: Payload, baseDir: string, name: string,
   onProgress?: (sent: number, total: number) => void,
 ): Promise<DeployResult> {
   const dir = posix.join(baseDir, `${name}-${payload.hash}`);
@@ -131,7 +131,7 @@ export async function deploy(
 }
 
 /** The device folder for refscope's files: --device-dir, or ~/.refscope of the login user. */
-export async function resolveDeviceDir(t: SshTransport, requested?: string): Promise<string> {
+export async function resolveDeviceDir(t: Transport, requested?: string): Promise<string> {
   if (requested && requested.startsWith('/')) return requested;
   const r = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
   const home = r.stdout.trim() || '/tmp';

@@ -2,9 +2,9 @@
  * `refscope doctor DEVICE`: what the device has and what will work, as a table of checks,
  * each with a fix hint. A run would work when no check failed.
  */
-import { RefscopeError } from '../errors.js';
+import type { RefscopeError } from '../errors.js';
+import { checkConnection } from '../transport/check.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { SshTransport } from '../transport/ssh.js';
 import { collectPayload, deploy, resolveDeviceDir } from './deploy.js';
 import { listPythons } from './discover.js';
 import { deploySampler, emulationFromStatm } from './sampler.js';
@@ -63,28 +63,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
   const checks: Check[] = [];
   const add = (c: Check): void => { checks.push(c); };
   const device = opts.target.spec;
-  let t: SshTransport;
-  const started = Date.now();
+  const connection = await checkConnection(opts);
+  checks.push(...connection.checks);
+  const t = connection.transport;
+  if (!t) return { device, ok: false, checks };
   try {
-    t = await SshTransport.connect(opts);
-  } catch (e) {
-    const err = e instanceof RefscopeError ? e : new RefscopeError('ERR_DEVICE', String(e));
-    const line = err.toLine().replace(/^refscope: /, '');
-    const isKey = /host key/.test(err.message);
-    const isAuth = /authentication/.test(err.message);
-    add({ name: 'reachable', status: isKey || isAuth ? 'ok' : 'fail', detail: isKey || isAuth ? `${opts.target.host}:${opts.target.port} answers SSH` : line, ...(isKey || isAuth ? {} : { hint: err.hint }) });
-    if (isKey) add({ name: 'host key', status: 'fail', detail: err.message, ...(err.hint ? { hint: err.hint } : {}) });
-    if (isAuth) add({ name: 'auth', status: 'fail', detail: err.message, ...(err.hint ? { hint: err.hint } : {}) });
-    return { device, ok: false, checks };
-  }
-  try {
-    add({ name: 'reachable', status: 'ok', detail: `${opts.target.host}:${opts.target.port} in ${Date.now() - started} ms${t.info.jumpedVia ? ` via ${t.info.jumpedVia}` : ''}` });
-    add({ name: 'auth', status: 'ok', detail: `${opts.target.user} by ${t.info.authMethod}` });
-    add({ name: 'host key', status: 'ok', detail: t.info.hostKey.status === 'known' ? `verified (${t.info.hostKey.file}:${t.info.hostKey.line})` : `newly trusted (${t.info.hostKey.status === 'unknown' ? t.info.hostKey.fingerprint : ''})` });
-    add(t.info.legacyAlgorithms
-      ? { name: 'algorithms', status: 'warn', detail: `legacy algorithms needed (${t.info.serverIdent ?? 'old server'})`, hint: 'The device only speaks old SSH algorithms (sha1/cbc); upgrade dropbear when you can' }
-      : { name: 'algorithms', status: 'ok', detail: `modern (${t.info.serverIdent ?? 'server'})` });
-
     const localBefore = Date.now() / 1000;
     const facts = parseFacts((await t.run(['sh', '-c', FACTS], { timeoutMs: 30_000 })).stdout);
     const localAfter = Date.now() / 1000;

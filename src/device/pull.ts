@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
-import type { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
 
 export interface PullResult {
   code: number | null;
@@ -16,7 +16,7 @@ export interface PullResult {
 }
 
 export async function pullTar(
-  t: SshTransport,
+  t: Transport,
   argv: readonly string[],
   onFile: (name: string, data: Buffer) => Promise<void>,
   onBytes?: (received: number) => void,

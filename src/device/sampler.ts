@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
 import { collectPayload, deploy } from './deploy.js';
 
 export const SAMPLER_NAME = 'refscope-sampler';
@@ -36,7 +36,7 @@ export type SamplerChoice =
   | { kind: 'fallback'; reason: string };
 
 /** Send the sampler that fits `machine` and check it runs there; else say why not. */
-export async function deploySampler(t: SshTransport, baseDir: string, machine: string): Promise<SamplerChoice> {
+export async function deploySampler(t: Transport, baseDir: string, machine: string): Promise<SamplerChoice> {
   if (/^(0|no|off|false)$/i.test(process.env.REFSCOPE_SAMPLER ?? '')) return { kind: 'fallback', reason: 'disabled by REFSCOPE_SAMPLER' };
   const targets = samplerTargets(machine);
   if (targets.length === 0) return { kind: 'fallback', reason: `no sampler build fits ${machine || 'an unknown machine'}` };
