@@ -18,10 +18,11 @@ const say = (line: string): void => { process.stderr.write(`${line}\n`); };
 function common<T>(y: Argv<T>): Argv<T & FarmArgs> {
   return y
     .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
-    .option('out', { type: 'string', default: 'refscope-farm', describe: 'where sessions, summary.json and junit.xml go' })
-    .option('concurrency', { type: 'number', default: 8, describe: 'devices run at once' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' }) as unknown as Argv<T & FarmArgs>;
+    .option('out', { type: 'string', default: 'refscope-farm', describe: 'where sessions, summary.json and junit.xml go' }) as unknown as Argv<T & FarmArgs>;
 }
+
+const concurrency = <T>(y: Argv<T>): Argv<T> => y.option('concurrency', { type: 'number', default: 8, describe: 'devices run at once' });
+const json = <T>(y: Argv<T>): Argv<T> => y.option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' });
 
 async function print(summary: import('../../farm/run.js').FarmSummary, json: boolean): Promise<number> {
   const { renderSummary, exitCodeOf } = await import('../../farm/run.js');
@@ -32,7 +33,7 @@ async function print(summary: import('../../farm/run.js').FarmSummary, json: boo
 const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'run <farm>',
   describe: 'Run every app on every matching device, N at a time; summary and merged JUnit',
-  builder: (y) => common(y)
+  builder: (y) => json(concurrency(common(y)))
     .option('shard', { type: 'string', describe: 'run only slice i of n of the devices (i/n), for CI workers' })
     .option('app', { type: 'string', describe: 'run only this app of the inventory' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
@@ -49,7 +50,7 @@ const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
 const merge: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'merge <farm>',
   describe: 'Join the results of `farm run --shard i/n` (all shards, same --out) into one summary and JUnit',
-  builder: (y) => common(y) as Argv<FarmArgs>,
+  builder: (y) => json(common(y)) as Argv<FarmArgs>,
   handler: async (args) => {
     const [{ loadFarm }, { mergeShards }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
     process.exitCode = await print(await mergeShards(loadFarm(args.farm), args.out), args.json);
@@ -59,7 +60,7 @@ const merge: CommandModule<{ verbose: boolean }, FarmArgs> = {
 const schedule: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'schedule <farm>',
   describe: 'Run each schedule\'s app on its cron expression, in the foreground (one scheduler at a time)',
-  builder: (y) => common(y)
+  builder: (y) => concurrency(common(y))
     .option('max-runs', { type: 'number', describe: 'stop after this many runs (default: run until stopped)' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
     const [{ loadFarm }, { runSchedule }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/schedule.js')]);
