@@ -1,5 +1,6 @@
 /**
- * Runs on a device over SSH. The probe (device-scripts/) is deployed content-addressed,
+ * Runs on a device, through any Transport (SSH to a handheld; a local folder playing one in
+ * the tests). The probe (device-scripts/) is deployed content-addressed,
  * started by refscope_launch.sh in a run folder on the device, and its segments come
  * back twice: streamed while the app runs (refscope_follow.py, for the live line and so
  * that a dropped connection keeps what was seen), then pulled whole with tar at the end.
@@ -17,8 +18,7 @@ import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sample
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
-import type { SshTransport } from '../transport/ssh.js';
-import type { Signal, TransportProcess } from '../transport/types.js';
+import type { Signal, Transport, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
 
 export function deviceScriptsDir(): string {
@@ -53,7 +53,7 @@ const SEG_NAME = /^seg-\d{6}\.jsonl$/;
 const ANY_SEG_NAME = /^n?seg-\d{6}\.jsonl$/;
 
 /** Everything that must be true before a remote run starts; writes nothing on this machine. */
-export async function prepareRemote(t: SshTransport, command: readonly string[], opts: RemoteOptions, log: (m: string, f?: object) => void): Promise<RemoteSetup> {
+export async function prepareRemote(t: Transport, command: readonly string[], opts: RemoteOptions, log: (m: string, f?: object) => void): Promise<RemoteSetup> {
   const python = await discoverPython(t, opts.python);
   log('python chosen', { path: python.path, version: python.version, candidates: python.candidates.map((c) => `${c.path} ${c.version}`) });
   const base = await resolveDeviceDir(t, opts.deviceDir);
@@ -85,7 +85,7 @@ export async function prepareRemote(t: SshTransport, command: readonly string[],
   return { python: { path: python.path, version: python.version }, cwd, base, probe, pushed, sampler };
 }
 
-export interface SshPlacement extends Placement {
+export interface DevicePlacement extends Placement {
   /** start streaming the segments back (call once the app is launched) */
   follow(): void;
   /** signal the probe by pid on the device (dropbear ignores SSH signal requests) */
@@ -94,7 +94,7 @@ export interface SshPlacement extends Placement {
   streamedBytes(): number;
 }
 
-export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger, progress?: TransferProgress): SshPlacement {
+export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger, progress?: TransferProgress): DevicePlacement {
   const runDir = posix.join(setup.base, 'runs', runId);
   const localSegments = join(sessionDir, SEGMENTS_DIR);
   let follower: TransportProcess | null = null;
@@ -173,7 +173,7 @@ export function sshPlacement(t: SshTransport, setup: RemoteSetup, sessionDir: st
 }
 
 /** tar the run's segments off the device and write each one durably into `localDir`. */
-async function pullSegments(t: SshTransport, runDir: string, localDir: string, onBytes?: (received: number) => void): Promise<number> {
+async function pullSegments(t: Transport, runDir: string, localDir: string, onBytes?: (received: number) => void): Promise<number> {
   let files = 0;
   const r = await pullTar(t, ['tar', '-cf', '-', '-C', runDir, 'segments'], async (name, data) => {
     if (!ANY_SEG_NAME.test(name)) return;

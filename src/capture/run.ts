@@ -11,11 +11,10 @@ import type { Log } from '../log.js';
 import { resolvePython, type PythonInfo } from '../device/python.js';
 import { MANIFEST_SCHEMA, type Manifest } from '../session/manifest.js';
 import { checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
-import type { SshTransport } from '../transport/ssh.js';
 import type { ExitStatus, Signal, Transport, TransportProcess } from '../transport/types.js';
 import { finishSession, type RunOutcome } from './finish.js';
 import { localPlacement, type Placement } from './placement.js';
-import { prepareRemote, sshPlacement, type RemoteOptions, type RemoteSetup, type SshPlacement } from './remote.js';
+import { prepareRemote, devicePlacement, type RemoteOptions, type RemoteSetup, type DevicePlacement } from './remote.js';
 import { probeArgv, probePath, readProbeVersion } from './probe.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
@@ -26,6 +25,12 @@ export const TAIL_POLL_MS = 250;
 
 export interface RunRequest {
   transport: Transport;
+  /**
+   * true: the app runs on a device reached through the transport (DEVICE was named): the
+   * probe is deployed, launched there and its segments brought back. false: on this machine
+   * (--local), the probe writing straight into the session.
+   */
+  onDevice: boolean;
   /** ['script.py', ...args] or ['-m', 'module', ...args] */
   command: string[];
   python?: string;
@@ -39,7 +44,7 @@ export interface RunRequest {
   /** run the app under a pseudo-terminal */
   tty: boolean;
   cwd: string;
-  /** ssh only: --device-dir, --push */
+  /** on a device: --device-dir, --push (--push without a device is refused) */
   remote?: RemoteOptions;
   /** stop the app once a verdict is decided (the sequential test) */
   untilVerdict?: boolean;
@@ -51,7 +56,7 @@ export interface PreparedRun {
   python: PythonInfo;
   probe: { path: string; version: string | null };
   manifest: Manifest;
-  /** ssh only: what is on the device */
+  /** on a device: what is there */
   remote?: RemoteSetup;
 }
 
@@ -86,9 +91,9 @@ export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRu
   checkNumbers(req);
   let remote: RemoteSetup | undefined;
   let python: PythonInfo;
-  if (req.transport.kind === 'ssh') {
+  if (req.onDevice) {
     if (req.command[0] === undefined) throw usage('name the app to run after --', 'For example: refscope run n810 -- /usr/share/app/main.py');
-    remote = await prepareRemote(req.transport as SshTransport, req.command, { ...req.remote, python: req.python },
+    remote = await prepareRemote(req.transport, req.command, { ...req.remote, python: req.python },
       (m, f) => log?.logger.info(f ?? {}, m));
     python = remote.python;
   } else {
@@ -146,8 +151,8 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     log.logger.info({ device: req.transport.device, dir: r.probe.dir, bytesSent: r.probe.bytesSent, roundTrips: r.probe.roundTrips }, 'probe deployed');
     if (r.pushed) log.logger.info({ dir: r.pushed.dir, bytesSent: r.pushed.bytesSent, roundTrips: r.pushed.roundTrips }, 'app pushed');
   }
-  const remote: SshPlacement | null = prep.remote
-    ? sshPlacement(req.transport as SshTransport, prep.remote, sessionDir, prep.manifest.id, log.logger, req.remote?.progress)
+  const remote: DevicePlacement | null = prep.remote
+    ? devicePlacement(req.transport, prep.remote, sessionDir, prep.manifest.id, log.logger, req.remote?.progress)
     : null;
   const place: Placement = remote ?? localPlacement(sessionDir, prep.probe.path);
   const argv = place.launch(probeArgv({
@@ -216,7 +221,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
 }
 
 /** A device process whose signals are also sent by pid on the device. */
-function withRemoteSignals(proc: TransportProcess, remote: SshPlacement): TransportProcess {
+function withRemoteSignals(proc: TransportProcess, remote: DevicePlacement): TransportProcess {
   return {
     get pid() { return proc.pid; },
     stdin: proc.stdin,

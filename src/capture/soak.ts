@@ -22,7 +22,7 @@ import type { Manifest, SoakInfo } from '../session/manifest.js';
 import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic, writeFilesAtomic } from '../session/store.js';
 import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
-import type { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
 
 
@@ -91,7 +91,7 @@ const STATUS = [
 
 const num = (s: string | undefined): number | null => (s !== undefined && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : null);
 
-export async function deviceRun(t: SshTransport, runDir: string): Promise<DeviceRun> {
+export async function deviceRun(t: Transport, runDir: string): Promise<DeviceRun> {
   const r = await t.run(['sh', '-c', STATUS, 'sh', runDir], { timeoutMs: 30_000 });
   if (r.code !== 0 || r.timedOut) {
     throw new RefscopeError('ERR_DEVICE', `could not read the soak's state on ${t.device} (${r.stderr.trim() || `exit ${r.code}`})`, `Try: refscope doctor ${t.device}`);
@@ -145,7 +145,7 @@ async function removeStaleTemps(dir: string): Promise<void> {
 }
 
 /** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
-async function fetchTar(t: SshTransport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
+async function fetchTar(t: Transport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
   const r = await pullTar(t, ['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names],
     async (name, data) => { if (SEGMENT_NAME.test(name)) await onFile(name, data); });
   if (r.code !== 0) {
@@ -154,7 +154,7 @@ async function fetchTar(t: SshTransport, dir: string, names: string[], onFile: (
   }
 }
 
-async function fetchFile(t: SshTransport, path: string): Promise<Buffer> {
+async function fetchFile(t: Transport, path: string): Promise<Buffer> {
   const proc = await t.spawn(['cat', path]);
   const chunks: Buffer[] = [];
   proc.stdout!.on('data', (b: Buffer) => chunks.push(b));
@@ -177,7 +177,7 @@ export interface CollectResult {
   complete: boolean;
 }
 
-export async function collectSoak(t: SshTransport, sessionDir: string, soak: SoakInfo, log: Logger): Promise<CollectResult> {
+export async function collectSoak(t: Transport, sessionDir: string, soak: SoakInfo, log: Logger): Promise<CollectResult> {
   const unlock = await takePidLock(join(sessionDir, 'collect.lock'),
     (pid) => new RefscopeError('ERR_USAGE', `another refscope (pid ${pid}) is collecting this session`, 'Wait for it to finish'));
   try {
@@ -262,7 +262,7 @@ export interface SoakCollectOutcome {
  * Collect a soak (optionally stopping its app first), take the `--until-verdict` look, and mark
  * the session ended once everything is here. The caller writes the reports (report/session.ts).
  */
-export async function collectSession(t: SshTransport, dir: string, manifest: Manifest & { soak: SoakInfo }, log: Logger, stopFirst: boolean): Promise<SoakCollectOutcome> {
+export async function collectSession(t: Transport, dir: string, manifest: Manifest & { soak: SoakInfo }, log: Logger, stopFirst: boolean): Promise<SoakCollectOutcome> {
   let soak = manifest.soak;
   let m = manifest;
   const pass = async (): Promise<CollectResult> => {
@@ -321,7 +321,7 @@ export async function startSoak(prep: import('./run.js').PreparedRun, log: impor
   const { probeArgv } = await import('./probe.js');
   const { createSession } = await import('../session/store.js');
   const { rm } = await import('node:fs/promises');
-  const t = prep.req.transport as SshTransport;
+  const t = prep.req.transport;
   const remote = prep.remote;
   if (!remote) throw new RefscopeError('ERR_USAGE', 'a soak runs on a device', 'Give DEVICE: refscope soak start n810 -- app.py');
   const runDir = posix.join(remote.base, 'runs', prep.manifest.id);
@@ -365,7 +365,7 @@ export async function startSoak(prep: import('./run.js').PreparedRun, log: impor
 }
 
 /** Ask the app to stop (SIGINT by pid), escalating; resolves once it has ended. */
-export async function stopSoakApp(t: SshTransport, runDir: string, graceMs = 15_000): Promise<DeviceRun> {
+export async function stopSoakApp(t: Transport, runDir: string, graceMs = 15_000): Promise<DeviceRun> {
   const signal = (sig: string) => t.run(['sh', '-c', 'p=$(cat "$1/pid" 2>/dev/null) && kill -s "$2" "$p" 2>/dev/null; exit 0', 'sh', runDir, sig], { timeoutMs: 15_000 });
   let run = await deviceRun(t, runDir);
   for (const sig of ['INT', 'TERM', 'KILL']) {

@@ -101,14 +101,14 @@ async function runWith(
   { inTerminalForeground, prepareRun, startRun, LiveLine }: RunDeps,
 ): Promise<number> {
   const prep = await prepareRun({
-    transport, command, python: args.python, out: args.out, force: args.force,
+    transport, onDevice: args.device !== undefined, command, python: args.python, out: args.out, force: args.force,
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
     ...(args['until-verdict'] ? { untilVerdict: true } : {}),
     remote: {
       ...(args.push ? { push: args.push } : {}),
       ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}),
-      ...(transport.kind === 'ssh' ? { progress: await (await import('../progress.js')).transferBars() } : {}),
+      ...(args.device !== undefined ? { progress: await (await import('../progress.js')).transferBars() } : {}),
     },
   }, log);
   process.stderr.write(`refscope: session ${shown(prep.sessionDir)}\n`);

@@ -4,7 +4,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, RefscopeError } from '../../errors.js';
-import { connectDevice, connectOptions, type ConnectArgs } from '../connect.js';
+import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 import { shown } from './run.js';
 import { DURATION_HINT, parseDuration } from '../../duration.js';
 
@@ -70,11 +70,11 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     const maxMb = args['max-device-mb'] ?? null;
     if (maxMb !== null && !(maxMb > 0)) throw new RefscopeError('ERR_USAGE', '--max-device-mb must be above 0', 'For example --max-device-mb 8');
     const log = await createLog({ verbose: args.verbose });
-    const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
+    const t = await openTransport(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
     try {
       const toList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
       const prep = await prepareRun({
-        transport: t, command: (args['--'] ?? []).map(String), python: args.python, out: args.out, force: args.force,
+        transport: t, onDevice: true, command: (args['--'] ?? []).map(String), python: args.python, out: args.out, force: args.force,
         interval: args.interval, censusBudget: args['census-budget'], duration: null, watchTypes: toList(args['watch-type']),
         tty: false, cwd: process.cwd(),
         remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
@@ -97,7 +97,7 @@ const status: CommandModule<{ verbose: boolean }, SoakArgs> = {
   handler: async (args) => {
     const soak = await import('../../capture/soak.js');
     const { dir, manifest } = await session(args);
-    const t = await connectDevice(args.device, args);
+    const t = await openTransport(args.device, args);
     try {
       const run = await soak.deviceRun(t, manifest.soak.runDir);
       const how = soak.describeRun(run, manifest.soak);
@@ -134,7 +134,7 @@ async function collectAndPrint(args: SoakArgs, stopFirst: boolean): Promise<numb
   const { dir, manifest } = await session(args);
   const log = await createLog({ verbose: args.verbose });
   log.attachSession(dir);
-  const t = await connectDevice(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
+  const t = await openTransport(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
   try {
     const { result, manifest: m, decided } = await soak.collectSession(t, dir, manifest, log.logger, stopFirst);
     const { writeSessionReports, exitCodeOf } = await import('../../report/session.js');
