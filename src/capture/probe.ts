@@ -1,15 +1,10 @@
 /**
- * Where the probe is and how it is launched (device-scripts/refscope_probe.py; its
- * command line is documented in docs/protocol.md).
+ * The probe's version and its command line (device-scripts/refscope_probe.py, found by
+ * device/scripts.ts; the command line is documented in docs/protocol.md).
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { probePath } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
-
-/** dist/capture/probe.js (or src/capture/probe.ts) → <package>/device-scripts/refscope_probe.py */
-export function probePath(): string {
-  return fileURLToPath(new URL('../../device-scripts/refscope_probe.py', import.meta.url));
-}
 
 /** The probe's version from its `PROBE_VERSION = '…'` line; throws when the probe is missing. */
 export async function readProbeVersion(path = probePath()): Promise<string | null> {

@@ -10,20 +10,19 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult } from '../device/deploy.js';
 import { discoverPython } from '../device/discover.js';
 import { pullTar } from '../device/pull.js';
 import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
+import { deviceScriptsDir, FOLLOW_FILE, LAUNCH_FILE, PROBE_FILE } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
 import type { Signal, Transport, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
 
-export function deviceScriptsDir(): string {
-  return fileURLToPath(new URL('../../device-scripts/', import.meta.url));
-}
+// the doctor command and the remote bench find the payload here too: one definition, in device/scripts.ts
+export { deviceScriptsDir } from '../device/scripts.js';
 
 /** called as bytes move: phase, bytes done, bytes expected (an estimate for collect) */
 export type TransferProgress = (phase: 'deploy' | 'push' | 'collect', done: number, total: number) => void;
@@ -102,12 +101,12 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
   let streamed = 0;
 
   return {
-    probePath: posix.join(setup.probe.dir, 'refscope_probe.py'),
+    probePath: posix.join(setup.probe.dir, PROBE_FILE),
     outDir: posix.join(runDir, 'segments'),
     localSegments,
     // the launcher starts the probe as a background job, whose SIGINT the shell ignores:
     // --restore-sigint gives the app its KeyboardInterrupt back
-    launch: (argv) => ['sh', posix.join(setup.probe.dir, 'refscope_launch.sh'), runDir,
+    launch: (argv) => ['sh', posix.join(setup.probe.dir, LAUNCH_FILE), runDir,
       ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []),
       ...argv.slice(0, 2), '--restore-sigint', ...argv.slice(2)],
     streamedBytes: () => streamed,
@@ -118,7 +117,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
         // the follower starts before the launch script may have made the folder: wait for it on the device
         follower = await t.spawn(['sh', '-c',
           'i=0; while [ ! -d "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exec "$2" "$3" "$1" "$4"',
-          'sh', posix.join(runDir, 'segments'), setup.python.path, posix.join(setup.probe.dir, 'refscope_follow.py'), posix.join(runDir, 'exit')]);
+          'sh', posix.join(runDir, 'segments'), setup.python.path, posix.join(setup.probe.dir, FOLLOW_FILE), posix.join(runDir, 'exit')]);
         let out: WriteStream | null = null;
         let pending = '';
         const closeOut = () => new Promise<void>((r) => { if (out) out.end(r); else r(); });
