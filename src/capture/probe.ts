@@ -28,12 +28,24 @@ export interface ProbeArgs {
   watchTypes: readonly string[];
   /** ['script.py', ...args] or ['-m', 'module', ...args] */
   command: readonly string[];
+  /**
+   * the probe starts as a launcher's background job, whose SIGINT the shell ignores: give
+   * the app its KeyboardInterrupt back (every run on a device)
+   */
+  restoreSigint?: boolean;
+  /** never hold more than this many MB of records on the device (soak) */
+  maxDeviceMb?: number | null;
+  /** the size of each segment file (soak) */
+  segmentKib?: number | null;
 }
 
-/** The argv that runs the app under the probe. */
+/** The argv that runs the app under the probe: the one place it is built. */
 export function probeArgv(a: ProbeArgs): string[] {
   const argv = [a.python, a.probe, '--out', a.outDir, '--interval', String(a.interval), '--census-budget', String(a.censusBudget)];
   for (const t of a.watchTypes) argv.push('--watch-type', t);
+  if (a.restoreSigint) argv.push('--restore-sigint');
+  if (a.maxDeviceMb !== undefined && a.maxDeviceMb !== null) argv.push('--max-device-mb', String(a.maxDeviceMb));
+  if (a.segmentKib !== undefined && a.segmentKib !== null) argv.push('--segment-kib', String(a.segmentKib));
   argv.push('--', ...a.command);
   return argv;
 }

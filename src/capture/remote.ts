@@ -106,9 +106,10 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
     localSegments,
     // the launcher starts the probe as a background job, whose SIGINT the shell ignores:
     // --restore-sigint gives the app its KeyboardInterrupt back
+    restoreSigint: true,
     launch: (argv) => ['sh', posix.join(setup.probe.dir, LAUNCH_FILE), runDir,
       ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []),
-      ...argv.slice(0, 2), '--restore-sigint', ...argv.slice(2)],
+      ...argv],
     streamedBytes: () => streamed,
 
     follow() {

@@ -159,6 +159,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const argv = place.launch(probeArgv({
     python: prep.python.path, probe: place.probePath, outDir: place.outDir,
     interval: req.interval, censusBudget: req.censusBudget, watchTypes: req.watchTypes, command: req.command,
+    restoreSigint: place.restoreSigint,
   }));
   log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
 

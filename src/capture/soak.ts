@@ -318,31 +318,27 @@ export interface SoakStartOptions {
 
 /** Create the session and start the app detached on the device; returns once it runs. */
 export async function startSoak(prep: import('./run.js').PreparedRun, log: import('../log.js').Log, opts: SoakStartOptions): Promise<{ sessionDir: string; runDir: string; pid: number | null }> {
-  const { probeArgv } = await import('./probe.js');
+  const [{ probeArgv }, { LAUNCH_FILE, PROBE_FILE }] = await Promise.all([import('./probe.js'), import('../device/scripts.js')]);
   const { createSession } = await import('../session/store.js');
   const { rm } = await import('node:fs/promises');
   const t = prep.req.transport;
   const remote = prep.remote;
   if (!remote) throw new RefscopeError('ERR_USAGE', 'a soak runs on a device', 'Give DEVICE: refscope soak start n810 -- app.py');
   const runDir = posix.join(remote.base, 'runs', prep.manifest.id);
-  const probe = posix.join(remote.probe.dir, 'refscope_probe.py');
+  const probe = posix.join(remote.probe.dir, PROBE_FILE);
   const argv = probeArgv({
     python: remote.python.path, probe, outDir: posix.join(runDir, 'segments'),
-    interval: prep.req.interval, censusBudget: prep.req.censusBudget, watchTypes: prep.req.watchTypes, command: [],
+    interval: prep.req.interval, censusBudget: prep.req.censusBudget, watchTypes: prep.req.watchTypes, command: prep.req.command,
+    // a detached launcher's shell ignores SIGINT for its background jobs: the probe undoes it
+    restoreSigint: true, maxDeviceMb: opts.maxDeviceMb, segmentKib: opts.segmentKib,
   });
-  argv.pop(); // the '--' goes after the soak-only options
-  // a detached launcher's shell ignores SIGINT for its background jobs: the probe undoes it
-  argv.push('--restore-sigint');
-  if (opts.maxDeviceMb !== null) argv.push('--max-device-mb', String(opts.maxDeviceMb));
-  if (opts.segmentKib !== null) argv.push('--segment-kib', String(opts.segmentKib));
-  argv.push('--', ...prep.req.command);
   const soak: SoakInfo = { runDir, probeDir: remote.probe.dir, startedDevice: null, bootId: null, duration: opts.duration, maxDeviceMb: opts.maxDeviceMb,
     ...(opts.untilVerdict ? { untilVerdict: { looks: 0 } } : {}) };
   await createSession(prep.sessionDir, { ...prep.manifest, soak }, { force: prep.req.force ?? false });
   log.attachSession(prep.sessionDir);
   log.logger.info({ device: t.device, dir: remote.probe.dir, bytesSent: remote.probe.bytesSent }, 'probe deployed');
   if (remote.pushed) log.logger.info({ dir: remote.pushed.dir, bytesSent: remote.pushed.bytesSent }, 'app pushed');
-  const launch = ['sh', posix.join(remote.probe.dir, 'refscope_launch.sh'), '--detach',
+  const launch = ['sh', posix.join(remote.probe.dir, LAUNCH_FILE), '--detach',
     ...(opts.duration !== null ? ['--duration', String(Math.round(opts.duration))] : []), runDir, ...argv];
   log.logger.info({ argv: launch, cwd: remote.cwd }, 'starting soak');
   const r = await t.run(launch, { cwd: remote.cwd, timeoutMs: 30_000 }).catch((e: unknown) => e as Error);
