@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Log } from '../log.js';
-import { resolvePython, type PythonInfo } from '../device/python.js';
+import { discoverPython, type PythonInfo } from '../device/discover.js';
 import { probePath } from '../device/scripts.js';
 import { MANIFEST_SCHEMA, type Manifest } from '../session/manifest.js';
 import { checkSessionDir, createSession, defaultSessionDir, newSessionId } from '../session/store.js';
@@ -100,7 +100,9 @@ export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRu
   } else {
     if (req.remote?.push) throw usage('--push sends an app to a device', 'Drop --push with --local: the app is already here');
     await checkTarget(req);
-    python = await resolvePython(req.transport, req.python);
+    const found = await discoverPython(req.transport, req.python, 'local');
+    log?.logger.info({ path: found.path, version: found.version, candidates: found.candidates.map((c) => `${c.path} ${c.version}`) }, 'python chosen');
+    python = { path: found.path, version: found.version };
   }
   const sessionDir = req.out !== undefined ? resolve(req.cwd, req.out) : defaultSessionDir(req.cwd, req.command);
   await checkSessionDir(sessionDir, { force: req.force ?? false });

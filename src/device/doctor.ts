@@ -6,7 +6,7 @@ import type { RefscopeError } from '../errors.js';
 import { checkConnection } from '../transport/check.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { collectPayload, deploy, resolveDeviceDir } from './deploy.js';
-import { listPythons } from './discover.js';
+import { choosePython, listPythons } from './discover.js';
 import { deploySampler, emulationFromStatm } from './sampler.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -77,9 +77,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
     if (pythons.length === 0) {
       add({ name: 'python', status: 'fail', detail: opts.python ? `${opts.python} not found or does not run` : 'no python found', hint: 'Install Python on the device (Maemo: python2.5), or pass --python PATH' });
     } else {
-      const newest = [...pythons].sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0]!;
+      const chosen = choosePython(pythons)!;
       const old = pythons.filter((p) => /^2\.[0-4]\./.test(p.version));
-      add({ name: 'python', status: old.length === pythons.length ? 'fail' : 'ok', detail: `${pythons.map((p) => `${p.path} ${p.version}`).join(', ')}; using ${newest.path}`, ...(old.length === pythons.length ? { hint: 'refscope needs Python 2.5 or newer' } : {}) });
+      add({ name: 'python', status: old.length === pythons.length ? 'fail' : 'ok', detail: `${pythons.map((p) => `${p.path} ${p.version}`).join(', ')}; using ${chosen.path}`, ...(old.length === pythons.length ? { hint: 'refscope needs Python 2.5 or newer' } : {}) });
     }
 
     const emulated = emulationFromStatm(facts.get('machine') ?? '', facts.get('statm') ?? '');
