@@ -10,13 +10,19 @@
 # files under DIR. One file, standard library only, CPython 2.5 to 3.13: keep to the
 # 2.5 subset (DESIGN.md section 4; test/lint/py25_lint.py checks it).
 #
-# Layout: this short loader, then the probe itself as one string, _BODY, which reads
-# top to bottom like any module: encoder, writer, names and census, referrers, sampler,
-# app-side API, runner, main. Why a string: compiling ~1500 lines of Python costs the
-# interpreter 1.5 MB (2.7) to 4 MB (3.11) of heap that it never gives back, eight times
-# the probe's whole memory budget (512 KiB). As a string it costs one token; the loader
-# compiles it in a forked child and loads the marshalled code (about 80 KB). Tracebacks
-# and the lint (test/lint/py25_lint.py lints _BODY too) give line numbers of this file.
+# Layout: this short loader, then the probe itself as one string, which reads top to
+# bottom like any module: base, encoder, writer, storage, census, referrers, sizes,
+# sampler, app-side API, runner and main. Why a string: compiling ~1500 lines of Python
+# costs the interpreter 1.5 MB (2.7) to 4 MB (3.11) of heap that it never gives back,
+# eight times the probe's whole memory budget (512 KiB). As a string it costs one token;
+# the loader compiles it in a forked child and loads the marshalled code (about 80 KB).
+# Tracebacks and the lint (test/lint/py25_lint.py lints the string too) give line
+# numbers of this file; each part starts with a `# ---- name` line naming its source.
+#
+# Authored as modules: this file is assembled from device-scripts/probe/ (loader.py is
+# this loader, the other modules the string's parts) by `node device-scripts/assemble.mjs`
+# (npm run build:probe). Edit those, assemble, and commit both; the build checks that
+# they agree.
 
 import sys
 import os
@@ -24,6 +30,12 @@ import marshal
 
 _BODY_LINE = sys._getframe().f_lineno + 2     # the body's first line in this file
 r'''
+# ---------------------------------------------------------------- base  (probe/base.py)
+# The body's first part: imports, version facts, constants, the interpreter's type
+# objects the probe tells apart, the probe's mutable state _S, and _thread_clock().
+# Every later module uses these names (the body is compiled as one module: they share
+# its globals). It uses nothing of theirs.
+
 import sys
 import os
 import gc
@@ -110,7 +122,30 @@ _S = {
 }
 
 
-# ---------------------------------------------------------------- encoder
+def _thread_clock():
+    """This thread's CPU seconds where the interpreter can tell (3.3+), else wall time.
+    (The app keeps running between the census's bytecodes: wall time would charge the
+    probe for the app's work.)"""
+    return time.time()
+
+
+if hasattr(time, 'thread_time'):
+    _thread_clock = time.thread_time
+elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
+    def _thread_clock():
+        return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
+elif not PY3 and hasattr(time, 'clock'):
+    # Python 2 on Linux: the process's CPU time (glibc clock()), microseconds. While the
+    # probe works it holds the GIL, so the app's Python threads are not in it; unlike
+    # wall time, a loaded machine does not charge the probe for waiting for a core.
+    _thread_clock = time.clock
+
+
+# ---------------------------------------------------------------- encoder  (probe/encoder.py)
+# The records' JSON encoder (Python 2.5 has no json): ASCII out, \uXXXX escapes, so the
+# bytes are the same on 2.x and 3.x.
+# Defines: encode(v), _ascii(text) (to what os.write takes), _enc, _enc_str, _ESC.
+# Uses (base): PY3, _unicode, _long, _bytes.
 
 _ESC = {}                         # code point -> escape, for str.translate
 for _i in range(32):
@@ -222,7 +257,14 @@ def _ascii(s):
     return s
 
 
-# ---------------------------------------------------------------- writer
+# ---------------------------------------------------------------- writer  (probe/writer.py)
+# Records into rotating segment files: emit() gives each its seq and writes it whole (or
+# queues it while there is no room), reports lost and late records, and rate-limits the
+# probe's own errors (probe_error).
+# Defines: _W (the writer's state), emit, probe_error, _queue, _flush, _open_segment,
+#   _close_segment, _seg_path, _record_line, _rotates, _exc_text, _error_allowed.
+# Uses: base (_S, _lowthread, _errno, _fcntl, _xrange), encoder (encode, _ascii),
+#   storage (_make_room, _count, _blocks, _NoRoom: only when --max-device-mb is set).
 
 _wlock = _lowthread.allocate_lock()
 _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 * 1024,
@@ -239,24 +281,6 @@ _W = {'dir': None, 'fd': -1, 'ident': None, 'segno': 0, 'size': 0, 'cap': 1024 *
 # At most this many bytes of records wait in memory for room; beyond it the oldest go.
 HOLD_BYTES = 32 * 1024
 _FULL_ERRNOS = (_errno.ENOSPC, getattr(_errno, 'EDQUOT', _errno.ENOSPC))
-_NL = _ascii('\n')
-_EMPTY = _NL[:0]
-_KEY_T = _ascii(',"t":')
-_COMMA = _ascii(',')
-_BRACE = _ascii('}')
-# Thinning (--max-device-mb): per segment number, [census runs, sample runs, size]. A run
-# [first, count, k] says: of the records of that kind with ordinals first..first+count-1
-# (a record's ordinal: its index among all records of the kind the probe wrote), those
-# whose ordinal is a multiple of k are in the segment, in order, and no others.
-_SEGS = {}
-# Census records closed segments keep before samples are thinned: 16, or fewer when 16
-# would take more than a quarter of the cap.
-CENSUS_FLOOR = 16
-MAX_FACTOR = 1 << 20
-
-
-class _NoRoom(Exception):
-    pass
 
 
 def _seg_path(n):
@@ -500,7 +524,73 @@ def _report_failures():
                          '%d record(s) lost: %s' % (n, _W['fail_detail'])], n)
 
 
-# -------- bounded device storage (--max-device-mb)
+def _exc_text():
+    e = sys.exc_info()
+    try:
+        msg = str(e[1])
+    except Exception:
+        msg = '?'
+    name = getattr(e[0], '__name__', '?')
+    if msg:
+        return '%s: %s' % (name, msg)
+    return name
+
+
+def _error_allowed():
+    """Rate limit for probe-error events: 10 a minute."""
+    now = time.time()
+    if now - _S['err_window'] > 60.0:
+        _S['err_window'] = now
+        _S['err_count'] = 0
+    _S['err_count'] += 1
+    if _S['err_count'] > 10:
+        _S['err_dropped'] += 1
+        return False
+    return True
+
+
+def probe_error(where):
+    """Record the current exception as a probe-error event (rate-limited)."""
+    try:
+        if not _error_allowed():
+            return
+        detail = '%s: %s' % (where, _exc_text())
+        if _S['err_dropped']:
+            detail = '%s (%d earlier errors not recorded)' % (detail, _S['err_dropped'])
+            _S['err_dropped'] = 0
+        emit('event', ['event', 'probe-error', 'detail', detail])
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------- storage  (probe/storage.py)
+# Bounded device storage (--max-device-mb): what each closed segment holds, and the
+# thinning that keeps the probe's files under the cap: merging small segments, then
+# keeping every k-th census or sample record.
+# Defines: _SEGS, _NoRoom, _count, _make_room, _rescan, _thin, _blocks, _acct, and the
+#   byte constants _NL, _EMPTY.
+# Uses: base (_S, _xrange, _thread_clock), encoder (_ascii), writer (_W, _queue,
+#   _seg_path, _exc_text, _error_allowed).
+
+_NL = _ascii('\n')
+_EMPTY = _NL[:0]
+_KEY_T = _ascii(',"t":')
+_COMMA = _ascii(',')
+_BRACE = _ascii('}')
+# Thinning (--max-device-mb): per segment number, [census runs, sample runs, size]. A run
+# [first, count, k] says: of the records of that kind with ordinals first..first+count-1
+# (a record's ordinal: its index among all records of the kind the probe wrote), those
+# whose ordinal is a multiple of k are in the segment, in order, and no others.
+_SEGS = {}
+# Census records closed segments keep before samples are thinned: 16, or fewer when 16
+# would take more than a quarter of the cap.
+CENSUS_FLOOR = 16
+MAX_FACTOR = 1 << 20
+
+
+class _NoRoom(Exception):
+    pass
+
 
 def _blocks(size):
     b = _W['blk']
@@ -971,46 +1061,14 @@ def _thinned_events(done):
                          'kept', kept, 'dropped', compact], 0)
 
 
-def _exc_text():
-    e = sys.exc_info()
-    try:
-        msg = str(e[1])
-    except Exception:
-        msg = '?'
-    name = getattr(e[0], '__name__', '?')
-    if msg:
-        return '%s: %s' % (name, msg)
-    return name
-
-
-def _error_allowed():
-    """Rate limit for probe-error events: 10 a minute."""
-    now = time.time()
-    if now - _S['err_window'] > 60.0:
-        _S['err_window'] = now
-        _S['err_count'] = 0
-    _S['err_count'] += 1
-    if _S['err_count'] > 10:
-        _S['err_dropped'] += 1
-        return False
-    return True
-
-
-def probe_error(where):
-    """Record the current exception as a probe-error event (rate-limited)."""
-    try:
-        if not _error_allowed():
-            return
-        detail = '%s: %s' % (where, _exc_text())
-        if _S['err_dropped']:
-            detail = '%s (%d earlier errors not recorded)' % (detail, _S['err_dropped'])
-            _S['err_dropped'] = 0
-        emit('event', ['event', 'probe-error', 'detail', detail])
-    except Exception:
-        pass
-
-
-# ---------------------------------------------------------------- names and census
+# ---------------------------------------------------------------- census  (probe/census.py)
+# Type names and the census: count the live objects per type and sum their refcounts
+# (corrected for the observer), then pick the types to ask "who holds these?" and a few
+# live samples of each.
+# Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
+#   _pick_samples, _name_of_obj, _heap_flagged, _tracked.
+# Uses: base, writer (emit, probe_error, _W), referrers (referrers_pass), sampler
+#   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
 
 class _Calib(object):
     """Objects of known refcount, for measuring the observer (never in a census)."""
@@ -1093,25 +1151,6 @@ elif sys.version_info[:2] >= (3, 12):
     _tally = _tally_immortal
 else:
     _tally = _tally_plain
-
-
-def _thread_clock():
-    """This thread's CPU seconds where the interpreter can tell (3.3+), else wall time.
-    (The app keeps running between the census's bytecodes: wall time would charge the
-    probe for the app's work.)"""
-    return time.time()
-
-
-if hasattr(time, 'thread_time'):
-    _thread_clock = time.thread_time
-elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
-    def _thread_clock():
-        return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
-elif not PY3 and hasattr(time, 'clock'):
-    # Python 2 on Linux: the process's CPU time (glibc clock()), microseconds. While the
-    # probe works it holds the GIL, so the app's Python threads are not in it; unlike
-    # wall time, a loaded machine does not charge the probe for waiting for a core.
-    _thread_clock = time.clock
 
 
 def _heap_flagged(t):
@@ -1357,7 +1396,12 @@ def _pick_samples(objs, chosen):
     return out
 
 
-# ---------------------------------------------------------------- referrers
+# ---------------------------------------------------------------- referrers  (probe/referrers.py)
+# Who holds the sampled objects: gc.get_referrers, walked up to a root the probe can
+# name (a module global, an attribute, a class attribute), as sentences with counts.
+# Defines: referrers_pass, _describe, _root, _name, _parents, _short, _sample_rc.
+# Uses: base, writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes),
+#   api (_WATCHES).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -1386,152 +1430,6 @@ def _sample_rc(samples, i):
     return _grc(x)
 
 
-# ---------------------------------------------------------------- sizes
-# Bytes a sampled object takes with what it alone holds (its __dict__, its own lists,
-# strings, numbers): the object itself plus, to a small depth, every referent whose only
-# reference is the one from its holder. Sizes come from the nearest built-in base type's
-# __sizeof__ (never an app-defined hook), plus the collector's header for tracked types,
-# rounded to the allocator's 8 bytes. Python 2.5 has no __sizeof__: basic size plus item
-# size times the length of a built-in container.
-SIZE_DEPTH = 4
-SIZE_MAX_OBJECTS = 256
-_HEAPTYPE = 1 << 9
-_HAVE_GC = 1 << 14
-_MANAGED_DICT = 0
-if sys.version_info[:2] >= (3, 11):
-    _MANAGED_DICT = 1 << 4
-
-
-def _gc_head():
-    f = getattr(sys, 'getsizeof', None)
-    if f is not None:
-        try:
-            return f([]) - [].__sizeof__()
-        except Exception:
-            pass
-    return 3 * _ptr_size()
-
-
-def _ptr_size():
-    try:
-        return type(()).__itemsize__ or 8
-    except Exception:
-        return 8
-
-
-_SHARED_TYPES = (type, _FunctionType, type(sys), type(len))
-
-
-def _base_sizeof(o):
-    t = type(o)
-    b = t
-    try:
-        while b.__flags__ & _HEAPTYPE:
-            b = b.__bases__[0]
-    except Exception:
-        b = object
-    f = getattr(b, '__sizeof__', None)
-    if f is not None:
-        try:
-            n = f(o)
-        except Exception:
-            n = object.__sizeof__(o)
-    else:
-        n = _size25(o, b)
-    try:
-        if t.__flags__ & _HAVE_GC:
-            n += _S['gc_head']
-        if _MANAGED_DICT and t.__flags__ & _MANAGED_DICT:
-            # 3.11+: the attributes live in a values array outside the object (and two
-            # pointers before it), which no __sizeof__ counts: a pointer per value (its
-            # referents, less the type), at least a small shared-keys table's worth
-            k = len(gc.get_referents(o)) - 1
-            n += _ptr_size() * (2 + max(6, k + 1))
-    except Exception:
-        pass
-    return (n + 7) & ~7
-
-
-def _size25(o, b):
-    n = getattr(b, '__basicsize__', 16)
-    if b is list or b is tuple or b is dict or b is str or b is _unicode or b is _long:
-        try:
-            k = len(o)
-        except Exception:
-            k = 0
-        if b is dict:
-            if k > 5:
-                m = 8
-                while m * 2 <= k * 3:
-                    m *= 2
-                n += 3 * _ptr_size() * m
-        elif b is list:
-            n += _ptr_size() * k
-        else:
-            n += (getattr(b, '__itemsize__', 0) or 1) * k
-    return n
-
-
-def _owned_size(o, offset):
-    """Bytes of o and of what only o holds (depth SIZE_DEPTH, SIZE_MAX_OBJECTS at most)."""
-    total = _base_sizeof(o)
-    seen = {id(o): 1}
-    level = [o]
-    left = SIZE_MAX_OBJECTS
-    depth = 0
-    while level and depth < SIZE_DEPTH and left > 0:
-        nxt = []
-        for h in level:
-            try:
-                subs = gc.get_referents(h)
-            except Exception:
-                continue
-            for r in subs:
-                if id(r) in seen or isinstance(r, _SHARED_TYPES):
-                    continue
-                seen[id(r)] = 1
-                if _grc(r) - offset != 1:
-                    continue
-                total += _base_sizeof(r)
-                nxt.append(r)
-                left -= 1
-                if left <= 0:
-                    break
-            subs = None
-            if left <= 0:
-                break
-        level = nxt
-        depth += 1
-    level = nxt = None
-    return total
-
-
-def _owned_offset_walk():
-    """References the size walk itself holds to a referent (its list of referents, the
-    loop variable, getrefcount's argument), measured the same way on this interpreter."""
-    h = [[]]
-    subs = gc.get_referents(h)
-    for r in subs:
-        return _grc(r) - 1
-    return 3
-
-
-def sample_sizes(samples):
-    """Median bytes of the sampled objects with what they alone hold, or None."""
-    try:
-        if 'gc_head' not in _S:
-            _S['gc_head'] = _gc_head()
-            _S['size_off'] = _owned_offset_walk()
-        sizes = []
-        for i in _xrange(len(samples)):
-            sizes.append(_owned_size(samples[i], _S['size_off']))
-        if not sizes:
-            return None
-        sizes.sort()
-        return sizes[len(sizes) // 2]
-    except Exception:
-        probe_error('sizes')
-        return None
 
 
 def referrers_pass(name, objs_of, pending):
@@ -1888,9 +1786,165 @@ def _describe(x, r, ctx):
     return 'referenced by ' + _short(r)
 
 
-# ---------------------------------------------------------------- sampler
+# ---------------------------------------------------------------- sizes  (probe/sizes.py)
+# Bytes a sampled object takes with what it alone holds (its __dict__, its own lists,
+# strings, numbers): the object itself plus, to a small depth, every referent whose only
+# reference is the one from its holder. Sizes come from the nearest built-in base type's
+# __sizeof__ (never an app-defined hook), plus the collector's header for tracked types,
+# rounded to the allocator's 8 bytes. Python 2.5 has no __sizeof__: basic size plus item
+# size times the length of a built-in container.
+# Defines: sample_sizes(samples), _owned_size, _base_sizeof, SIZE_DEPTH, SIZE_MAX_OBJECTS.
+# Uses: base (_S, _grc, _FunctionType, _long, _unicode, _xrange), writer (probe_error).
 
-_WATCHES = []
+SIZE_DEPTH = 4
+SIZE_MAX_OBJECTS = 256
+_HEAPTYPE = 1 << 9
+_HAVE_GC = 1 << 14
+_MANAGED_DICT = 0
+if sys.version_info[:2] >= (3, 11):
+    _MANAGED_DICT = 1 << 4
+
+
+def _gc_head():
+    f = getattr(sys, 'getsizeof', None)
+    if f is not None:
+        try:
+            return f([]) - [].__sizeof__()
+        except Exception:
+            pass
+    return 3 * _ptr_size()
+
+
+def _ptr_size():
+    try:
+        return type(()).__itemsize__ or 8
+    except Exception:
+        return 8
+
+
+_SHARED_TYPES = (type, _FunctionType, type(sys), type(len))
+
+
+def _base_sizeof(o):
+    t = type(o)
+    b = t
+    try:
+        while b.__flags__ & _HEAPTYPE:
+            b = b.__bases__[0]
+    except Exception:
+        b = object
+    f = getattr(b, '__sizeof__', None)
+    if f is not None:
+        try:
+            n = f(o)
+        except Exception:
+            n = object.__sizeof__(o)
+    else:
+        n = _size25(o, b)
+    try:
+        if t.__flags__ & _HAVE_GC:
+            n += _S['gc_head']
+        if _MANAGED_DICT and t.__flags__ & _MANAGED_DICT:
+            # 3.11+: the attributes live in a values array outside the object (and two
+            # pointers before it), which no __sizeof__ counts: a pointer per value (its
+            # referents, less the type), at least a small shared-keys table's worth
+            k = len(gc.get_referents(o)) - 1
+            n += _ptr_size() * (2 + max(6, k + 1))
+    except Exception:
+        pass
+    return (n + 7) & ~7
+
+
+def _size25(o, b):
+    n = getattr(b, '__basicsize__', 16)
+    if b is list or b is tuple or b is dict or b is str or b is _unicode or b is _long:
+        try:
+            k = len(o)
+        except Exception:
+            k = 0
+        if b is dict:
+            if k > 5:
+                m = 8
+                while m * 2 <= k * 3:
+                    m *= 2
+                n += 3 * _ptr_size() * m
+        elif b is list:
+            n += _ptr_size() * k
+        else:
+            n += (getattr(b, '__itemsize__', 0) or 1) * k
+    return n
+
+
+def _owned_size(o, offset):
+    """Bytes of o and of what only o holds (depth SIZE_DEPTH, SIZE_MAX_OBJECTS at most)."""
+    total = _base_sizeof(o)
+    seen = {id(o): 1}
+    level = [o]
+    left = SIZE_MAX_OBJECTS
+    depth = 0
+    while level and depth < SIZE_DEPTH and left > 0:
+        nxt = []
+        for h in level:
+            try:
+                subs = gc.get_referents(h)
+            except Exception:
+                continue
+            for r in subs:
+                if id(r) in seen or isinstance(r, _SHARED_TYPES):
+                    continue
+                seen[id(r)] = 1
+                if _grc(r) - offset != 1:
+                    continue
+                total += _base_sizeof(r)
+                nxt.append(r)
+                left -= 1
+                if left <= 0:
+                    break
+            subs = None
+            if left <= 0:
+                break
+        level = nxt
+        depth += 1
+    level = nxt = None
+    return total
+
+
+def _owned_offset_walk():
+    """References the size walk itself holds to a referent (its list of referents, the
+    loop variable, getrefcount's argument), measured the same way on this interpreter."""
+    h = [[]]
+    subs = gc.get_referents(h)
+    for r in subs:
+        return _grc(r) - 1
+    return 3
+
+
+def sample_sizes(samples):
+    """Median bytes of the sampled objects with what they alone hold, or None."""
+    try:
+        if 'gc_head' not in _S:
+            _S['gc_head'] = _gc_head()
+            _S['size_off'] = _owned_offset_walk()
+        sizes = []
+        for i in _xrange(len(samples)):
+            sizes.append(_owned_size(samples[i], _S['size_off']))
+        if not sizes:
+            return None
+        sizes.sort()
+        return sizes[len(sizes) // 2]
+    except Exception:
+        probe_error('sizes')
+        return None
+
+
+# ---------------------------------------------------------------- sampler  (probe/sampler.py)
+# The sampler thread: cheap samples (RSS, gc counts, watched refcounts) every interval,
+# and the census cadence (a CPU budget, front-loaded, paced by the app's marks).
+# Defines: start_sampler, stop_sampler, sample, memory_kib, watch_snapshot, _read_proc,
+#   _spend, _work (the lock held while sampling or taking a census).
+# Uses: base, writer (emit, probe_error), census (census, _STATE), api (marks_snapshot,
+#   _mark_next, _mark_pairs, _WATCHES).
+
 _wake = _lowthread.allocate_lock()   # held until the sampler is told to stop
 _work = _lowthread.allocate_lock()   # held by whoever samples or takes a census
 _done = _lowthread.allocate_lock()   # held while the sampler thread runs
@@ -2291,8 +2345,15 @@ def stop_sampler():
         _done.release()
 
 
-# ---------------------------------------------------------------- app-side API
+# ---------------------------------------------------------------- app-side API  (probe/api.py)
+# What the app sees as `import refscope`: mark(name) and watch(obj, label); and the
+# calibration that measures the references the probe's own code paths add.
+# Defines: mark, watch, marks_snapshot, _WATCHES, _mark_next, _mark_pairs, _api_module,
+#   calibrate.
+# Uses: base, writer (emit, probe_error), census (_Calib, _name_of_obj, _tally),
+#   referrers (_sample_rc), sampler (_watch_rc).
 
+_WATCHES = []       # (label, weak ref or object, type name, strong?) per watch()
 _mark_next = {}
 _mark_pairs = {}
 
@@ -2377,7 +2438,13 @@ def calibrate():
     e2 = None
 
 
-# ---------------------------------------------------------------- runner
+# ---------------------------------------------------------------- runner  (probe/runner.py)
+# The command line, running the app as `python script.py` (or -m) would in this
+# process, and main(): start record, baseline census, sampler, app, final census, end.
+# Defines: main, parse_args, run_app, start_record, USAGE.
+# Uses: base, encoder (_ascii), writer (emit, probe_error, _W, _open_segment,
+#   _close_segment), storage (_rescan), census (census, _STATE), sampler (start_sampler,
+#   stop_sampler, _read_proc), api (_api_module, calibrate).
 
 def _usage_error(msg):
     try:

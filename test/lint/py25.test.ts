@@ -1,10 +1,12 @@
 /**
  * The device side must stay inside the Python 2.5 subset (DESIGN.md §4): the lint rejects
- * newer constructs, and every .py under device-scripts/ must compile under 2.7 and under
- * the real 2.5 when REFSCOPE_PY25 is set.
+ * newer constructs, and every .py under device-scripts/ must compile under 2.7, every 3.x
+ * found, and the real 2.5 when REFSCOPE_PY25 is set. That covers the probe twice: each
+ * module it is authored as (device-scripts/probe/, which may use names another module
+ * defines) and the assembled refscope_probe.py (whose body, a string, is compiled too).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,8 @@ import { interpreters, type Interp } from '../helpers/pythons.js';
 const ROOT = resolve(__dirname, '..', '..');
 const LINT = join(ROOT, 'test', 'lint', 'py25_lint.py');
 const DEVICE = join(ROOT, 'device-scripts');
+const PROBE_DIR = join(DEVICE, 'probe');
+const ASSEMBLED = join(DEVICE, 'refscope_probe.py');
 
 function pyFiles(dir: string): string[] {
   const out: string[] = [];
@@ -42,6 +46,32 @@ describe.skipIf(!py3)('py25 lint', () => {
     const r = lint(DEVICE);
     expect(r.stdout).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it('checks each probe module and the assembled probe, body included', () => {
+    const files = [...pyFiles(PROBE_DIR), ASSEMBLED];
+    expect(files.map((f) => f.slice(DEVICE.length + 1))).toEqual(expect.arrayContaining([
+      'probe/loader.py', 'probe/base.py', 'probe/encoder.py', 'probe/writer.py', 'probe/storage.py',
+      'probe/census.py', 'probe/referrers.py', 'probe/sampler.py', 'probe/api.py', 'probe/runner.py',
+      'refscope_probe.py']));
+    for (const f of files) {
+      const r = lint(f);
+      expect(r.stdout, f).toBe('');
+      expect(r.status, f).toBe(0);
+    }
+  });
+
+  it('lints the assembled body: a slip in a module is reported at its line in refscope_probe.py', () => {
+    const text = readFileSync(ASSEMBLED, 'latin1');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => /^def encode\(v\):$/.test(l));
+    expect(at).toBeGreaterThan(0);
+    lines.splice(at, 0, 'with open(os.sep) as f:', '    pass');
+    const bad = join(tmp, 'refscope_probe.py');
+    writeFileSync(bad, lines.join('\n'));
+    const r = lint(bad);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${bad}:${at + 1}: \`with\` statement`);
   });
 
   it('rejects a with statement, naming file and line', () => {
@@ -91,29 +121,39 @@ describe.skipIf(!py3)('py25 lint', () => {
   });
 });
 
-// Compiles the file, and the body a bare r''' string holds (refscope_probe.py), as 2.x sees it.
+// Compiles each file, and the body a bare r''' string holds (refscope_probe.py), in the 2.5 subset.
 const PY_COMPILE = [
   'import sys',
-  'f = open(sys.argv[1])',
-  'src = f.read()',
-  'f.close()',
-  'compile(src, sys.argv[1], "exec")',
-  "start = src.find(\"\\nr'''\\n\")",
-  'if start >= 0:',
-  "    end = src.index(\"\\n'''\\n\", start + 5)",
-  "    compile(src[start + 5:end + 1], sys.argv[1] + ':body', 'exec')",
+  'bad = 0',
+  'for fn in sys.argv[1:]:',
+  '    f = open(fn)',
+  '    src = f.read()',
+  '    f.close()',
+  '    try:',
+  '        compile(src, fn, "exec")',
+  "        start = src.find(\"\\nr'''\\n\")",
+  '        if start >= 0:',
+  "            end = src.index(\"\\n'''\\n\", start + 5)",
+  "            compile(src[start + 5:end + 1], fn + ':body', 'exec')",
+  '    except SyntaxError:',
+  "        sys.stderr.write('%s: %s\\n' % (fn, sys.exc_info()[1]))",
+  '        bad = 1',
+  'sys.exit(bad)',
   '',
 ].join('\n');
 
-const compilers: Interp[] = all.filter((i) => i.label === '2.7' || i.label === '2.5');
+const compilers: Interp[] = all.filter((i) => i.label === '2.7' || i.label === '2.5' || i.label.startsWith('3.'));
 describe.skipIf(compilers.length === 0)('device scripts compile', () => {
+  it('compiles the probe modules and the assembled probe among them', () => {
+    const files = pyFiles(DEVICE);
+    expect(files).toContain(ASSEMBLED);
+    expect(files).toContain(join(PROBE_DIR, 'referrers.py'));
+  });
+
   it.each(compilers.map((i) => [i.label, i] as const))('under Python %s', (_label, interp) => {
-    for (const file of pyFiles(DEVICE)) {
-      const r = spawnSync(interp.path, ['-c',
-        PY_COMPILE, file],
-      { encoding: 'utf8', timeout: 60_000 });
-      expect(r.stderr, file).toBe('');
-      expect(r.status, file).toBe(0);
-    }
+    const r = spawnSync(interp.path, ['-c', PY_COMPILE, ...pyFiles(DEVICE)],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

@@ -1,0 +1,109 @@
+# ---------------------------------------------------------------- base  (probe/base.py)
+# The body's first part: imports, version facts, constants, the interpreter's type
+# objects the probe tells apart, the probe's mutable state _S, and _thread_clock().
+# Every later module uses these names (the body is compiled as one module: they share
+# its globals). It uses nothing of theirs.
+
+import sys
+import os
+import gc
+import time
+import itertools
+import errno as _errno
+try:
+    import _thread as _lowthread    # `threading` costs 600 KiB: imported only if the app has it
+except ImportError:
+    import thread as _lowthread
+import _weakref
+
+_RUN_AS_MAIN = (__name__ == '__main__')
+# Warnings raised by the probe's own code must not be shown as if from the app's
+# __main__ (DeprecationWarning is shown there by default on 3.7+).
+__name__ = 'refscope_probe'
+_SELF_MODULE = sys.modules.get('__main__')
+_G = globals()
+_PROBE_FILE = sys._getframe().f_code.co_filename
+
+PROBE_VERSION = '0.1.0'
+SCHEMA = 'refscope.records/1'
+PY3 = sys.version_info[0] >= 3
+PY25 = sys.version_info[:2] == (2, 5)
+# Refcounts at or above this are immortal objects (3.12+: 2**32-1 on 64-bit builds,
+# 2**30-1 on 32-bit ones): counted, but left out of refcount sums.
+IMMORTAL_MIN = 1 << 29
+REFERRER_PERIOD = 30.0
+MAX_WATCHES = 1000
+
+try:
+    _unicode = unicode
+except NameError:
+    _unicode = str
+try:
+    _long = long
+except NameError:
+    _long = int
+_bytes = type(''.encode('ascii'))
+try:
+    _xrange = xrange
+except NameError:
+    _xrange = range
+try:
+    import fcntl as _fcntl
+except ImportError:
+    _fcntl = None
+
+_grc = sys.getrefcount
+_weakref_ref = _weakref.ref
+
+
+class _OldStyle:                  # old-style on Python 2 only
+    def method(self):
+        pass
+
+
+def _gen():
+    yield 1
+
+
+if PY3:
+    _InstanceType = None
+    _ClassType = None
+else:
+    _InstanceType = type(_OldStyle())
+    _ClassType = type(_OldStyle)
+_FrameType = type(sys._getframe())
+_MethodType = type(_OldStyle().method)
+_GenType = type(_gen())
+_FunctionType = type(_gen)
+
+# Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
+_S = {
+    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0,
+    'censuses': 0, 'interval': 1.0, 'budget': 0.02,
+    # census cadence (see "census cadence" below): CPU-second tokens, the last census's
+    # cost and time, fast censuses left, the armed mark trigger, the marks' pace
+    'tokens': 0.0, 'cad_t0': 0.0, 'spent': 0.0, 'cost': 0.0, 'last_census': 0.0, 'fast': 0,
+    'armed': 0, 'armed_at': 0.0, 'mark_total': 0, 'mark_t': 0.0, 'mark_period': 0.0,
+    'growing': 0, 'armed_name': None, 'armed_fast': None,
+    'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
+    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
+}
+
+
+def _thread_clock():
+    """This thread's CPU seconds where the interpreter can tell (3.3+), else wall time.
+    (The app keeps running between the census's bytecodes: wall time would charge the
+    probe for the app's work.)"""
+    return time.time()
+
+
+if hasattr(time, 'thread_time'):
+    _thread_clock = time.thread_time
+elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
+    def _thread_clock():
+        return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
+elif not PY3 and hasattr(time, 'clock'):
+    # Python 2 on Linux: the process's CPU time (glibc clock()), microseconds. While the
+    # probe works it holds the GIL, so the app's Python threads are not in it; unlike
+    # wall time, a loaded machine does not charge the probe for waiting for a core.
+    _thread_clock = time.clock

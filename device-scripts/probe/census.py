@@ -1,0 +1,333 @@
+# ---------------------------------------------------------------- census  (probe/census.py)
+# Type names and the census: count the live objects per type and sum their refcounts
+# (corrected for the observer), then pick the types to ask "who holds these?" and a few
+# live samples of each.
+# Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
+#   _pick_samples, _name_of_obj, _heap_flagged, _tracked.
+# Uses: base, writer (emit, probe_error, _W), referrers (referrers_pass), sampler
+#   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
+
+class _Calib(object):
+    """Objects of known refcount, for measuring the observer (never in a census)."""
+    pass
+
+
+_names = {}          # type (or old-style class) -> name; its keys are corrected for
+_PROBE_TYPES = (_Calib,)
+
+
+def type_name(t):
+    """'module.QualName', builtins bare; old-style classes by their own name."""
+    try:
+        n = getattr(t, '__qualname__', None)
+        if not isinstance(n, (str, _unicode)):
+            n = t.__name__
+        m = getattr(t, '__module__', None)
+        if m is None or m in ('builtins', '__builtin__', 'exceptions') or not isinstance(m, (str, _unicode)):
+            return str(n)
+        return '%s.%s' % (m, n)
+    except Exception:
+        probe_error('type name')
+        return '?'
+
+
+def _name_of_obj(o):
+    t = type(o)
+    if t is _InstanceType:
+        t = o.__class__
+    n = _names.get(t)
+    if n is None:
+        n = type_name(t)
+    return n
+
+
+# Three variants of the census loop, picked once: plain; Python 2 (old-style
+# instances counted under their class); 3.12+ (immortal refcounts left out).
+def _tally_plain(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += grc(o)
+        else:
+            cnt[t] = 1
+            rs[t] = grc(o)
+
+
+def _tally_py2(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        if t is inst:
+            t = o.__class__
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += grc(o)
+        else:
+            cnt[t] = 1
+            rs[t] = grc(o)
+
+
+def _tally_immortal(objs, cnt, rs, grc, tp, inst, lim, imm):
+    for o in objs:
+        t = tp(o)
+        r = grc(o)
+        if r >= lim:
+            r = 0
+            imm[t] = imm.get(t, 0) + 1
+        if t in cnt:
+            cnt[t] += 1
+            rs[t] += r
+        else:
+            cnt[t] = 1
+            rs[t] = r
+
+
+if not PY3:
+    _tally = _tally_py2
+elif sys.version_info[:2] >= (3, 12):
+    _tally = _tally_immortal
+else:
+    _tally = _tally_plain
+
+
+def _heap_flagged(t):
+    if _ClassType is not None and type(t) is _ClassType:
+        return True
+    try:
+        return bool(t.__flags__ & (1 << 9))
+    except Exception:
+        return False
+
+
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': []}
+
+
+def census(collect=False):
+    """One census, then a referrers pass for the types that grow. collect: first free
+    the cyclic garbage (when the app has not turned the collector off), so the counts are
+    the live objects, not how far the collector happens to be behind."""
+    c0 = _thread_clock()
+    if collect and gc.isenabled():
+        gc.collect()
+    objs = gc.get_objects()
+    known = _names
+    cnt = dict.fromkeys(known, 0)
+    rs = dict.fromkeys(known, 0)
+    imm = {}
+    _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, imm)
+    n_total = len(objs)
+    result, correction = _census_result(cnt, rs, imm)
+    cnt = rs = imm = None
+    n_total -= correction
+    chosen = _choose(result)
+    samples = None
+    if chosen:
+        samples = _pick_samples(objs, chosen)
+    _drop_list(objs)
+    objs = None
+    dur = _thread_clock() - c0
+    _S['censuses'] += 1
+    types_out = []
+    for name in result:
+        c, r = result[name]
+        types_out.append([name, c, r])
+    types_out.sort(key=_census_sort_key)
+    rss = None
+    try:
+        rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
+    except Exception:
+        pass
+    emit('census', ['marks', marks_snapshot(), 'dur', round(dur, 6), 'n', n_total,
+                    'rss', rss, 'types', types_out])
+    spent = _thread_clock() - c0
+    if samples:
+        c1 = _thread_clock()
+        pending = {id(samples): 1}     # the other types' samples wait in these
+        for pair in samples:
+            pending[id(pair)] = 1
+            pending[id(pair[1])] = 1
+        for name, objs_of in samples:
+            try:
+                referrers_pass(name, objs_of, pending)
+            except Exception:
+                probe_error('referrers %s' % name)
+            if _thread_clock() - c1 > 2.0:
+                break
+        samples = None
+        spent = _thread_clock() - c0
+    _S['probe_cpu'] += spent
+    _spend(spent)
+
+
+def _drop_list(objs):
+    """Empty a big list from the end, 8192 items at a time. Freed whole, its block
+    (8 bytes an object) would be the biggest mmapped block glibc ever freed, and glibc
+    would raise its mmap threshold to that size and from then on keep every census
+    list in the heap for good: the probe would hold that memory for the whole run.
+    Shrunk in place, the block goes back to the system at once."""
+    n = len(objs)
+    while n > 8192:
+        n -= 8192
+        del objs[n:]
+    del objs[:]
+
+
+def _census_sort_key(e):
+    return (-e[1], e[0])
+
+
+def _census_result(cnt, rs, imm):
+    """Name the tallied types, correct for the observer, merge by name."""
+    off = _S['off_census']
+    ncache = 3  # references the probe holds to a known type: _names, cnt and rs keys
+    for t in list(_names.keys()):
+        if _heap_flagged(t):
+            mt = type(t)
+            if mt in rs:
+                rs[mt] -= ncache
+    for e in _WATCHES:
+        if e[3]:
+            o = e[1]
+            mt = type(o)
+            if mt is _InstanceType:
+                mt = o.__class__
+            if mt in rs and _tracked(o):
+                rs[mt] -= 1
+    out = {}
+    correction = 0
+    for t in cnt:
+        c = cnt[t]
+        if t in _PROBE_TYPES:
+            correction += c
+            continue
+        if c == 0:
+            if t in _names:
+                del _names[t]   # no instances: stop holding it (let dead classes go)
+            continue
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+            _names[t] = name
+        r = rs[t] - off * (c - imm.get(t, 0))
+        prev = out.get(name)
+        if prev is None:
+            out[name] = (c, r)
+        else:
+            out[name] = (prev[0] + c, prev[1] + r)
+    for name in _STATE['watch_types']:
+        if name not in out:
+            out[name] = (0, 0)
+    return out, correction
+
+
+def _tracked(o):
+    f = getattr(gc, 'is_tracked', None)
+    if f is None:
+        return type(o) not in (int, str, float, _unicode, _long, type(None))
+    return f(o)
+
+
+_POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
+
+
+def _choose(result):
+    """Which types to ask 'who holds these?' after this census.
+
+    Per type the probe keeps one small tuple (memory: one per type, not one per
+    census): (count, refsum, comparisons, count-up bits, count-changed bits,
+    refsum-up bits), the bits over the last 4 census comparisons."""
+    hist = _STATE['hist']
+    base = _STATE['base']
+    first = base is None
+    if first:
+        base = {}
+        for name in result:
+            base[name] = result[name][0]
+        _STATE['base'] = base
+    for name in result:
+        c, r = result[name]
+        h = hist.get(name)
+        if h is None:
+            hist[name] = (c, r, 0, 0, 0, 0)
+        else:
+            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
+                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
+    for name in list(hist.keys()):
+        if name not in result:
+            del hist[name]
+    if first:
+        return []
+    now = time.time()
+    last = _STATE['last_ref']
+    scored = []
+    growing = 0
+    for name in hist:
+        h = hist[name]
+        if name in _STATE['watch_types']:
+            scored.append((0, 0, name))
+            continue
+        steps = h[2]
+        if steps >= 3 and (h[3] & 7 == 7 or (h[4] & 7 == 0 and h[5] & 7 == 7)):
+            growing = 1    # rose at each of the last 3 censuses: not decided yet
+        if steps < 2 or now - last.get(name, -1e9) < REFERRER_PERIOD:
+            continue
+        growth = h[0] - base.get(name, 0)
+        if _POPCOUNT[h[3]] >= min(steps, 3) and growth >= 2:
+            score = growth                      # more objects, census after census
+        elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
+            score = _POPCOUNT[h[5]]             # same objects, more references
+        else:
+            continue
+        builtin = 1
+        if '.' in name:
+            builtin = 0
+        scored.append((builtin, -score, name))
+    _S['growing'] = growing
+    scored.sort()
+    chosen = {}
+    n = 0
+    for b, s, name in scored:
+        if name in _STATE['watch_types'] or n < 3:
+            chosen[name] = []
+            if name not in _STATE['watch_types']:
+                n += 1
+            last[name] = now
+    return chosen
+
+
+def _probe_ids():
+    out = {}
+    for o in (_S, _W, _STATE, _G, _names, _WATCHES, _mark_pairs, _mark_next,
+              _STATE['hist'], _STATE['last_ref'], _STATE['watch_types']):
+        out[id(o)] = 1
+    return out
+
+
+def _pick_samples(objs, chosen):
+    """Up to 3 live instances of each chosen type, youngest generation first."""
+    by_type = {}
+    for t in _names:
+        name = _names[t]
+        if name in chosen:
+            by_type[t] = chosen[name]
+    if not by_type:
+        return None
+    left = 3 * len(by_type)
+    inst = _InstanceType
+    mine = _probe_ids()
+    for o in objs:
+        t = type(o)
+        if t is inst:
+            t = o.__class__
+        lst = by_type.get(t)
+        if lst is not None and len(lst) < 3 and id(o) not in mine:
+            lst.append(o)
+            left -= 1
+            if left <= 0:
+                break
+    out = []
+    for name in chosen:
+        out.append((name, chosen[name]))
+    chosen.clear()
+    by_type.clear()
+    return out
