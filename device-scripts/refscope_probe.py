@@ -564,11 +564,11 @@ def probe_error(where):
 
 
 # ---------------------------------------------------------------- storage  (probe/storage.py)
-# Bounded device storage (--max-device-mb): what each closed segment holds, and the
-# thinning that keeps the probe's files under the cap: merging small segments, then
-# keeping every k-th census or sample record.
-# Defines: _SEGS, _NoRoom, _count, _make_room, _rescan, _thin, _blocks, _acct, and the
-#   byte constants _NL, _EMPTY.
+# Bounded device storage (--max-device-mb): what each segment holds (a _Seg: its census
+# and sample _Runs, its size), and the thinning that keeps the probe's files under the
+# cap: merging small closed segments, then keeping every k-th census or sample record.
+# Defines: _SEGS (segment number -> _Seg), the records _Seg, _Run, _Thinned, _NoRoom,
+#   _count, _make_room, _rescan, _thin, _blocks, _acct, the byte constants _NL, _EMPTY.
 # Uses: base (_S, _xrange, _thread_clock), encoder (_ascii), writer (_W, _queue,
 #   _seg_path, _exc_text, _error_allowed).
 
@@ -577,10 +577,8 @@ _EMPTY = _NL[:0]
 _KEY_T = _ascii(',"t":')
 _COMMA = _ascii(',')
 _BRACE = _ascii('}')
-# Thinning (--max-device-mb): per segment number, [census runs, sample runs, size]. A run
-# [first, count, k] says: of the records of that kind with ordinals first..first+count-1
-# (a record's ordinal: its index among all records of the kind the probe wrote), those
-# whose ordinal is a multiple of k are in the segment, in order, and no others.
+# Thinning (--max-device-mb): per segment number, a _Seg: its census runs, sample runs and
+# size. A record's ordinal is its index among all records of its kind the probe wrote.
 _SEGS = {}
 # Census records closed segments keep before samples are thinned: 16, or fewer when 16
 # would take more than a quarter of the cap.
@@ -590,6 +588,53 @@ MAX_FACTOR = 1 << 20
 
 class _NoRoom(Exception):
     pass
+
+
+class _Run(object):
+    """Of the records of one kind with ordinals first .. first + count - 1, those whose
+    ordinal is a multiple of k are in the segment, in order, and no others."""
+    __slots__ = ('first', 'count', 'k')
+
+    def __init__(self, first, count, k):
+        self.first = first
+        self.count = count
+        self.k = k
+
+
+class _Seg(object):
+    """What one segment file holds: its census runs, its sample runs, its size in bytes."""
+    __slots__ = ('census', 'sample', 'size')
+
+    def __init__(self):
+        self.census = []
+        self.sample = []
+        self.size = 0
+
+
+def _runs_of(seg, kind):
+    if kind == 'census':
+        return seg.census
+    return seg.sample
+
+
+def _set_runs(seg, kind, runs):
+    if kind == 'census':
+        seg.census = runs
+    else:
+        seg.sample = runs
+
+
+class _Thinned(object):
+    """What one thinning pass did for one kind and factor: one `thinned` event."""
+    __slots__ = ('segs', 'ranges', 'removed', 'kept', 't0', 't1')
+
+    def __init__(self, t0, t1):
+        self.segs = []           # segment numbers rewritten
+        self.ranges = []         # [first seq, last seq] of the records removed
+        self.removed = 0
+        self.kept = 0
+        self.t0 = t0             # probe t of the first and last record of the kind seen
+        self.t1 = t1
 
 
 def _blocks(size):
@@ -603,26 +648,28 @@ def _acct(st):
 
 def _count(kind, nbytes):
     n = _W['segno']
-    info = _SEGS.get(n)
-    if info is None:
-        info = [[], [], 0]
-        _SEGS[n] = info
-    info[2] = _W['size']
+    seg = _SEGS.get(n)
+    if seg is None:
+        seg = _Seg()
+        _SEGS[n] = seg
+    seg.size = _W['size']
     if kind == 'census':
-        runs = info[0]
+        runs = seg.census
         o = _W['ord_census']
         _W['ord_census'] = o + 1
         _W['census_bytes'] += nbytes
     elif kind == 'sample':
-        runs = info[1]
+        runs = seg.sample
         o = _W['ord_sample']
         _W['ord_sample'] = o + 1
     else:
         return
-    if runs and runs[-1][2] == 1 and runs[-1][0] + runs[-1][1] == o:
-        runs[-1][1] += 1
-    else:
-        runs.append([o, 1, 1])
+    if runs:
+        last = runs[-1]
+        if last.k == 1 and last.first + last.count == o:
+            last.count += 1
+            return
+    runs.append(_Run(o, 1, 1))
 
 
 def _make_room(size0, n):
@@ -659,7 +706,7 @@ def _rescan():
             seen[int(base[4:10])] = st.st_size
     for n in list(_SEGS.keys()):
         if n in seen:
-            _SEGS[n][2] = seen[n]
+            _SEGS[n].size = seen[n]
         elif n != _W['segno']:
             del _SEGS[n]
     _W['total'] = total
@@ -708,8 +755,8 @@ def _kept(first, cnt, k):
 def _kept_runs(runs, k2):
     """Records the runs would keep at factor k2 (1: how many they hold now)."""
     n = 0
-    for f, c, k in runs:
-        n += _kept(f, c, max(k, k2))
+    for r in runs:
+        n += _kept(r.first, r.count, max(r.k, k2))
     return n
 
 
@@ -717,12 +764,12 @@ def _next_factor(runs):
     """The factor a rewrite takes these runs to: the smallest that drops one (or None)."""
     now = 0
     level = None
-    for f, c, k in runs:
-        m = _kept(f, c, k)
+    for r in runs:
+        m = _kept(r.first, r.count, r.k)
         if m:
             now += m
-            if level is None or k < level:
-                level = k
+            if level is None or r.k < level:
+                level = r.k
     if not now:
         return None
     k2 = 2 * level
@@ -743,8 +790,8 @@ def _thin_step(stage, done, skip):
     closed.sort()
     if stage == 'merge':
         for i in _xrange(len(closed) - 1):
-            a = _SEGS[closed[i]][2]
-            b = _SEGS[closed[i + 1]][2]
+            a = _SEGS[closed[i]].size
+            b = _SEGS[closed[i + 1]].size
             if a + b <= _W['cap'] and _blocks(a) + _blocks(b) > _blocks(a + b):
                 try:
                     _merge(closed[i], closed[i + 1])
@@ -752,14 +799,12 @@ def _thin_step(stage, done, skip):
                     skip[closed[i]] = 1       # no room for the copy, or an I/O error
                 return True
         return False
-    j = 1
-    kind = 'sample'
-    if stage != 'sample':
-        j = 0
-        kind = 'census'
+    kind = 'census'
+    if stage == 'sample':
+        kind = 'sample'
     best = None
     for n in closed:
-        k2 = _next_factor(_SEGS[n][j])
+        k2 = _next_factor(_runs_of(_SEGS[n], kind))
         if k2 is not None and (best is None or (k2, n) < best):
             best = (k2, n)
     if best is None:
@@ -768,14 +813,14 @@ def _thin_step(stage, done, skip):
     if stage == 'census':
         left = 0
         for m in closed:
-            left += _kept_runs(_SEGS[m][0], 1)
-        runs = _SEGS[n][0]
+            left += _kept_runs(_SEGS[m].census, 1)
+        runs = _SEGS[n].census
         each = _W['census_bytes'] // max(1, _W['ord_census'])
         floor = max(2, min(CENSUS_FLOOR, _W['dev_cap'] // 4 // max(1, each)))
         if left - _kept_runs(runs, 1) + _kept_runs(runs, k2) < floor:
             return False
     try:
-        _rewrite(n, kind, j, k2, done)
+        _rewrite(n, kind, k2, done)
     except (_NoRoom, EnvironmentError):
         skip[n] = 1                           # no room for the copy, or an I/O error
     return True
@@ -784,14 +829,16 @@ def _thin_step(stage, done, skip):
 def _coalesce(runs, k2):
     """The runs after a rewrite to factor k2 (k2 1: after a merge)."""
     out = []
-    for f, c, k in runs:
-        k = max(k, k2)
-        if not _kept(f, c, k):
+    for r in runs:
+        k = max(r.k, k2)
+        if not _kept(r.first, r.count, k):
             continue
-        if out and out[-1][2] == k and out[-1][0] + out[-1][1] == f:
-            out[-1][1] += c
-        else:
-            out.append([f, c, k])
+        if out:
+            last = out[-1]
+            if last.k == k and last.first + last.count == r.first:
+                last.count += r.count
+                continue
+        out.append(_Run(r.first, r.count, k))
     return out
 
 
@@ -818,20 +865,21 @@ def _same_file(path, st):
 
 
 def _swap(tmp, checks, size):
-    """Rename the rebuilt (fsynced) file over checks[0] (or, when it is empty, remove
-    both), unless the host deleted (or replaced) one of the originals meanwhile: never
-    bring a collected segment back."""
+    """Rename the rebuilt (fsynced) file over the first of checks, the originals' (path,
+    stat) pairs (or, when it is empty, remove it), unless the host deleted (or replaced)
+    one of the originals meanwhile: never bring a collected segment back."""
     ok = True
     for path, st in checks:
         if not _same_file(path, st):
             ok = False
+    dest = checks[0][0]
     try:
         if ok and size == 0:
-            os.unlink(checks[0][0])
+            os.unlink(dest)
             ok = False
             return True
         if ok:
-            os.rename(tmp, checks[0][0])
+            os.rename(tmp, dest)
             return True
     finally:
         if not ok:
@@ -896,11 +944,11 @@ def _merge(a, b):
         except OSError:
             pass
         _sync_dir()
-        ia = _SEGS.pop(a)
-        ib = _SEGS[b]
-        ib[0] = _coalesce(ia[0] + ib[0], 1)
-        ib[1] = _coalesce(ia[1] + ib[1], 1)
-        ib[2] = size
+        sa = _SEGS.pop(a)
+        sb = _SEGS[b]
+        sb.census = _coalesce(sa.census + sb.census, 1)
+        sb.sample = _coalesce(sa.sample + sb.sample, 1)
+        sb.size = size
         _W['total'] += _blocks(size) - _acct(sts[0]) - _acct(sts[1])
     finally:
         for f in fds:
@@ -923,21 +971,23 @@ def _seq_t(line):
 
 
 def _ordinals(runs):
-    for f, c, k in runs:
-        o = ((f + k - 1) // k) * k
-        while o < f + c:
+    for r in runs:
+        k = r.k
+        o = ((r.first + k - 1) // k) * k
+        end = r.first + r.count
+        while o < end:
             yield o
             o += k
 
 
-def _rewrite(n, kind, j, k2, done):
+def _rewrite(n, kind, k2, done):
     """Closed segment n keeps the `kind` records whose ordinal is a multiple of k2: rebuilt
     as seg-N.jsonl.tmp, fsynced and renamed over it (raises when it cannot)."""
-    info = _SEGS[n]
+    seg = _SEGS[n]
     path = _seg_path(n)
     tmp = path + '.tmp'
     want = _ascii(',"k":"%s"' % kind)
-    it = _ordinals(info[j])
+    it = _ordinals(_runs_of(seg, kind))
     step = getattr(it, 'next', None) or getattr(it, '__next__')
     fi = -1
     fo = -1
@@ -979,7 +1029,7 @@ def _rewrite(n, kind, j, k2, done):
                     if mine % k2:
                         removed += 1
                         if dropped and dropped[-1][1] + 1 == seq:
-                            dropped[-1][1] = seq
+                            dropped[-1][1] = seq      # [first, last]: the range grows
                         else:
                             dropped.append([seq, seq])
                         continue
@@ -997,7 +1047,7 @@ def _rewrite(n, kind, j, k2, done):
             size = _put(fo, _EMPTY.join(out), size)
         out = lines = None
         if not removed:
-            info[j] = _coalesce(info[j], k2)   # none to drop: all left are k2-th already
+            _set_runs(seg, kind, _coalesce(_runs_of(seg, kind), k2))   # all left are k2-th already
             return
         os.fsync(fo)
         f = fo
@@ -1016,21 +1066,21 @@ def _rewrite(n, kind, j, k2, done):
                 os.unlink(tmp)
             except OSError:
                 pass
-    info[j] = _coalesce(info[j], k2)
-    info[2] = size
+    _set_runs(seg, kind, _coalesce(_runs_of(seg, kind), k2))
+    seg.size = size
     if not size:
         del _SEGS[n]             # nothing was left in it: removed
     _W['total'] += _blocks(size) - _acct(st)
     d = done.get((kind, k2))
     if d is None:
-        d = [[], [], 0, 0, t0, t1]
+        d = _Thinned(t0, t1)
         done[(kind, k2)] = d
-    d[0].append(n)
-    d[1].extend(dropped)
-    d[2] += removed
-    d[3] += kept
-    d[4] = min(d[4], t0)
-    d[5] = max(d[5], t1)
+    d.segs.append(n)
+    d.ranges.extend(dropped)
+    d.removed += removed
+    d.kept += kept
+    d.t0 = min(d.t0, t0)
+    d.t1 = max(d.t1, t1)
 
 
 def _thinned_events(done):
@@ -1039,15 +1089,15 @@ def _thinned_events(done):
     keys.sort()
     for key in keys:
         kind, k = key
-        segs, ranges, removed, kept, t0, t1 = done[key]
-        segs.sort()
-        ranges.sort()
-        merged = []
-        for r in ranges:
-            if merged and merged[-1][1] + 1 >= r[0]:
-                merged[-1][1] = max(merged[-1][1], r[1])
+        d = done[key]
+        d.segs.sort()
+        d.ranges.sort()
+        merged = []                  # [first, last] seq ranges, overlapping ones joined
+        for first, last in d.ranges:
+            if merged and merged[-1][1] + 1 >= first:
+                merged[-1][1] = max(merged[-1][1], last)
             else:
-                merged.append([r[0], r[1]])
+                merged.append([first, last])
         compact = []                 # a lone seq as a number, a run as [first, last]
         for r in merged:
             if r[0] == r[1]:
@@ -1055,10 +1105,10 @@ def _thinned_events(done):
             else:
                 compact.append(r)
         detail = '%s thinned to 1/%d between t=%.3f and t=%.3f: %d removed' % (
-            kind, k, t0, t1, removed)
+            kind, k, d.t0, d.t1, d.removed)
         _queue('event', ['event', 'thinned', 'detail', detail, 'kind', kind, 'factor', k,
-                         'segments', segs, 'span', [t0, t1], 'removed', removed,
-                         'kept', kept, 'dropped', compact], 0)
+                         'segments', d.segs, 'span', [d.t0, d.t1], 'removed', d.removed,
+                         'kept', d.kept, 'dropped', compact], 0)
 
 
 # ---------------------------------------------------------------- census  (probe/census.py)
@@ -1076,7 +1126,7 @@ class _Calib(object):
 
 
 _names = {}          # type (or old-style class) -> name; its keys are corrected for
-_PROBE_TYPES = (_Calib,)
+_PROBE_TYPES = (_Calib, _Seg, _Run, _Thinned)   # the probe's own: never in a census
 
 
 def type_name(t):

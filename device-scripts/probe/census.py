@@ -13,7 +13,7 @@ class _Calib(object):
 
 
 _names = {}          # type (or old-style class) -> name; its keys are corrected for
-_PROBE_TYPES = (_Calib,)
+_PROBE_TYPES = (_Calib, _Seg, _Run, _Thinned)   # the probe's own: never in a census
 
 
 def type_name(t):
