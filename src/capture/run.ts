@@ -224,7 +224,13 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   };
 }
 
-/** A device process whose signals are also sent by pid on the device. */
+/**
+ * A device process whose signals go by pid on the device, once. The launcher forwards a
+ * signal it gets to the app too (an SSH signal request, which OpenSSH honours and dropbear
+ * ignores, or a local one): sending both gave the app a second SIGINT a moment after the
+ * first, which could land in the probe's last census and lose its `end` record. Only
+ * SIGKILL also goes to the launcher, which ends the channel.
+ */
 function withRemoteSignals(proc: TransportProcess, remote: DevicePlacement): TransportProcess {
   return {
     get pid() { return proc.pid; },
@@ -234,7 +240,7 @@ function withRemoteSignals(proc: TransportProcess, remote: DevicePlacement): Tra
     exited: proc.exited,
     sharesProcessGroup: false,
     kill(signal: Signal = 'SIGTERM') {
-      proc.kill(signal);
+      if (signal === 'SIGKILL') proc.kill(signal);
       void remote.signal(signal);
     },
     ...(proc.resize ? { resize: proc.resize.bind(proc) } : {}),
