@@ -10,6 +10,7 @@ import { openSession, type ReaderStats, type SessionReader } from '../session/re
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
 import { findSuspects, reportable } from './suspects.js';
+import { halfWidthOf, signed, suspectRates } from '../report/figures.js';
 
 /** Fewer census points than this, or fewer primary marks, and the verdict is inconclusive. */
 export const MIN_CENSUSES = 5;
@@ -113,11 +114,14 @@ export function applyNative(report: Report, native: NativeSummary): void {
   if (report.session.ended === 'abnormal' && end && report.session.exitCode === null) report.session.exitCode = end.exit;
 }
 
+/** The end record's error is clipped to this many characters in the report. */
+const MAX_ERROR = 1000;
+
 export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
-  const ranked = findSuspects(series);
-  const suspects = reportable(ranked);
-  const { verdict, summary } = decide(series, suspects);
   const { start, end } = series;
+  // an app that never started ran none of its code: nothing in its records is its growth
+  const suspects = startFailed(series) ? [] : reportable(findSuspects(series));
+  const { verdict, summary } = decide(series, suspects);
   const duration = series.lastT;
   const rssFit = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
   const kib = series.rss.kib;
@@ -133,6 +137,7 @@ export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
       samples: series.samples,
       lostRecords: meta.lostRecords ?? 0,
       ended: end ? end.how : 'abnormal',
+      ...(end?.error ? { error: end.error.length > MAX_ERROR ? `${end.error.slice(0, MAX_ERROR)}...` : end.error } : {}),
       censuses: series.censuses,
       marks: series.marks,
       argv: start?.argv ?? [],
@@ -153,10 +158,16 @@ export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
   };
 }
 
-const fmtRate = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;
 
+const startFailed = (series: Series): boolean => series.end?.how === 'start-failed';
+
 function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summary: string } {
+  if (startFailed(series)) {
+    // not "run longer": no run of any length helps until the app starts
+    const error = series.end?.error ? ` (${series.end.error.slice(0, MAX_ERROR)})` : '';
+    return { verdict: 'inconclusive', summary: `the app did not start${error}: none of its code ran, so there is nothing to analyse; fix the error and run it again` };
+  }
   const mark = series.primaryMark;
   const marks = mark ? series.marks[mark] ?? 0 : 0;
   const censusPoints = series.census.t.length;
@@ -177,9 +188,10 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
   if (lead) {
     const what = lead.type ?? 'native memory';
     const unit = lead.unit === 'bytes' ? 'bytes' : lead.unit === 'references' ? 'references' : 'objects';
-    const rate = lead.perMark
-      ? `+${fmtRate(lead.perMark.value)} ${unit} per ${lead.perMark.mark}`
-      : `+${fmtRate(lead.perSecond)} ${unit} per second`;
+    const rates = suspectRates(lead);
+    const rate = lead.perMark && rates.perMark !== null
+      ? `${rates.perMark} ${unit} per ${lead.perMark.mark}`
+      : `${rates.perSecond} ${unit} per second`;
     return {
       verdict: 'leak',
       summary: `${lead.kind} of ${what}: ${rate} (confidence ${lead.confidence.toFixed(2)})`,
@@ -188,7 +200,7 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
   const rss = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
   const rssSlope = rss ? mainSlope(rss) : null;
   const rssText = rssSlope
-    ? `; RSS ${rssSlope.slope >= 0 ? '+' : ''}${rssSlope.slope.toFixed(2)} KiB per ${rss?.perMark ? mark : 'second'}`
+    ? `; RSS ${signed(rssSlope.slope, halfWidthOf(rssSlope.low, rssSlope.high))} KiB per ${rss?.perMark ? mark : 'second'}`
     : '';
   const over = mark ? ` and ${plural(marks, `'${mark}' mark`)}` : '';
   return {

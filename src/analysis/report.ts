@@ -49,6 +49,11 @@ export interface ReportSession {
   lostRecords: number;
   /** added fields */
   ended?: 'exit' | 'exception' | 'interrupt' | 'start-failed' | 'abnormal';
+  /**
+   * added: the error the app ended with or could not start with, from the probe's end record
+   * (`SyntaxError: invalid syntax (app.py, line 12)`); absent when it ended without one
+   */
+  error?: string;
   censuses?: number;
   marks?: Record<string, number>;
   argv?: string[];

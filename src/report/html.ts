@@ -7,10 +7,11 @@
  * survivors, and the session's facts. Every string from the session is escaped.
  */
 import type { DetailedReport, SuspectSeries } from '../analysis/detail.js';
-import type { Report, Suspect } from '../analysis/report.js';
+import { isLeading, LEAK_CONFIDENCE, type Report, type Suspect } from '../analysis/report.js';
 import { esc, num } from './escape.js';
+import { figure, suspectRates } from './figures.js';
 import { lineChart, shortDuration } from './svg.js';
-import { facts as textFacts } from './text.js';
+import { START_FAILED_LABEL, startFailureText, facts as textFacts } from './text.js';
 
 const VERDICT: Record<Report['verdict'], [string, string]> = {
   leak: ['LEAK', '#b3261e'],
@@ -18,6 +19,8 @@ const VERDICT: Record<Report['verdict'], [string, string]> = {
   inconclusive: ['INCONCLUSIVE', '#8a6d00'],
 };
 
+// Type names never break inside (with overflow-wrap:anywhere a narrow table squeezed the
+// type column until it read `__main__.Sched` / `uler`); a table too wide scrolls instead.
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d24;margin:0;background:#fff}
 main{max-width:880px;margin:0 auto;padding:16px 20px 40px}
@@ -29,6 +32,8 @@ table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;ver
 td.type{min-width:9em}th{font-weight:600;color:#444;background:#f6f6fa}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
+code.type{overflow-wrap:normal;word-break:normal}.wide{overflow-x:auto}
+tr.weak td{color:#666}
 .evidence{margin:4px 0 8px}
 .bar{display:inline-block;height:9px;background:#6b7fd7;border-radius:2px;vertical-align:middle;margin-right:6px}
 .dim{color:#666}.chart{max-width:100%;height:auto;display:block;margin:6px 0}
@@ -37,11 +42,14 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 
 const pct = (v: number): string => `${num(v * 100, 1)} %`;
 
+/** The growth column: per mark with its 95 % interval, per second; rounded as figures.ts says. */
 function rate(s: Suspect): string {
   const unit = s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : '';
+  const r = suspectRates(s);
+  const ci = r.interval ? `<br><span class="dim">95 % CI ${esc(r.interval.low)} to ${esc(r.interval.high)}</span>` : '';
   const parts: string[] = [];
-  if (s.perMark) parts.push(`${s.perMark.value >= 0 ? '+' : ''}${num(s.perMark.value, 3)}${unit} per ${esc(s.perMark.mark, 80)}`);
-  parts.push(`${s.perSecond >= 0 ? '+' : ''}${num(s.perSecond, 3)}${unit}/s`);
+  if (s.perMark && r.perMark !== null) parts.push(`${esc(r.perMark)}${unit} per ${esc(s.perMark.mark, 80)}${r.interval?.per === 'mark' ? ci : ''}`);
+  parts.push(`${esc(r.perSecond)}${unit}/s${r.interval?.per === 'second' ? ci : ''}`);
   return parts.join('<br>');
 }
 
@@ -49,12 +57,14 @@ const nameOf = (s: Suspect): string => (s.type === null ? 'native memory' : s.ty
 
 function suspectsTable(r: Report): string {
   if (r.suspects.length === 0) return '<p>No suspects: no type and no unexplained RSS grows steadily.</p>';
-  const rows = r.suspects.map((s, i) => `<tr class="suspect"><td class="num">${i + 1}</td>` +
-    `<td class="type"><code class="type">${esc(nameOf(s), 300)}</code>${s.dependsOn ? `<div class="dim">follows <code>${esc(s.dependsOn, 200)}</code></div>` : ''}</td>` +
-    `<td>${esc(s.kind)}</td><td class="num">${num(s.confidence, 2)}</td><td class="num">${rate(s)}</td>` +
+  const rows = r.suspects.map((s, i) => `<tr class="suspect${isLeading(s) ? '' : ' weak'}"><td class="num">${i + 1}</td>` +
+    `<td class="type"><code class="type">${esc(nameOf(s), 300)}</code>${s.dependsOn ? `<div class="dim">follows <code class="type">${esc(s.dependsOn, 200)}</code></div>` : ''}</td>` +
+    `<td>${esc(s.kind)}</td><td class="num">${s.confidence.toFixed(2)}</td><td class="num">${rate(s)}</td>` +
     `<td class="evidence">${esc(s.evidence)}</td></tr>`);
-  return '<table class="suspects"><thead><tr><th>#</th><th>type</th><th>kind</th><th>confidence</th><th>growth</th><th>evidence</th></tr></thead>' +
-    `<tbody>${rows.join('')}</tbody></table>`;
+  const weak = r.suspects.some((s) => !isLeading(s))
+    ? `<p class="dim">Rows in grey are weaker signals: confidence below ${LEAK_CONFIDENCE}, or growth another suspect explains.</p>` : '';
+  return '<div class="wide"><table class="suspects"><thead><tr><th>#</th><th>type</th><th>kind</th><th>confidence</th><th>growth</th><th>evidence</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table></div>${weak}`;
 }
 
 function referrersHtml(s: Suspect): string {
@@ -70,15 +80,14 @@ function referrersHtml(s: Suspect): string {
 
 function suspectSection(r: Report, d: DetailedReport['detail'], ss: SuspectSeries): string {
   const s = r.suspects[ss.index]!;
-  const title = `${ss.index + 1}. ${nameOf(s)}`;
-  const out = [`<section class="suspect-detail"><h3>${esc(title, 300)} <span class="dim">${esc(s.kind)}, confidence ${num(s.confidence, 2)}</span></h3>`,
+  const out = [`<section class="suspect-detail"><h3>${ss.index + 1}. <code>${esc(nameOf(s), 300)}</code> <span class="dim">${esc(s.kind)}, confidence ${s.confidence.toFixed(2)}</span></h3>`,
     `<p class="evidence">${esc(s.evidence)}</p>`];
   if (ss.type === null) {
     out.push(lineChart({
       title: `RSS of the process and the fitted trend (${nameOf(s)})`, leftUnit: 'KiB',
       lines: [
         { points: d.rss, label: 'RSS (KiB)', color: '#3b5bdb' },
-        ...(ss.trend ? [{ points: ss.trend.points, label: `trend, ${num(ss.trend.slope, 3)} KiB per ${ss.trend.per === 'mark' ? d.primaryMark ?? 'mark' : 'second'}`, color: '#e8590c', dashed: true }] : []),
+        ...(ss.trend ? [{ points: ss.trend.points, label: `trend, ${figure(ss.trend.slope)} KiB per ${ss.trend.per === 'mark' ? d.primaryMark ?? 'mark' : 'second'}`, color: '#e8590c', dashed: true }] : []),
       ],
     }));
   } else {
@@ -89,7 +98,7 @@ function suspectSection(r: Report, d: DetailedReport['detail'], ss: SuspectSerie
       lines: [
         { points: ss.count, label: 'live objects', color: '#3b5bdb' },
         { points: ss.refsum, label: 'summed refcount (right)', color: '#2f9e44', axis: 'right' },
-        ...(ss.trend ? [{ points: ss.trend.points, label: `fitted trend of ${ss.trend.of === 'refsum' ? 'refcount' : 'objects'}, ${num(ss.trend.slope, 3)} per ${per}`, color: '#e8590c', dashed: true, axis: trendAxis as 'left' | 'right' }] : []),
+        ...(ss.trend ? [{ points: ss.trend.points, label: `fitted trend of ${ss.trend.of === 'refsum' ? 'refcount' : 'objects'}, ${figure(ss.trend.slope)} per ${per}`, color: '#e8590c', dashed: true, axis: trendAxis as 'left' | 'right' }] : []),
       ],
     }));
   }
@@ -99,6 +108,8 @@ function suspectSection(r: Report, d: DetailedReport['detail'], ss: SuspectSerie
 
 function factsTable(r: Report, d: DetailedReport['detail']): string {
   const s = r.session;
+  // an app that never started has no run length, marks, cost or RSS to show
+  const ran = s.ended !== 'start-failed';
   const rows: [string, string][] = [];
   const marks = Object.entries(s.marks ?? {}).sort((a, b) => b[1] - a[1]);
   rows.push(['session', esc(s.id)], ['device', esc(s.device)]);
@@ -106,21 +117,26 @@ function factsTable(r: Report, d: DetailedReport['detail']): string {
   rows.push(['python', esc(`${s.python}${d.facts.impl ? ` (${d.facts.impl}${d.facts.platform ? `, ${d.facts.platform}` : ''})` : ''}`)]);
   if (s.argv?.length) rows.push(['app', `<code>${esc(s.argv.join(' '))}</code>`]);
   if (s.startedAt) rows.push(['started', esc(s.startedAt)]);
-  rows.push(['duration', esc(`${shortDuration(s.durationSeconds)} (${num(s.durationSeconds, 1)} s)`)]);
-  rows.push(['samples', esc(`${s.samples} samples${s.censuses !== undefined ? `, ${s.censuses} censuses` : ''}${d.facts.interval !== null ? `, every ${num(d.facts.interval, 3)} s` : ''}`)]);
-  rows.push(['marks', marks.length ? marks.slice(0, 8).map(([k, v]) => `${esc(v)} <code>${esc(k, 100)}</code>`).join(', ') + (marks.length > 8 ? `, +${marks.length - 8} more` : '') : 'none']);
+  if (ran) {
+    rows.push(['duration', esc(`${shortDuration(s.durationSeconds)} (${num(s.durationSeconds, 1)} s)`)]);
+    rows.push(['samples', esc(`${s.samples} samples${s.censuses !== undefined ? `, ${s.censuses} censuses` : ''}${d.facts.interval !== null ? `, every ${num(d.facts.interval, 3)} s` : ''}`)]);
+    rows.push(['marks', marks.length ? marks.slice(0, 8).map(([k, v]) => `${esc(v)} <code>${esc(k, 100)}</code>`).join(', ') + (marks.length > 8 ? `, +${marks.length - 8} more` : '') : 'none']);
+  }
   const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
   rows.push(['ended', esc(s.ended === 'abnormal' ? `abnormally (no end record), ${exit}` : `${s.ended ?? 'exit'}, ${exit}`)]);
+  if (s.error) rows.push(['error', `<code>${esc(s.error)}</code>`]);
   const rd = d.reader;
   const unread = rd ? ` (${rd.unparseable} unreadable lines, ${rd.truncated} truncated, ${rd.duplicates} duplicates dropped, ${rd.outOfOrder} out of order, ${rd.segments} segments)` : '';
   rows.push(['lost records', esc(`${s.lostRecords}${unread}`)]);
   // what other parts add to the text report's facts (native sampler, thinning): same words
   for (const [k, v] of textFacts(r)) if (k === 'killed' || k === 'native' || k === 'thinned') rows.push([k, esc(v)]);
   if (d.facts.droppedNames > 0) rows.push(['names dropped', esc(`${d.facts.droppedNames} (beyond the per-session caps)`)]);
-  rows.push(['probe overhead', esc(`${num(r.overhead.probeCpuSeconds, 2)} s CPU, ${pct(r.overhead.probeCpuFraction)} of the run`)]);
-  const perMark = r.rss.slopeKiBPerMark;
-  rows.push(['RSS', esc(`${r.rss.startKiB} → ${r.rss.endKiB} KiB, ${num(r.rss.slopeKiBPerSecond, 3)} KiB/s` +
-    (perMark !== undefined && perMark !== null && d.primaryMark ? `, ${num(perMark, 3)} KiB per ${d.primaryMark}` : ''))]);
+  if (ran) {
+    rows.push(['probe overhead', esc(`${num(r.overhead.probeCpuSeconds, 2)} s CPU, ${pct(r.overhead.probeCpuFraction)} of the run`)]);
+    const perMark = r.rss.slopeKiBPerMark;
+    rows.push(['RSS', esc(`${r.rss.startKiB} → ${r.rss.endKiB} KiB, ${figure(r.rss.slopeKiBPerSecond)} KiB/s` +
+      (perMark !== undefined && perMark !== null && d.primaryMark ? `, ${figure(perMark)} KiB per ${d.primaryMark}` : ''))]);
+  }
   const ev = Object.entries(d.eventCounts);
   if (ev.length) rows.push(['events', ev.map(([k, v]) => `${esc(v)} <code>${esc(k, 100)}</code>`).join(', ')]);
   if (d.facts.probe) rows.push(['probe', esc(d.facts.probe)]);
@@ -128,25 +144,33 @@ function factsTable(r: Report, d: DetailedReport['detail']): string {
 }
 
 export function renderHtml({ report: r, detail: d }: DetailedReport, opts: { generatedAt?: string } = {}): string {
-  const [label, colour] = VERDICT[r.verdict];
+  const startFailed = r.session.ended === 'start-failed';
+  const [label, colour] = startFailed ? [START_FAILED_LABEL, VERDICT.leak[1]] : VERDICT[r.verdict];
   const rssLines = [
     { points: d.rss, label: 'RSS (KiB)', color: '#3b5bdb' },
     ...(d.rssTrend ? [{ points: d.rssTrend.points, label: 'RSS trend', color: '#e8590c', dashed: true }] : []),
     ...(d.marks.length ? [{ points: d.marks, label: `'${d.primaryMark ?? ''}' marks (right)`, color: '#868e96', axis: 'right' as const, dashed: true }] : []),
   ];
+  // an app that never started: what stopped it, the session's facts, and no empty charts
+  const analysis = startFailed
+    ? ['<p>None of the app\'s code ran, so there is nothing to analyse. Fix the error and run it again.</p>']
+    : [
+      '<h2>Suspects</h2>', suspectsTable(r),
+      '<h2>RSS over time</h2>',
+      d.rss.length
+        ? lineChart({
+          title: 'RSS over time with marks overlaid', leftUnit: 'KiB', rightUnit: d.marks.length ? 'marks' : undefined, lines: rssLines,
+          events: d.events.filter((e) => e.event !== 'segment').slice(0, 100).map((e) => ({ t: e.t, label: `${e.event}: ${e.detail}` })),
+        })
+        : '<p class="dim">No RSS samples (the probe could not read /proc).</p>',
+      d.suspects.length ? '<h2>Top suspects over time</h2>' : '',
+      ...d.suspects.map((ss) => suspectSection(r, d, ss)),
+    ];
+  const summary = startFailed ? startFailureText(r.session.error) : r.summary ?? '';
   const body = [
     `<header><h1>refscope report: <span class="mono">${esc(r.session.id, 200)}</span></h1>`,
-    `<p class="summary"><span class="verdict" style="background:${colour}">${label}</span>${esc(r.summary ?? '')}</p></header>`,
-    '<h2>Suspects</h2>', suspectsTable(r),
-    '<h2>RSS over time</h2>',
-    d.rss.length
-      ? lineChart({
-        title: 'RSS over time with marks overlaid', leftUnit: 'KiB', rightUnit: d.marks.length ? 'marks' : undefined, lines: rssLines,
-        events: d.events.filter((e) => e.event !== 'segment').slice(0, 100).map((e) => ({ t: e.t, label: `${e.event}: ${e.detail}` })),
-      })
-      : '<p class="dim">No RSS samples (the probe could not read /proc).</p>',
-    d.suspects.length ? '<h2>Top suspects over time</h2>' : '',
-    ...d.suspects.map((ss) => suspectSection(r, d, ss)),
+    `<p class="summary"><span class="verdict" style="background:${colour}">${label}</span>${esc(summary)}</p></header>`,
+    ...analysis,
     '<h2>Session</h2>', factsTable(r, d),
     `<footer><p class="dim">${esc(r.schema)}; charts downsampled to min/max per ${esc(shortDuration(d.bucketSeconds.rss))} (RSS) and ${esc(shortDuration(d.bucketSeconds.census))} (census) so spikes survive` +
     `${opts.generatedAt ? `; generated ${esc(opts.generatedAt)}` : ''}.</p></footer>`,

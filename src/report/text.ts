@@ -6,7 +6,8 @@
  */
 import type { DetailedReport, EnvelopePoint } from '../analysis/detail.js';
 import { columns, sparkline } from './sparkline.js';
-import type { Report, Suspect } from '../analysis/report.js';
+import { isLeading, LEAK_CONFIDENCE, type Report, type Suspect } from '../analysis/report.js';
+import { suspectRates } from './figures.js';
 
 /** Series to draw as sparklines under the facts (from analyseSessionDetailed). */
 export interface TextCharts {
@@ -21,7 +22,16 @@ export interface TextOptions {
   charts?: TextCharts;
   /** Unicode block characters for sparklines; ASCII otherwise */
   unicode?: boolean;
+  /**
+   * every suspect in full (`refscope report --all`). By default the suspects at or above the
+   * confidence line that no other explains (isLeading) are shown in full, and the rest one line
+   * each under "Weaker signals", at most WEAK_SHOWN of them
+   */
+  all?: boolean;
 }
+
+/** Weaker signals listed by default; the rest are counted ("N more in report.json"). */
+export const WEAK_SHOWN = 5;
 
 /** Untrusted strings longer than this are clipped before rendering. */
 const MAX_SHOWN = 2000;
@@ -51,25 +61,52 @@ const id: Paint = (s) => s;
 const COLOR: Palette = { bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39) };
 const PLAIN: Palette = { bold: id, dim: id, red: id, green: id, yellow: id };
 
-/** Greedy word wrap; words longer than the line are cut. Returns the lines without indent. */
+/** Letters, digits and `_`: the characters of an identifier, never split by wrap. */
+const IDENT = /[\p{L}\p{N}_]/u;
+
+/**
+ * Split one word longer than `w` into pieces of at most `w`, only where no identifier is cut:
+ * `__main__.Scheduler.pending['timers']` breaks after a dot or at a bracket, never inside
+ * `Scheduler`. Only an identifier itself longer than the line is cut (nothing else fits).
+ */
+function splitWord(word: string, w: number): string[] {
+  const pieces: string[] = [];
+  let rest = word;
+  while (rest.length > w) {
+    let cut = 0;
+    for (let i = w; i > 0; i--) {
+      if (!(IDENT.test(rest[i - 1]!) && IDENT.test(rest[i]!))) { cut = i; break; }
+    }
+    if (cut === 0) cut = w;
+    pieces.push(rest.slice(0, cut));
+    rest = rest.slice(cut);
+  }
+  pieces.push(rest);
+  return pieces;
+}
+
+/**
+ * Greedy word wrap at spaces. A word longer than the line is broken between identifiers
+ * (after a dot, at a bracket), never inside a name. Returns the lines without indent.
+ */
 export function wrap(text: string, width: number): string[] {
   const w = Math.max(10, width);
   const lines: string[] = [];
   let line = '';
-  for (let word of text.split(/\s+/).filter(Boolean)) {
-    while (word.length > w) {
-      if (line) {
-        lines.push(line);
-        line = '';
-      }
-      lines.push(word.slice(0, w));
-      word = word.slice(w);
-    }
-    if (!line) line = word;
-    else if (line.length + 1 + word.length <= w) line += ' ' + word;
-    else {
+  for (const whole of text.split(/\s+/).filter(Boolean)) {
+    const pieces = whole.length > w ? splitWord(whole, w) : [whole];
+    if (pieces.length > 1 && line) {
       lines.push(line);
-      line = word;
+      line = '';
+    }
+    for (const [i, word] of pieces.entries()) {
+      if (i < pieces.length - 1) { lines.push(word); continue; }
+      if (!line) line = word;
+      else if (line.length + 1 + word.length <= w) line += ' ' + word;
+      else {
+        lines.push(line);
+        line = word;
+      }
     }
   }
   if (line) lines.push(line);
@@ -106,9 +143,23 @@ const LABEL: Record<Report['verdict'], [string, keyof Palette]> = {
   inconclusive: ['INCONCLUSIVE', 'yellow'],
 };
 
+/**
+ * What stopped the app, from the probe's error: `SyntaxError: invalid syntax (app.py, line
+ * 12)` reads `SyntaxError at app.py:12: invalid syntax`; anything else as it is. Not escaped.
+ */
+export function startFailureText(error: string | undefined): string {
+  if (!error) return 'python gave no reason (its own message, if any, went to stderr)';
+  const m = /^([\w.]+): ([\s\S]*) \(([^()]*), line (\d+)\)$/.exec(error);
+  return m ? `${m[1]} at ${m[3]}:${m[4]}: ${m[2]}` : error;
+}
+
+export const START_FAILED_LABEL = 'APP DID NOT START';
+
 function verdictLines(r: Report, width: number, p: Palette): string[] {
-  const [label, colour] = LABEL[r.verdict];
-  const body = wrap(r.summary ? printable(r.summary) : '', width - label.length - 2);
+  const startFailed = r.session.ended === 'start-failed';
+  const [label, colour]: [string, keyof Palette] = startFailed ? [START_FAILED_LABEL, 'red'] : LABEL[r.verdict];
+  const said = startFailed ? startFailureText(r.session.error) : r.summary ?? '';
+  const body = wrap(printable(said), width - label.length - 2);
   const out = [`${p[colour](p.bold(label))}  ${body[0] ?? ''}`.trimEnd()];
   for (const more of body.slice(1)) out.push(' '.repeat(label.length + 2) + more);
   return out;
@@ -117,25 +168,19 @@ function verdictLines(r: Report, width: number, p: Palette): string[] {
 /** The session facts as [label, visible-safe text] rows (the HTML report reuses the ones it has no own row for). */
 export function facts(r: Report): [string, string][] {
   const s = r.session;
+  // an app that never started has no measurements to show: no run length, marks, RSS or cost
+  const ran = s.ended !== 'start-failed';
   const rows: [string, string][] = [];
   rows.push(['session', `${printable(s.id)} on ${printable(s.device)}, python ${printable(s.python)}`]);
   if (s.argv && s.argv.length) rows.push(['app', printable(s.argv.join(' '))]);
   if (s.startedAt) rows.push(['started', printable(s.startedAt)]);
   const markEntries = Object.entries(s.marks ?? {}).sort((a, b) => b[1] - a[1]);
-  let run = `${duration(s.durationSeconds)}, ${s.samples} samples`;
-  if (s.censuses !== undefined) run += `, ${s.censuses} censuses`;
-  rows.push(['duration', run]);
-  if (markEntries.length) {
-    const [name, count] = markEntries[0]!;
-    const rate = s.durationSeconds > 0 ? `, ${n(count / s.durationSeconds, 1)}/s` : '';
-    const others = markEntries.length > 1 ? ` (+${markEntries.length - 1} other mark names)` : '';
-    rows.push(['marks', `${count} '${printable(name)}'${rate}${others}`]);
-  } else {
-    rows.push(['marks', 'none (growth is per second only; call refscope.mark() once per iteration)']);
-  }
+  if (ran) rows.push(...runRows(r, markEntries));
   const how = s.ended ?? 'exit';
   const exit = s.exitCode === null ? 'exit status unknown' : `exit status ${s.exitCode}`;
   rows.push(['ended', how === 'abnormal' ? `abnormally (no end record), ${exit}` : `${how}, ${exit}`]);
+  // the headline says a start failure's error; any other error is said here
+  if (ran && s.error) rows.push(['error', printable(s.error)]);
   const uv = s.untilVerdict;
   if (uv) {
     const at = uv.marks !== null ? `${uv.marks} marks, ` : '';
@@ -153,6 +198,7 @@ export function facts(r: Report): [string, string][] {
   }
   rows.push(['lost', s.lostRecords === 0 ? 'no records lost' : `${s.lostRecords} records lost`]);
   if (s.thinned) rows.push(['thinned', thinnedText(s.thinned)]);
+  if (!ran) return rows;
   const o = r.overhead;
   rows.push(['probe', `${n(o.probeCpuSeconds)} s CPU, ${n(o.probeCpuFraction * 100, 1)} % of the run`]);
   const perMark = r.rss.slopeKiBPerMark;
@@ -165,24 +211,39 @@ export function facts(r: Report): [string, string][] {
   return rows;
 }
 
-function rateText(s: Suspect): string {
-  const unit = s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : '';
-  const parts: string[] = [];
-  if (s.perMark) {
-    let t = `${sign(s.perMark.value)}${unit} per ${printable(s.perMark.mark)}`;
-    if (s.interval?.per === 'mark') t += ` (95 % CI ${n(s.interval.low)} to ${n(s.interval.high)})`;
-    parts.push(t);
+/** The run's length and its marks. */
+function runRows(r: Report, markEntries: [string, number][]): [string, string][] {
+  const s = r.session;
+  const rows: [string, string][] = [];
+  let run = `${duration(s.durationSeconds)}, ${s.samples} samples`;
+  if (s.censuses !== undefined) run += `, ${s.censuses} censuses`;
+  rows.push(['duration', run]);
+  if (markEntries.length) {
+    const [name, count] = markEntries[0]!;
+    const rate = s.durationSeconds > 0 ? `, ${n(count / s.durationSeconds, 1)}/s` : '';
+    const others = markEntries.length > 1 ? ` (+${markEntries.length - 1} other mark names)` : '';
+    rows.push(['marks', `${count} '${printable(name)}'${rate}${others}`]);
+  } else {
+    rows.push(['marks', 'none (growth is per second only; call refscope.mark() once per iteration)']);
   }
-  let ps = `${sign(s.perSecond)}${unit}/s`;
-  if (!s.perMark && s.interval?.per === 'second') ps += ` (95 % CI ${n(s.interval.low)} to ${n(s.interval.high)})`;
-  parts.push(ps);
+  return rows;
+}
+
+const unitOf = (s: Suspect): string => (s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : '');
+
+/** `+1.00 per frame (95 % CI 0.98 to 1.02), +9.80/s, ~300 B per frame`, rounded as figures.ts says. */
+function rateText(s: Suspect): string {
+  const unit = unitOf(s);
+  const r = suspectRates(s);
+  const ci = r.interval ? ` (95 % CI ${r.interval.low} to ${r.interval.high})` : '';
+  const parts: string[] = [];
+  if (s.perMark && r.perMark !== null) parts.push(`${r.perMark}${unit} per ${printable(s.perMark.mark)}${r.interval?.per === 'mark' ? ci : ''}`);
+  parts.push(`${r.perSecond}${unit}/s${r.interval?.per === 'second' ? ci : ''}`);
   if (s.bytesPerMark !== null && s.perMark && s.unit !== 'bytes') {
     parts.push(`~${bytes(s.bytesPerMark)} per ${printable(s.perMark.mark)}`);
   }
   return parts.join(', ');
 }
-
-const sign = (v: number): string => (v >= 0 ? '+' : '') + n(v);
 
 /** "census to 1/4 from 14:00:05 to 20:00:10, to 1/2 to 21:00:00; 1234 records thinned to fit --max-device-mb (not lost)" */
 function thinnedText(th: NonNullable<Report['session']['thinned']>): string {
@@ -221,6 +282,52 @@ function suspectBlock(s: Suspect, rank: number, width: number, p: Palette): stri
     }
   }
   return out;
+}
+
+/**
+ * One line for a weaker signal: ` 2. method  +3.00 objects per slide (0.50, follows #1)`,
+ * the confidence in brackets, what explains it by its rank (or its name when unranked).
+ */
+function weakLines(s: Suspect, rank: number, ranks: Map<string, number>, width: number): string[] {
+  const name = s.type === null ? 'native memory' : printable(s.type);
+  const unit = s.unit === 'bytes' ? ' B' : s.unit === 'references' ? ' refs' : ' objects';
+  const r = suspectRates(s);
+  const rate = s.perMark && r.perMark !== null ? `${r.perMark}${unit} per ${printable(s.perMark.mark)}` : `${r.perSecond}${unit}/s`;
+  const by = s.dependsOn === undefined ? undefined : ranks.get(s.dependsOn);
+  const follows = s.dependsOn === undefined ? '' : `, follows ${by !== undefined ? `#${by}` : printable(s.dependsOn)}`;
+  const tail = `${rate} (${s.confidence.toFixed(2)}${follows})`;
+  const head = `${String(rank).padStart(2)}. ${name}`;
+  if (head.length + 2 + tail.length <= width) return [`${head}  ${tail}`];
+  return [...wrap(name, width - 4).map((l, i) => (i === 0 ? `${String(rank).padStart(2)}. ${l}` : `    ${l}`)), ...indentWrap(tail, 4, width)];
+}
+
+/**
+ * The suspects: in full those that carry a verdict (all of them with `all`), then the
+ * weaker signals one line each, at most WEAK_SHOWN, ranks as in report.json.
+ */
+function suspectLines(r: Report, width: number, p: Palette, all: boolean): string[] {
+  if (r.suspects.length === 0) return ['No suspects.'];
+  const ranked = r.suspects.map((s, i) => ({ s, rank: i + 1 }));
+  const full = all ? ranked : ranked.filter(({ s }) => isLeading(s));
+  const weak = all ? [] : ranked.filter(({ s }) => !isLeading(s));
+  const lines: string[] = [];
+  if (full.length) {
+    lines.push(p.bold('Suspects, most likely first:'));
+    for (const { s, rank } of full) lines.push('', ...suspectBlock(s, rank, width, p));
+  } else {
+    lines.push(...wrap(`No suspect reaches the confidence line (${LEAK_CONFIDENCE}).`, width));
+  }
+  if (weak.length) {
+    lines.push('', ...wrap(`Weaker signals (confidence below ${LEAK_CONFIDENCE}, or explained by one above):`, width).map(p.bold));
+    // a type ranked twice (object and refcount growth) is named by its first rank
+    const ranks = new Map<string, number>();
+    for (const { s, rank } of ranked) if (s.type !== null && !ranks.has(s.type)) ranks.set(s.type, rank);
+    for (const { s, rank } of weak.slice(0, WEAK_SHOWN)) lines.push(...weakLines(s, rank, ranks, width));
+    const more = weak.length - WEAK_SHOWN;
+    const hint = more > 0 ? `(${more} more in report.json; \`refscope report --all\` shows all in full)` : '(`refscope report --all` shows them in full)';
+    lines.push(...indentWrap(hint, 4, width).map(p.dim));
+  }
+  return lines;
 }
 
 function chartLine(key: string, points: EnvelopePoint[], what: string, width: number, unicode: boolean): string[] {
@@ -263,16 +370,14 @@ export function renderText(report: Report, opts: TextOptions): string {
     lines.push(`${k.padEnd(9)}  ${body[0] ?? ''}`);
     for (const more of body.slice(1)) lines.push(' '.repeat(11) + more);
   }
+  if (report.session.ended === 'start-failed') {
+    // nothing ran: no charts, no suspects, and no advice to run longer
+    lines.push('', ...wrap('None of the app\'s code ran, so there is nothing to analyse. Fix the error ' +
+      '(python\'s own message went to stderr when it ran) and run it again.', width));
+    return lines.join('\n') + '\n';
+  }
   if (opts.charts) lines.push(...chartLines(opts.charts, width, opts.unicode ?? false));
   lines.push('');
-  if (report.suspects.length === 0) {
-    lines.push('No suspects.');
-  } else {
-    lines.push(p.bold('Suspects, most likely first:'));
-    report.suspects.forEach((s, i) => {
-      lines.push('');
-      lines.push(...suspectBlock(s, i + 1, width, p));
-    });
-  }
+  lines.push(...suspectLines(report, width, p, opts.all ?? false));
   return lines.join('\n') + '\n';
 }

@@ -103,4 +103,36 @@ describe.skipIf(noChromium !== null)(`HTML report in headless Chromium${noChromi
       await context.close();
     }
   }, 90_000);
+
+  it('never breaks a type name in a narrow window (issue 14: `__main__.Sched uler`)', async () => {
+    const rs = synthSession({
+      seed: 22, marks: 600, types: { '__main__.Scheduler': leaking(1), '__main__.PopupWindowController': leaking(0.5) },
+      holders: { '__main__.Scheduler': [['closure cell of function on_tick in dict __main__.Scheduler.pending held by a tuple of (deadline, callback) and so on', 4]] },
+    });
+    const d = await analyseRecordsDetailed(rs, { id: 'narrow' });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, 'report-narrow.html');
+    writeFileSync(file, renderHtml(d));
+    const { chromium } = await import('playwright-core');
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath!, headless: true, viewport: { width: 360, height: 800 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+      const names = page.locator('table.suspects code.type');
+      expect(await names.count()).toBeGreaterThanOrEqual(2);
+      // one line box per name: a name broken across lines has a client rect per line
+      const lines = await names.evaluateAll((els) => els.map((el) => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        return [el.textContent ?? '', range.getClientRects().length] as [string, number];
+      }));
+      for (const [name, count] of lines) expect(count, name).toBe(1);
+      await page.screenshot({ path: join(ARTIFACTS, 'report-narrow.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });

@@ -75,6 +75,35 @@ describe('renderHtml', () => {
     expect(html).toContain('&amp;amp;');
   });
 
+  it('an app that did not start: the headline says so with its error, and no empty charts', async () => {
+    const records: ProbeRecord[] = [
+      { seq: 0, t: 0.001, k: 'start', schema: 'refscope.records/1', probe: '0.1.0', wall: 1796188820.5, pid: 7, python: '2.7.18', impl: 'CPython',
+        platform: 'linux2', executable: 'python2.7', argv: ['app.py'], target: 'app.py', module: false, interval: 1, censusBudget: 0.02, pageKiB: 4,
+        observer: { refcountOffset: 3 } },
+      { seq: 1, t: 0.007, k: 'end', how: 'start-failed', exit: 1, error: 'SyntaxError: invalid syntax (app.py, line 12)', probeCpu: 0, censuses: 0, records: 2 },
+    ];
+    const html = renderHtml(await analyseRecordsDetailed(records, { id: 'bad' }));
+    expect(markupProblems(html, 'html')).toEqual([]);
+    expect(html).toMatch(/<span class="verdict"[^>]*>APP DID NOT START<\/span>SyntaxError at app.py:12: invalid syntax<\/p>/);
+    expect(html).not.toMatch(/<svg|INCONCLUSIVE|run longer|No RSS samples|<h2>Suspects/);
+    expect(html).toContain('<tr><th>error</th><td><code>SyntaxError: invalid syntax (app.py, line 12)</code></td></tr>');
+    expect(html).not.toContain('<tr><th>RSS</th>');
+  });
+
+  it('rounds each rate to what its interval supports, and greys the weaker signals', async () => {
+    const d = await analyseRecordsDetailed(synthSession({ seed: 3, marks: 600, types: { 'app.Widget': leaking(1) } }), { id: 'run-1' });
+    const lead = d.report.suspects[0]!;
+    d.report.suspects[0] = { ...lead, kind: 'native-growth', type: null, unit: 'bytes', perSecond: 85812.234,
+      perMark: { mark: 'frame', value: 1770.579 }, interval: { low: 1470.2, high: 2070.9, per: 'mark' } };
+    d.report.suspects.push({ ...lead, type: 'app.Follower', confidence: 0.5, dependsOn: 'app.Widget' });
+    const html = renderHtml(d);
+    expect(html).toContain('+1770 B per frame<br><span class="dim">95 % CI 1470 to 2070</span><br>+86000 B/s');
+    expect(html).not.toMatch(/1770\.5|85812/);
+    expect(html).toMatch(/<tr class="suspect"><td class="num">1<\/td>/);
+    expect(html).toMatch(/<tr class="suspect weak"><td class="num">2<\/td><td class="type"><code class="type">app.Follower<\/code>/);
+    expect(html).toContain('Rows in grey are weaker signals');
+  });
+
   it('stays small for a 72-hour soak (1 s samples, a census a minute)', async () => {
     const hours = 72;
     function* soak(): Generator<ProbeRecord> {

@@ -1,5 +1,5 @@
 /**
- * `refscope report SESSION_DIR [--format text|json|html|junit] [--output FILE]`: analyse a
+ * `refscope report SESSION_DIR [--format text|json|html|junit] [--output FILE] [--all]`: analyse a
  * recorded session (a host session or a bare folder of seg-*.jsonl) and print or write the
  * report. Exit code as for `run`: 1 leak, 0 no leak or inconclusive, 4 the app never
  * started.
@@ -13,6 +13,7 @@ export interface ReportArgs {
   session: string;
   format: 'text' | 'json' | 'html' | 'junit';
   output?: string;
+  all: boolean;
   verbose: boolean;
 }
 
@@ -23,7 +24,8 @@ export const reportCommand: CommandModule<{ verbose: boolean }, ReportArgs> = {
     y
       .positional('session', { type: 'string', demandOption: true, describe: 'session directory (or a folder of seg-*.jsonl)' })
       .option('format', { choices: ['text', 'json', 'html', 'junit'] as const, default: 'text' as const, describe: 'report format' })
-      .option('output', { type: 'string', describe: 'write the report to this file instead of stdout' }),
+      .option('output', { type: 'string', describe: 'write the report to this file instead of stdout' })
+      .option('all', { type: 'boolean', default: false, describe: 'text: every suspect in full (by default those below the confidence line are one line each, at most 5)' }),
   handler: async (args) => {
     process.exitCode = await runReport(args);
   },
@@ -58,6 +60,7 @@ async function runReport(args: ReportArgs): Promise<number> {
       width: (toTerminal && process.stdout.columns) || 80,
       charts: chartsOf(detailed),
       unicode: utf8Locale(),
+      all: args.all,
     });
   }
   process.exitCode = exitCodeOf(report);
