@@ -49,7 +49,22 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .example('$0 run --local -- app.py --frames 100', '')
       .example('$0 run --local --python python2.7 --out runs/first --duration 60 -- -m myapp', '')
       .example('$0 run n810 --push ./myapp -- myapp/main.py', '')
-      .example('$0 run user@10.0.0.5:2222 -- /usr/share/inkface/app.py', '')) as Argv<RunArgs>,
+      .example('$0 run user@10.0.0.5:2222 -- /usr/share/inkface/app.py', '')
+      .example('$0 run --local --until-verdict -- app.py', '')
+      // lines under 80 columns: yargs' wrapping (ESM cliui) would cut words on an 80-column terminal
+      .epilog([
+        'Exit codes: 0 no leak (or inconclusive: the report says what it needs),',
+        '1 leak found, 2 usage or input error, 3 device or connection error,',
+        '4 the app did not start.',
+        '',
+        "Mark each iteration in the app: import refscope; refscope.mark('frame')",
+        'and growth is reported per frame (to run without refscope too, guard the',
+        'import: docs/app-api.md).',
+        '',
+        'Run length: a verdict needs at least 5 censuses and 20 marks; at the',
+        'defaults a leak is typically decided after 20 to 300 marks (docs/analysis.md,',
+        'calibration): give the app 150 iterations or more, or add --until-verdict.',
+      ].join('\n'))) as Argv<RunArgs>,
   handler: async (args) => {
     process.exitCode = await runRun(args);
   },
