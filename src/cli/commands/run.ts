@@ -36,7 +36,7 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .option('push', { type: 'string', describe: 'send this app folder to the device first; SCRIPT is relative to where it lands' })
       .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })
       .option('local', { type: 'boolean', default: false, describe: 'run the app on this machine' })
-      .option('python', { type: 'string', describe: 'interpreter name or path (default: python3, python2.7, python2, python)' })
+      .option('python', { type: 'string', describe: 'interpreter name or path, here or on the device (default: the first that runs of python3, python2.7, python2.6, python2.5, python2, python, /usr/bin/python2.5)' })
       .option('out', { type: 'string', describe: 'session directory (default: ./refscope-sessions/<time>-<app>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
       .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })

@@ -49,7 +49,8 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
   describe: 'Start the app detached on the device, under the probe',
   builder: (y) => common(y)
     .usage('$0 soak start DEVICE [options] -- (SCRIPT | -m MODULE) [ARGS...]')
-    .option('python', { type: 'string', describe: 'interpreter on the device (default: the newest found)' })
+    .option('out', { type: 'string', describe: 'the new session directory (default: ./refscope-sessions/TIME-APP)' })
+    .option('python', { type: 'string', describe: 'interpreter name or path on the device (default: the first that runs of python3, python2.7, python2.6, python2.5, python2, python, /usr/bin/python2.5)' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
     .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
     .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
