@@ -4,7 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import type { ConnectSettings } from '../transport/connect.js';
-import type { SshOptions, SshTransport } from '../transport/ssh.js';
+import type { SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
 
 export interface ConnectArgs {
@@ -35,10 +35,6 @@ export function connectSettings(args: ConnectArgs, log?: SshOptions['log']): Con
 
 export async function sshOptions(device: string, args: ConnectArgs, log?: SshOptions['log']): Promise<SshOptions> {
   return (await import('../transport/connect.js')).sshOptions(device, connectSettings(args, log));
-}
-
-export async function connectDevice(device: string, args: ConnectArgs, log?: SshOptions['log']): Promise<SshTransport> {
-  return (await import('../transport/connect.js')).connectDevice(device, connectSettings(args, log));
 }
 
 /** DEVICE, or this machine when `device` is undefined (--local). */
