@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { it } from 'vitest';
-import { deviceScriptsDir } from '../src/capture/remote.js';
+import { deviceScriptsDir } from '../src/device/scripts.js';
 import { collectPayload, deploy, resolveDeviceDir } from '../src/device/deploy.js';
 import { SshTransport } from '../src/transport/ssh.js';
 import { coreInterpreters } from '../test/helpers/pythons.js';

@@ -22,7 +22,6 @@ import type { Signal, Transport, TransportProcess } from '../transport/types.js'
 import type { Placement } from './placement.js';
 
 // the doctor command and the remote bench find the payload here too: one definition, in device/scripts.ts
-export { deviceScriptsDir } from '../device/scripts.js';
 
 /** called as bytes move: phase, bytes done, bytes expected (an estimate for collect) */
 export type TransferProgress = (phase: 'deploy' | 'push' | 'collect', done: number, total: number) => void;

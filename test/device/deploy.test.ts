@@ -80,7 +80,7 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect((err as RefscopeError).exitCode).toBe(3);
     });
 
-    it('finds the device pythons and chooses the newest', async () => {
+    it('finds the device pythons and chooses the first that runs', async () => {
       const all = await listPythons(t);
       const names = all.map((p) => p.name);
       if (py311) expect(names).toContain('python3');

@@ -24,7 +24,7 @@ export const doctorCommand: CommandModule<{ verbose: boolean }, DoctorArgs> = {
       .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })) as Argv<DoctorArgs>,
   handler: async (args) => {
     const [{ runDoctor, renderDoctor }, { deviceScriptsDir }] = await Promise.all([
-      import('../../device/doctor.js'), import('../../capture/remote.js'),
+      import('../../device/doctor.js'), import('../../device/scripts.js'),
     ]);
     const opts = await sshOptions(args.device, args);
     const result = await runDoctor({
