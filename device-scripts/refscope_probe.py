@@ -34,7 +34,8 @@ r'''
 # The body's first part: imports, version facts, constants, the interpreter's type
 # objects the probe tells apart, the probe's mutable state _S, and _thread_clock().
 # Every later module uses these names (the body is compiled as one module: they share
-# its globals). It uses nothing of theirs.
+# its globals). It uses nothing of theirs. _type_attr reads a class's attributes without
+# running a metaclass's hooks.
 
 import sys
 import os
@@ -64,6 +65,9 @@ PY25 = sys.version_info[:2] == (2, 5)
 # 2**30-1 on 32-bit ones): counted, but left out of refcount sums.
 IMMORTAL_MIN = 1 << 29
 REFERRER_PERIOD = 30.0
+# CPU seconds the referrer walks after one census may take: checked inside each walk
+# (before every heap scan, between holders), so one type's walk cannot outlast it either.
+REFERRER_MAX = 2.0
 MAX_WATCHES = 1000
 
 try:
@@ -107,6 +111,30 @@ _FrameType = type(sys._getframe())
 _MethodType = type(_OldStyle().method)
 _GenType = type(_gen())
 _FunctionType = type(_gen)
+# The interpreter's own attribute descriptors (C): a getset (a class's __dict__) and a
+# member (a slot); `type`'s namespace, to read a class's attributes as `type` defines them.
+_TYPE_NS = type.__dict__
+_GetSetType = type(_TYPE_NS['__dict__'])
+_MemberType = type(_TYPE_NS['__basicsize__'])
+
+
+
+def _type_attr(t, name, default=None):
+    """Attribute `name` of class t read through `type`'s own descriptor, so no hook of
+    its metaclass runs (t.__name__ could run the app's __getattribute__); an old-style
+    class's (2.x) C attribute; default when t is no class or has no such attribute."""
+    tt = type(t)
+    try:
+        if issubclass(tt, type):
+            d = _TYPE_NS.get(name)
+            if d is not None:
+                return d.__get__(t, tt)
+        elif tt is _ClassType:
+            return getattr(t, name, default)
+    except Exception:
+        pass
+    return default
+
 
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {
@@ -1117,7 +1145,8 @@ def _thinned_events(done):
 # live samples of each.
 # Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
 #   _pick_samples, _name_of_obj, _heap_flagged, _tracked.
-# Uses: base, writer (emit, probe_error, _W), referrers (referrers_pass), sampler
+# Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error, _W), storage (_Seg,
+#   _Run, _Thinned: the probe's own types), referrers (referrers_pass), sampler
 #   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
 
 class _Calib(object):
@@ -1130,7 +1159,9 @@ _PROBE_TYPES = (_Calib, _Seg, _Run, _Thinned)   # the probe's own: never in a ce
 
 
 def type_name(t):
-    """'module.QualName', builtins bare; old-style classes by their own name."""
+    """'module.QualName', builtins bare; old-style classes by their own name. (Read the
+    usual way, once per type: a metaclass's property can run here, and its error is
+    recorded as a probe-error event. Holder naming reads classes through _type_attr.)"""
     try:
         n = getattr(t, '__qualname__', None)
         if not isinstance(n, (str, _unicode)):
@@ -1207,7 +1238,7 @@ def _heap_flagged(t):
     if _ClassType is not None and type(t) is _ClassType:
         return True
     try:
-        return bool(t.__flags__ & (1 << 9))
+        return bool(_type_attr(t, '__flags__', 0) & (1 << 9))
     except Exception:
         return False
 
@@ -1259,12 +1290,13 @@ def census(collect=False):
         for pair in samples:
             pending[id(pair)] = 1
             pending[id(pair[1])] = 1
+        deadline = c1 + REFERRER_MAX      # for all the types' walks together
         for name, objs_of in samples:
             try:
-                referrers_pass(name, objs_of, pending)
+                referrers_pass(name, objs_of, pending, deadline)
             except Exception:
                 probe_error('referrers %s' % name)
-            if _thread_clock() - c1 > 2.0:
+            if _thread_clock() > deadline:
                 break
         samples = None
         spent = _thread_clock() - c0
@@ -1449,28 +1481,117 @@ def _pick_samples(objs, chosen):
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)
 # Who holds the sampled objects: gc.get_referrers, walked up to a root the probe can
 # name (a module global, an attribute, a class attribute), as sentences with counts.
-# Defines: referrers_pass, _describe, _root, _name, _parents, _short, _sample_rc.
-# Uses: base, writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes),
+# The walk runs on the sampler thread or inside the app's mark(): it stops at its time
+# cap, and it never runs the app's code (see "reading app objects" below).
+# Defines: referrers_pass (census calls it with the deadline), CUT, _describe, _root,
+#   _name, _parents, _short, _inst_dict, _sample_rc.
+# Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
+#   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
 #   api (_WATCHES).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
 
 
+# ---- reading app objects
+# Reading an app object's attribute the usual way can run the app's code on the probe's
+# thread: its __getattribute__ or __getattr__, a property (a proxy's lying __class__, a
+# __dict__ property), its metaclass's hooks for a class. isinstance(o, T) asks
+# o.__class__ when type(o) is not T. So the walk asks type(o), never o.__class__ (an
+# old-style instance's class is a C attribute), reads a class's __dict__, __name__ and
+# __mro__ through `type`'s own descriptors (_type_attr), an instance's __dict__ through
+# the getset (or member) descriptor its type's MRO holds and never through anything
+# else, its slots through their member descriptors, and tells classes apart by
+# issubclass(type(o), type).
+
+def _is_class(o):
+    t = type(o)
+    return issubclass(t, type) or (_ClassType is not None and t is _ClassType)
+
+
 def _short(o):
     t = type(o)
     if t is _InstanceType:
-        t = o.__class__
+        t = o.__class__          # an old-style instance's class: a C attribute, no hook
+    n = _type_attr(t, '__name__')
+    if n is None:
+        return '?'
     try:
-        return str(t.__name__)
+        return str(n)
+    except Exception:
+        return '?'
+
+
+_ModuleType = type(sys)
+_MODULE_DICT = _ModuleType.__dict__['__dict__']          # a member descriptor
+
+
+def _inst_dict(o):
+    """o's attribute dict, or None: read through the interpreter's own __dict__
+    descriptor found on type(o)'s MRO; when what is found there is anything else (a
+    property), nothing is read at all."""
+    t = type(o)
+    if t is _ModuleType:
+        return _MODULE_DICT.__get__(o, t)     # the common case, made short
+    if t is _InstanceType:
+        return o.__dict__        # old-style instance (2.x): a C attribute, no hook
+    for k in _type_attr(t, '__mro__', ()):
+        ns = _type_attr(k, '__dict__')
+        if ns is None:
+            continue
+        d = ns.get('__dict__')
+        if d is None:
+            continue
+        td = type(d)
+        if td is _GetSetType or td is _MemberType:
+            try:
+                return d.__get__(o, t)
+            except Exception:
+                return None
+        return None
+    return None
+
+
+def _slot_holding(o, c):
+    """The name of o's slot that holds c (read through the member descriptors of the
+    classes on its MRO that declare __slots__), or None."""
+    t = type(o)
+    for k in _type_attr(t, '__mro__', ()):
+        ns = _type_attr(k, '__dict__')
+        if ns is None or '__slots__' not in ns:
+            continue
+        for name, d in list(ns.items()):
+            if type(d) is _MemberType:
+                try:
+                    if d.__get__(o, t) is c:
+                        return name
+                except Exception:
+                    pass         # an empty slot
+    return None
+
+
+_METHOD_FUNC = _MethodType.__dict__.get('__func__')
+if _METHOD_FUNC is None:
+    _METHOD_FUNC = _MethodType.__dict__['im_func']     # 2.5
+
+
+def _func_name(f):
+    """A function's name; '?' for a callable of the app's own class (its __name__ could
+    be anything, a property too)."""
+    fl = _type_attr(type(f), '__flags__')
+    if fl is None or fl & _HEAPTYPE:
+        return '?'
+    try:
+        return str(getattr(f, '__name__', '?'))    # a built-in type's C attribute
     except Exception:
         return '?'
 
 
 def _key_text(k):
-    if isinstance(k, (str, _unicode)):
+    tk = type(k)
+    if issubclass(tk, (str, _unicode)):
         return "['%s']" % k
-    if isinstance(k, (int, _long)) and not isinstance(k, bool):
+    if issubclass(tk, (int, _long)) and tk is not bool:
         return '[%d]' % k
     return '[...]'
 
@@ -1480,9 +1601,50 @@ def _sample_rc(samples, i):
     return _grc(x)
 
 
+# ---- the walk, bounded in time
+# A gc.get_referrers call scans the whole heap with the GIL held, and cannot be cut short;
+# the walk checks its deadline before every one, between holders, and every SCAN_STEP
+# objects of a big referrer. At the deadline it stops: every reference of the samples it
+# has not named is counted under CUT (unexplained is then unknown, and left 0).
+SCAN_STEP = 8192
+CUT = 'unnamed holder (the referrer walk reached its time cap)'
 
 
-def referrers_pass(name, objs_of, pending):
+class _WalkCut(Exception):
+    """The referrer walk reached its deadline."""
+
+
+def _in_time(ctx):
+    if _thread_clock() > ctx['deadline']:
+        raise _WalkCut()
+
+
+def _count_in(sub, samples, ks, ctx):
+    """ks[i] = how many of the referents sub are samples[i] (by identity)."""
+    n = len(samples)
+    for i in _xrange(n):
+        ks[i] = 0
+    m = len(sub)
+    j = 0
+    while j < m:
+        part = sub
+        if m > SCAN_STEP:
+            _in_time(ctx)
+            part = sub[j:j + SCAN_STEP]
+        for i in _xrange(n):
+            x = samples[i]
+            k = 0
+            for y in part:
+                if y is x:
+                    k += 1
+            ks[i] += k
+        j += SCAN_STEP
+    part = x = y = None
+
+
+def referrers_pass(name, objs_of, pending, deadline):
+    """Who holds the sampled objects of type `name`: one referrers record. Stops at
+    deadline (a _thread_clock() value)."""
     t0 = _thread_clock()
     samples = list(objs_of)
     del objs_of[:]
@@ -1492,7 +1654,7 @@ def referrers_pass(name, objs_of, pending):
         rc = _sample_rc(samples, i) - _S['off_sample']
         rc -= _strong_watch_count(samples[i])
         rcs.append(rc)
-    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'busy': {}, 'mods': None}
+    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'busy': {}, 'mods': None, 'deadline': deadline}
     skip = ctx['skip']
     skip.update(pending)
     skip[id(samples)] = 1
@@ -1500,35 +1662,49 @@ def referrers_pass(name, objs_of, pending):
     skip[id(ctx['hold'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
-    refs = _filtered(gc.get_referrers(*samples), skip, samples)
-    skip[id(refs)] = 1
-    ctx['hold'].append(refs)
     found = [0] * n
+    ks = [0] * n
     holders = {}
-    for r in refs:
-        try:
-            sub = gc.get_referents(r)
-        except Exception:
-            continue
-        for i in _xrange(n):
-            x = samples[i]
-            k = 0
-            for y in sub:
-                if y is x:
-                    k += 1
-            if k:
+    cut = False
+    refs = r = None
+    try:
+        _in_time(ctx)
+        refs = _filtered(gc.get_referrers(*samples), skip, samples)
+        skip[id(refs)] = 1
+        ctx['hold'].append(refs)
+        for r in refs:
+            _in_time(ctx)
+            try:
+                sub = gc.get_referents(r)
+            except Exception:
+                continue
+            _count_in(sub, samples, ks, ctx)
+            sub = None
+            for i in _xrange(n):
+                k = ks[i]
+                if not k:
+                    continue
                 found[i] += k
                 try:
-                    s = _describe(x, r, ctx)
+                    s = _describe(samples[i], r, ctx)
+                except _WalkCut:
+                    holders[CUT] = holders.get(CUT, 0) + k
+                    raise
                 except Exception:
                     probe_error('describe')
                     s = 'referenced by ' + _short(r)
                 holders[s] = holders.get(s, 0) + k
-        sub = None
-    refs = r = x = y = None
+    except _WalkCut:
+        cut = True
+        if not PY3:
+            sys.exc_clear()      # its traceback holds the walk's frames
+    refs = r = sub = None
     unexplained = 0
     for i in _xrange(n):
         u = rcs[i] - found[i]
+        if u > 0 and cut:
+            holders[CUT] = holders.get(CUT, 0) + u    # not looked at before the deadline
+            continue
         if u > 0 and _FRAME_LOCALS_ARE_PROXIES:
             u -= _running_locals(samples[i], holders)
         if u > 0:
@@ -1601,7 +1777,9 @@ def _is_probe(r, skip):
 
 
 def _parents(c, ctx):
-    """The app's objects that refer to c (the probe's own frames and lists left out)."""
+    """The app's objects that refer to c (the probe's own frames and lists left out): one
+    scan of the whole heap, taken only before the walk's deadline."""
+    _in_time(ctx)
     out = _filtered(gc.get_referrers(c), ctx['skip'], None)
     ctx['skip'][id(out)] = 1
     ctx['hold'].append(out)
@@ -1638,10 +1816,7 @@ def _module_dicts(ctx):
     if m is None:
         m = {}
         for name, mod in list(sys.modules.items()):
-            try:
-                d = mod.__dict__
-            except Exception:
-                continue
+            d = _inst_dict(mod)              # a module's, or a stand-in's, never a hook
             if type(d) is dict:
                 m[id(d)] = name
         ctx['mods'] = m
@@ -1653,10 +1828,6 @@ def _key_of(d, v):
         if val is v:
             return k
     return None
-
-
-def _is_class(o):
-    return isinstance(o, type) or (_ClassType is not None and type(o) is _ClassType)
 
 
 def _root(c, holder, ctx):
@@ -1674,15 +1845,15 @@ def _root(c, holder, ctx):
         for o in owners:
             if _is_class(o):
                 try:
-                    ns = o.__dict__
+                    ns = _type_attr(o, '__dict__')
                     k = _key_of(holder, c)
                     if k is not None and k in ns and ns[k] is c:
-                        return ('class attribute', '%s.%s' % (o.__name__, k))
+                        return ('class attribute', '%s.%s' % (_short_class(o), k))
                 except Exception:
                     pass
             else:
                 try:
-                    if getattr(o, '__dict__', None) is holder:
+                    if _inst_dict(o) is holder:
                         k = _key_of(holder, c)
                         if k is not None:
                             return ('attribute', '%s.%s' % (_short(o), k))
@@ -1693,26 +1864,33 @@ def _root(c, holder, ctx):
         return None
     if _is_class(holder):
         try:
-            k = _key_of(holder.__dict__, c)
+            k = _key_of(_type_attr(holder, '__dict__'), c)
         except Exception:
             k = None
         if k is not None:
-            return ('class attribute', '%s.%s' % (holder.__name__, k))
+            return ('class attribute', '%s.%s' % (_short_class(holder), k))
         return None
     # an instance whose attributes are not in a separate dict (3.11+, __slots__)
     try:
-        d = getattr(holder, '__dict__', None)
+        d = _inst_dict(holder)
         if type(d) is dict:
             k = _key_of(d, c)
             if k is not None:
                 return ('attribute', '%s.%s' % (_short(holder), k))
-        for klass in type(holder).__mro__:
-            for slot in klass.__dict__.get('__slots__', ()):
-                if isinstance(slot, (str, _unicode)) and getattr(holder, slot, None) is c:
-                    return ('attribute', '%s.%s' % (_short(holder), slot))
+        slot = _slot_holding(holder, c)
+        if slot is not None:
+            return ('attribute', '%s.%s' % (_short(holder), slot))
     except Exception:
         pass
     return None
+
+
+def _short_class(k):
+    """A class's own name (k.__name__, read without its metaclass's hooks)."""
+    n = _type_attr(k, '__name__')
+    if n is None:
+        return '?'
+    return str(n)
 
 
 _KIND = {list: 'list', tuple: 'tuple', dict: 'dict', set: 'set', frozenset: 'frozenset',
@@ -1814,8 +1992,7 @@ def _describe(x, r, ctx):
     if tr is set or tr is frozenset:
         return 'set member in ' + _phrase(r, ctx)
     if tr is _MethodType:
-        f = getattr(r, '__func__', None) or getattr(r, 'im_func', None)
-        fname = getattr(f, '__name__', '?')
+        fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
         return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
     if tr is _CellType:
         return 'closure cell of function ' + _func_of_cell(r, ctx)
@@ -1829,7 +2006,7 @@ def _describe(x, r, ctx):
     if root is not None:
         return '%s %s' % root
     try:
-        if type(x) is dict and getattr(r, '__dict__', None) is x:
+        if type(x) is dict and _inst_dict(r) is x:
             return '__dict__ of ' + _short(r)
     except Exception:
         pass
@@ -1844,7 +2021,8 @@ def _describe(x, r, ctx):
 # rounded to the allocator's 8 bytes. Python 2.5 has no __sizeof__: basic size plus item
 # size times the length of a built-in container.
 # Defines: sample_sizes(samples), _owned_size, _base_sizeof, SIZE_DEPTH, SIZE_MAX_OBJECTS.
-# Uses: base (_S, _grc, _FunctionType, _long, _unicode, _xrange), writer (probe_error).
+# Uses: base (_S, _grc, _type_attr, _FunctionType, _long, _unicode, _xrange), writer
+#   (probe_error).
 
 SIZE_DEPTH = 4
 SIZE_MAX_OBJECTS = 256
@@ -1879,8 +2057,9 @@ def _base_sizeof(o):
     t = type(o)
     b = t
     try:
-        while b.__flags__ & _HEAPTYPE:
-            b = b.__bases__[0]
+        # read as `type` defines them: a metaclass's hooks do not run
+        while _type_attr(b, '__flags__') & _HEAPTYPE:
+            b = _type_attr(b, '__bases__')[0]
     except Exception:
         b = object
     f = getattr(b, '__sizeof__', None)
@@ -1892,9 +2071,10 @@ def _base_sizeof(o):
     else:
         n = _size25(o, b)
     try:
-        if t.__flags__ & _HAVE_GC:
+        flags = _type_attr(t, '__flags__')
+        if flags & _HAVE_GC:
             n += _S['gc_head']
-        if _MANAGED_DICT and t.__flags__ & _MANAGED_DICT:
+        if _MANAGED_DICT and flags & _MANAGED_DICT:
             # 3.11+: the attributes live in a values array outside the object (and two
             # pointers before it), which no __sizeof__ counts: a pointer per value (its
             # referents, less the type), at least a small shared-keys table's worth
@@ -1909,7 +2089,7 @@ def _size25(o, b):
     n = getattr(b, '__basicsize__', 16)
     if b is list or b is tuple or b is dict or b is str or b is _unicode or b is _long:
         try:
-            k = len(o)
+            k = b.__len__(o)     # the built-in's own length, not an override
         except Exception:
             k = 0
         if b is dict:
@@ -1940,7 +2120,7 @@ def _owned_size(o, offset):
             except Exception:
                 continue
             for r in subs:
-                if id(r) in seen or isinstance(r, _SHARED_TYPES):
+                if id(r) in seen or issubclass(type(r), _SHARED_TYPES):   # not r.__class__
                     continue
                 seen[id(r)] = 1
                 if _grc(r) - offset != 1:

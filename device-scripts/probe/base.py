@@ -2,7 +2,8 @@
 # The body's first part: imports, version facts, constants, the interpreter's type
 # objects the probe tells apart, the probe's mutable state _S, and _thread_clock().
 # Every later module uses these names (the body is compiled as one module: they share
-# its globals). It uses nothing of theirs.
+# its globals). It uses nothing of theirs. _type_attr reads a class's attributes without
+# running a metaclass's hooks.
 
 import sys
 import os
@@ -32,6 +33,9 @@ PY25 = sys.version_info[:2] == (2, 5)
 # 2**30-1 on 32-bit ones): counted, but left out of refcount sums.
 IMMORTAL_MIN = 1 << 29
 REFERRER_PERIOD = 30.0
+# CPU seconds the referrer walks after one census may take: checked inside each walk
+# (before every heap scan, between holders), so one type's walk cannot outlast it either.
+REFERRER_MAX = 2.0
 MAX_WATCHES = 1000
 
 try:
@@ -75,6 +79,30 @@ _FrameType = type(sys._getframe())
 _MethodType = type(_OldStyle().method)
 _GenType = type(_gen())
 _FunctionType = type(_gen)
+# The interpreter's own attribute descriptors (C): a getset (a class's __dict__) and a
+# member (a slot); `type`'s namespace, to read a class's attributes as `type` defines them.
+_TYPE_NS = type.__dict__
+_GetSetType = type(_TYPE_NS['__dict__'])
+_MemberType = type(_TYPE_NS['__basicsize__'])
+
+
+
+def _type_attr(t, name, default=None):
+    """Attribute `name` of class t read through `type`'s own descriptor, so no hook of
+    its metaclass runs (t.__name__ could run the app's __getattribute__); an old-style
+    class's (2.x) C attribute; default when t is no class or has no such attribute."""
+    tt = type(t)
+    try:
+        if issubclass(tt, type):
+            d = _TYPE_NS.get(name)
+            if d is not None:
+                return d.__get__(t, tt)
+        elif tt is _ClassType:
+            return getattr(t, name, default)
+    except Exception:
+        pass
+    return default
+
 
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {

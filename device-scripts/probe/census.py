@@ -4,7 +4,8 @@
 # live samples of each.
 # Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
 #   _pick_samples, _name_of_obj, _heap_flagged, _tracked.
-# Uses: base, writer (emit, probe_error, _W), referrers (referrers_pass), sampler
+# Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error, _W), storage (_Seg,
+#   _Run, _Thinned: the probe's own types), referrers (referrers_pass), sampler
 #   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
 
 class _Calib(object):
@@ -17,7 +18,9 @@ _PROBE_TYPES = (_Calib, _Seg, _Run, _Thinned)   # the probe's own: never in a ce
 
 
 def type_name(t):
-    """'module.QualName', builtins bare; old-style classes by their own name."""
+    """'module.QualName', builtins bare; old-style classes by their own name. (Read the
+    usual way, once per type: a metaclass's property can run here, and its error is
+    recorded as a probe-error event. Holder naming reads classes through _type_attr.)"""
     try:
         n = getattr(t, '__qualname__', None)
         if not isinstance(n, (str, _unicode)):
@@ -94,7 +97,7 @@ def _heap_flagged(t):
     if _ClassType is not None and type(t) is _ClassType:
         return True
     try:
-        return bool(t.__flags__ & (1 << 9))
+        return bool(_type_attr(t, '__flags__', 0) & (1 << 9))
     except Exception:
         return False
 
@@ -146,12 +149,13 @@ def census(collect=False):
         for pair in samples:
             pending[id(pair)] = 1
             pending[id(pair[1])] = 1
+        deadline = c1 + REFERRER_MAX      # for all the types' walks together
         for name, objs_of in samples:
             try:
-                referrers_pass(name, objs_of, pending)
+                referrers_pass(name, objs_of, pending, deadline)
             except Exception:
                 probe_error('referrers %s' % name)
-            if _thread_clock() - c1 > 2.0:
+            if _thread_clock() > deadline:
                 break
         samples = None
         spent = _thread_clock() - c0

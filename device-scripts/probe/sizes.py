@@ -6,7 +6,8 @@
 # rounded to the allocator's 8 bytes. Python 2.5 has no __sizeof__: basic size plus item
 # size times the length of a built-in container.
 # Defines: sample_sizes(samples), _owned_size, _base_sizeof, SIZE_DEPTH, SIZE_MAX_OBJECTS.
-# Uses: base (_S, _grc, _FunctionType, _long, _unicode, _xrange), writer (probe_error).
+# Uses: base (_S, _grc, _type_attr, _FunctionType, _long, _unicode, _xrange), writer
+#   (probe_error).
 
 SIZE_DEPTH = 4
 SIZE_MAX_OBJECTS = 256
@@ -41,8 +42,9 @@ def _base_sizeof(o):
     t = type(o)
     b = t
     try:
-        while b.__flags__ & _HEAPTYPE:
-            b = b.__bases__[0]
+        # read as `type` defines them: a metaclass's hooks do not run
+        while _type_attr(b, '__flags__') & _HEAPTYPE:
+            b = _type_attr(b, '__bases__')[0]
     except Exception:
         b = object
     f = getattr(b, '__sizeof__', None)
@@ -54,9 +56,10 @@ def _base_sizeof(o):
     else:
         n = _size25(o, b)
     try:
-        if t.__flags__ & _HAVE_GC:
+        flags = _type_attr(t, '__flags__')
+        if flags & _HAVE_GC:
             n += _S['gc_head']
-        if _MANAGED_DICT and t.__flags__ & _MANAGED_DICT:
+        if _MANAGED_DICT and flags & _MANAGED_DICT:
             # 3.11+: the attributes live in a values array outside the object (and two
             # pointers before it), which no __sizeof__ counts: a pointer per value (its
             # referents, less the type), at least a small shared-keys table's worth
@@ -71,7 +74,7 @@ def _size25(o, b):
     n = getattr(b, '__basicsize__', 16)
     if b is list or b is tuple or b is dict or b is str or b is _unicode or b is _long:
         try:
-            k = len(o)
+            k = b.__len__(o)     # the built-in's own length, not an override
         except Exception:
             k = 0
         if b is dict:
@@ -102,7 +105,7 @@ def _owned_size(o, offset):
             except Exception:
                 continue
             for r in subs:
-                if id(r) in seen or isinstance(r, _SHARED_TYPES):
+                if id(r) in seen or issubclass(type(r), _SHARED_TYPES):   # not r.__class__
                     continue
                 seen[id(r)] = 1
                 if _grc(r) - offset != 1:
