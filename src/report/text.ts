@@ -61,8 +61,8 @@ const id: Paint = (s) => s;
 const COLOR: Palette = { bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39) };
 const PLAIN: Palette = { bold: id, dim: id, red: id, green: id, yellow: id };
 
-/** Letters, digits and `_`: the characters of an identifier, never split by wrap. */
-const IDENT = /[\p{L}\p{N}_]/u;
+/** Letters, digits and `_`: the characters of an identifier, never split by wrap (nor a surrogate pair). */
+const IDENT = /[\p{L}\p{N}_\ud800-\udfff]/u;
 
 /**
  * Split one word longer than `w` into pieces of at most `w`, only where no identifier is cut:
