@@ -321,7 +321,13 @@ export class SshTransport implements Transport {
     });
   }
 
-  private exec(command: string, pty: SpawnOptions['tty']): Promise<ClientChannel> {
+  /**
+   * Open an exec channel. Its exit is watched from inside ssh2's callback: a short command's
+   * open confirmation, exit status and close can arrive in one read and be emitted before an
+   * awaiting caller runs again, and an 'exit' or 'close' nobody heard would leave the caller
+   * with no status, or waiting for good.
+   */
+  private exec(command: string, pty: SpawnOptions['tty']): Promise<{ ch: ClientChannel; exited: Promise<ExitStatus> }> {
     if (!this.isAlive) {
       return Promise.reject(new RefscopeError('ERR_DEVICE', `lost the connection to ${this.device}`, `Run the command again; try: refscope doctor ${this.device}`));
     }
@@ -330,7 +336,7 @@ export class SshTransport implements Transport {
       const ptyOpts = pty ? { pty: { term: process.env.TERM ?? 'xterm', ...(typeof pty === 'object' ? { cols: pty.cols, rows: pty.rows } : {}) } } : {};
       this.client.exec(command, ptyOpts, (err, ch) => {
         if (err) reject(new RefscopeError('ERR_DEVICE', `${this.device} refused to run a command: ${err.message}`, `Try: refscope doctor ${this.device}`));
-        else resolve(ch);
+        else resolve({ ch, exited: channelExit(ch, this.ended) });
       });
     });
   }
@@ -346,16 +352,15 @@ export class SshTransport implements Transport {
 
   async spawn(argv: readonly string[], opts: SpawnOptions = {}): Promise<TransportProcess> {
     // only variables given explicitly travel to the device, never this machine's environment
-    const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), opts.tty);
-    const exited = channelExit(ch, this.ended);
+    const { ch, exited } = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), opts.tty);
     let ended = false;
     void exited.then(() => { ended = true; });
     const inherit = opts.stdio === 'inherit' && !opts.tty;
     let stdout: PassThrough | null = null;
     let stderr: PassThrough | null = null;
     if (inherit) {
-      ch.pipe(process.stdout, { end: false });
-      ch.stderr.pipe(process.stderr, { end: false });
+      ch.pipe(opts.output?.stdout ?? process.stdout, { end: false });
+      ch.stderr.pipe(opts.output?.stderr ?? process.stderr, { end: false });
       ch.end();
     } else {
       stdout = new PassThrough();
@@ -383,7 +388,7 @@ export class SshTransport implements Transport {
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), false);
+    const { ch, exited } = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     ch.on('data', (b: Buffer) => out.push(b));
@@ -391,7 +396,7 @@ export class SshTransport implements Transport {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 30_000);
     ch.end(opts.input ?? '');
-    const st = await channelExit(ch, this.ended);
+    const st = await exited;
     clearTimeout(timer);
     return {
       ...st, timedOut,
@@ -402,7 +407,7 @@ export class SshTransport implements Transport {
 
   /** Run a command feeding `input` (a stream) to its stdin, e.g. `tar -xf -`. */
   async pipeInto(argv: readonly string[], input: Readable, opts: PipeOptions = {}): Promise<PipeResult> {
-    const ch = await this.exec(SshTransport.commandLine(argv, opts.cwd), false);
+    const { ch, exited } = await this.exec(SshTransport.commandLine(argv, opts.cwd), false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let bytesSent = 0;
@@ -412,7 +417,7 @@ export class SshTransport implements Transport {
     input.pipe(ch);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 120_000);
-    const st = await channelExit(ch, this.ended);
+    const st = await exited;
     clearTimeout(timer);
     return { ...st, timedOut, bytesSent, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }

@@ -93,6 +93,24 @@ for (const [name, why, make] of subjects) {
       expect(err).toBe('two\n');
     });
 
+    it('gives every command its exit status when this process is too busy to read for a while (replies arrive together)', async () => {
+      // short commands at once (8: OpenSSH allows 10 sessions per connection), then the event loop
+      // held: each command's open confirmation, exit status and close reach us in one read and are
+      // handled in one go; none may be lost
+      for (let round = 0; round < 5; round++) {
+        const runs = Array.from({ length: 6 }, (_, i) => t.run(['sh', '-c', `exit ${i}`], { timeoutMs: 30_000 }));
+        const spawns = Array.from({ length: 2 }, () => t.spawn(['sh', '-c', 'echo out; exit 3']));
+        const until = Date.now() + 300;
+        while (Date.now() < until) { /* busy: nothing is read from the socket meanwhile */ }
+        const got = await Promise.all(runs);
+        expect(got.map((r) => r.code)).toEqual([0, 1, 2, 3, 4, 5]);
+        for (const p of await Promise.all(spawns)) {
+          p.stdout?.resume();
+          expect(await p.exited).toEqual({ code: 3, signal: null });
+        }
+      }
+    });
+
     it('is alive until closed', async () => {
       const own = await s.open();
       expect(own.alive).toBe(true);
