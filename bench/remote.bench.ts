@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { it } from 'vitest';
-import { deviceScriptsDir } from '../src/device/scripts.js';
-import { collectPayload, deploy, resolveDeviceDir } from '../src/device/deploy.js';
+import { deviceScriptsDir, probePayload } from '../src/device/scripts.js';
+import { deploy, resolveDeviceDir } from '../src/device/deploy.js';
 import { SshTransport } from '../src/transport/ssh.js';
 import { coreInterpreters } from '../test/helpers/pythons.js';
 import { makeDevice } from '../test/rig/device.js';
@@ -37,20 +37,20 @@ it('remote: deploy and live stream', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'refscope-bench-'));
     try {
       const base = await resolveDeviceDir(t);
-      const payload = collectPayload(deviceScriptsDir());
+      const payload = probePayload();
       await deploy(t, payload, base, 'probe');
       const unchanged: number[] = [];
       const changed: number[] = [];
       let bytes = 0;
       for (let i = 0; i < REPS; i++) {
         let t0 = performance.now();
-        await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe');
+        await deploy(t, probePayload(), base, 'probe');
         unchanged.push(performance.now() - t0);
         const copy = join(scratch, `p${i}`);
         cpSync(deviceScriptsDir(), copy, { recursive: true });
         writeFileSync(join(copy, 'refscope_probe.py'), `# bench edit ${i}\n`, { flag: 'a' });
         t0 = performance.now();
-        const r = await deploy(t, collectPayload(copy), base, 'probe');
+        const r = await deploy(t, probePayload(copy), base, 'probe');
         changed.push(performance.now() - t0);
         bytes = r.bytesSent;
       }
@@ -73,7 +73,7 @@ it('remote: deploy and live stream', async () => {
       await t.run(['rm', '-rf', runDir]);
       const g = await t.run([py.path, '-c', gen, runDir], { timeoutMs: 120_000 });
       if (g.code !== 0) throw new Error(g.stderr);
-      const follow = posix.join((await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe')).dir, 'refscope_follow.py');
+      const follow = posix.join((await deploy(t, probePayload(), base, 'probe')).dir, 'refscope_follow.py');
       const t0 = performance.now();
       const proc = await t.spawn([py.path, follow, posix.join(runDir, 'segments'), posix.join(runDir, 'exit')]);
       let lines = 0;

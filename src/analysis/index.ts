@@ -10,7 +10,7 @@ import { openSession, type ReaderStats, type SessionReader } from '../session/re
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
 import { findSuspects, reportable } from './suspects.js';
-import { halfWidthOf, signed, suspectRates } from '../report/figures.js';
+import { halfWidthOf, signed, suspectRates } from './figures.js';
 
 /** Fewer census points than this, or fewer primary marks, and the verdict is inconclusive. */
 export const MIN_CENSUSES = 5;

@@ -7,6 +7,10 @@ import { probePath } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
 
 /** The probe's version from its `PROBE_VERSION = '…'` line; throws when the probe is missing. */
+/** The sampling a run uses unless told otherwise (`--interval`, `--census-budget`): the defaults. */
+export const DEFAULT_INTERVAL = 1;
+export const DEFAULT_CENSUS_BUDGET = 0.02;
+
 export async function readProbeVersion(path = probePath()): Promise<string | null> {
   let text: string;
   try {

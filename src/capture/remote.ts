@@ -14,7 +14,7 @@ import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult }
 import { discoverPython } from '../device/discover.js';
 import { pullTar } from '../device/pull.js';
 import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
-import { deviceScriptsDir, FOLLOW_FILE, LAUNCH_FILE, PROBE_FILE } from '../device/scripts.js';
+import { FOLLOW_FILE, LAUNCH_FILE, PROBE_FILE, probePayload } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
@@ -55,7 +55,7 @@ export async function prepareRemote(t: Transport, command: readonly string[], op
   const python = await discoverPython(t, opts.python);
   log('python chosen', { path: python.path, version: python.version, candidates: python.candidates.map((c) => `${c.path} ${c.version}`) });
   const base = await resolveDeviceDir(t, opts.deviceDir);
-  const probe = await deploy(t, collectPayload(deviceScriptsDir()), base, 'probe', opts.progress && ((d, n) => opts.progress!('deploy', d, n)));
+  const probe = await deploy(t, probePayload(), base, 'probe', opts.progress && ((d, n) => opts.progress!('deploy', d, n)));
   log('probe deployed', { dir: probe.dir, bytesSent: probe.bytesSent });
   const machine = (await t.run(['uname', '-m'], { timeoutMs: 15_000 })).stdout.trim();
   const sampler = await deploySampler(t, base, machine).catch((e: unknown): SamplerChoice => ({ kind: 'fallback', reason: `sampler deploy failed: ${String(e)}` }));

@@ -5,6 +5,7 @@
  * interrupt, and finish (finish.ts).
  */
 import { stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -49,7 +50,13 @@ export interface RunRequest {
   remote?: RemoteOptions;
   /** stop the app once a verdict is decided (the sequential test) */
   untilVerdict?: boolean;
+  /**
+   * where the app's stdout and stderr go (default: ours, untouched): `--json` sends them to
+   * stderr so stdout carries only the report; a farm run writes them to the run's log
+   */
+  appOutput?: { stdout: Writable; stderr: Writable };
 }
+
 
 export interface PreparedRun {
   req: RunRequest;
@@ -174,6 +181,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const spawned = await req.transport.spawn(argv, {
     cwd: prep.remote?.cwd ?? req.cwd,
     stdio: 'inherit',
+    ...(req.appOutput ? { output: req.appOutput } : {}),
     ...(req.tty ? { tty: opts.ttySize ?? true } : {}),
   });
   // on a device, signals go by pid through the launch script: dropbear ignores SSH signal requests

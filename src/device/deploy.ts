@@ -31,7 +31,7 @@ export interface Payload {
 const SKIP = /(^|\/)(__pycache__|\.git|node_modules)(\/|$)|\.py[co]$/;
 
 /** Every regular file under `dir` (symlinks are not followed), under `prefix/` in the payload. */
-export function collectPayload(dir: string, prefix = ''): Payload {
+export function collectPayload(dir: string, prefix = '', only?: (rel: string) => boolean): Payload {
   const files: PayloadFile[] = [];
   const walk = (abs: string): void => {
     for (const name of readdirSync(abs).sort()) {
@@ -41,7 +41,7 @@ export function collectPayload(dir: string, prefix = ''): Payload {
       const st = statSync(p, { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isDirectory()) walk(p);
-      else if (st.isFile()) files.push({ name: prefix ? `${prefix}/${rel}` : rel, mode: st.mode & 0o755, data: readFileSync(p) });
+      else if (st.isFile() && (!only || only(rel))) files.push({ name: prefix ? `${prefix}/${rel}` : rel, mode: st.mode & 0o755, data: readFileSync(p) });
     }
   };
   walk(dir);

@@ -5,7 +5,8 @@
 import type { RefscopeError } from '../errors.js';
 import { checkConnection } from '../transport/check.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { collectPayload, deploy, resolveDeviceDir } from './deploy.js';
+import { deploy, resolveDeviceDir } from './deploy.js';
+import { probePayload } from './scripts.js';
 import { choosePython, listPythons } from './discover.js';
 import { deploySampler, emulationFromStatm } from './sampler.js';
 
@@ -121,7 +122,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
       add({ name: 'deploy', status: 'skip', detail: 'not tried (see above)' });
     } else {
       try {
-        const d = await deploy(t, collectPayload(opts.payloadDir), baseDir, 'probe');
+        const d = await deploy(t, probePayload(opts.payloadDir), baseDir, 'probe');
         add({ name: 'deploy', status: 'ok', detail: `${d.dir} (${d.bytesSent ? `${d.bytesSent} bytes sent` : 'already there'})` });
         const machine = facts.get('machine') ?? '';
         const s = await deploySampler(t, baseDir, machine).catch((e: unknown) => ({ kind: 'fallback' as const, reason: String(e) }));

@@ -1,19 +1,22 @@
 /**
- * `refscope farm run`: one `refscope run DEVICE` per (device, app) of the inventory, with
- * bounded concurrency (p-limit), each in its own process and session, then a summary, a
+ * `refscope farm run`: one run per (device, app) of the inventory, as `refscope run DEVICE`
+ * does it (the same library functions, in this process), with bounded concurrency (p-limit),
+ * each in its own session, then a summary, a
  * merged JUnit file and one exit code: 3 if any device was unreachable (the others still
  * ran), else 1 if any leaks, else 0. `--shard i/n` runs a deterministic slice so an
  * existing CI system spreads a large farm over workers; `farm merge` joins the slices.
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { ExitCode, RefscopeError } from '../errors.js';
 import type { Report } from '../analysis/report.js';
 import { writeFileAtomic } from '../session/store.js';
+import type { RunHandle, RunRequest } from '../capture/run.js';
+import type { ConnectSettings } from '../transport/connect.js';
+import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL } from '../capture/probe.js';
+import type { Transport } from '../transport/types.js';
 import { plan, shardDevices, type Farm, type FarmApp, type FarmDevice } from './inventory.js';
 
 export const FARM_SUMMARY_SCHEMA = 'refscope.farm/1';
@@ -47,10 +50,8 @@ export interface FarmRunOptions {
   app?: string;
   /** progress lines for people (stderr) */
   say?: (line: string) => void;
-}
-
-function binPath(): string {
-  return fileURLToPath(new URL('../cli/bin.js', import.meta.url));
+  /** interrupts from the user reach every run through this */
+  control?: FarmControl;
 }
 
 function deviceSpec(d: FarmDevice): string {
@@ -58,20 +59,32 @@ function deviceSpec(d: FarmDevice): string {
   return `${d.user ? `${d.user}@` : ''}${host}${d.port ? `:${d.port}` : ''}`;
 }
 
-export function runArgv(farm: Farm, d: FarmDevice, app: FarmApp, session: string): string[] {
+/**
+ * What one (device, app) run is, as `refscope run DEVICE` would be given it: the device,
+ * how to connect, and the run request (without its transport and output, which runOne opens).
+ * Paths in the inventory are relative to its file.
+ */
+export function runPlan(farm: Farm, d: FarmDevice, app: FarmApp, session: string): {
+  device: string;
+  connect: ConnectSettings;
+  request: Omit<RunRequest, 'transport' | 'appOutput'>;
+} {
   const base = dirname(resolve(farm.file));
-  const argv = [binPath(), 'run', deviceSpec(d), '--out', session, '--force'];
-  if (d.python) argv.push('--python', d.python);
-  if (d.deviceDir) argv.push('--device-dir', d.deviceDir);
-  if (d.identityFile) argv.push('--identity', resolve(base, d.identityFile));
-  if (d.knownHosts) argv.push('--known-hosts', resolve(base, d.knownHosts));
-  if (app.push) argv.push('--push', resolve(base, app.push));
-  if (app.duration !== null) argv.push('--duration', String(app.duration));
-  if (app.interval !== null) argv.push('--interval', String(app.interval));
-  if (app.censusBudget !== null) argv.push('--census-budget', String(app.censusBudget));
-  if (app.untilVerdict) argv.push('--until-verdict');
-  argv.push('--', app.script, ...app.args);
-  return argv;
+  return {
+    device: deviceSpec(d),
+    connect: {
+      interactive: false,
+      ...(d.identityFile ? { identity: resolve(base, d.identityFile) } : {}),
+      ...(d.knownHosts ? { knownHosts: resolve(base, d.knownHosts) } : {}),
+    },
+    request: {
+      onDevice: true, command: [app.script, ...app.args], out: session, force: true,
+      ...(d.python ? { python: d.python } : {}),
+      interval: app.interval ?? DEFAULT_INTERVAL, censusBudget: app.censusBudget ?? DEFAULT_CENSUS_BUDGET, duration: app.duration,
+      watchTypes: [], tty: false, cwd: base, untilVerdict: app.untilVerdict,
+      remote: { ...(app.push ? { push: resolve(base, app.push) } : {}), ...(d.deviceDir ? { deviceDir: d.deviceDir } : {}) },
+    },
+  };
 }
 
 function readReport(session: string): Report | null {
@@ -82,34 +95,79 @@ function readReport(session: string): Report | null {
   }
 }
 
-async function runOne(farm: Farm, d: FarmDevice, app: FarmApp, out: string): Promise<FarmResult> {
+/**
+ * The runs under way, so that an interrupt reaches every app: the first asks each to stop
+ * (its report still follows) and starts no new run; a second kills them.
+ */
+export class FarmControl {
+  private readonly handles = new Set<RunHandle>();
+  private interrupts = 0;
+
+  get stopping(): boolean { return this.interrupts > 0; }
+
+  interrupt(): void {
+    this.interrupts++;
+    for (const h of this.handles) h.interrupt(false);
+  }
+
+  /** @internal one run's handle while its app runs */
+  track(h: RunHandle): () => void {
+    this.handles.add(h);
+    if (this.interrupts > 0) h.interrupt(false);
+    return () => { this.handles.delete(h); };
+  }
+}
+
+/**
+ * One (device, app) run, in this process, through the same library functions as `refscope
+ * run DEVICE`: open the transport, prepare (discover, deploy, push), start, wait, write the
+ * session's reports. The app's output and the run's own lines go to OUT/APP/DEVICE.log; its
+ * log to the session's refscope.log as for any run.
+ */
+async function runOne(farm: Farm, d: FarmDevice, app: FarmApp, out: string, control: FarmControl): Promise<FarmResult> {
   const dir = join(out, app.name.replace(/[^A-Za-z0-9._-]/g, '_'));
   await mkdir(dir, { recursive: true });
   const safe = d.name.replace(/[^A-Za-z0-9._-]/g, '_');
   const session = join(dir, safe);
-  const log = createWriteStream(join(dir, `${safe}.log`));
   const started = Date.now();
-  const child = spawn(process.execPath, runArgv(farm, d, app, session), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let lastErr = '';
-  child.stdout.pipe(log, { end: false });
-  child.stderr.on('data', (b: Buffer) => {
-    log.write(b);
-    const lines = b.toString('utf8').split('\n').filter((l) => l.trim());
-    if (lines.length) lastErr = lines[lines.length - 1]!;
+  const result = (exitCode: number | null, report: Report | null, error: string | null): FarmResult => ({
+    device: d.name, app: app.name, session, exitCode,
+    verdict: exitCode === ExitCode.device ? 'unreachable' : report ? report.verdict : 'failed',
+    top: report?.suspects[0] ? `${report.suspects[0].type ?? 'native'} (${report.suspects[0].kind})` : null,
+    error, seconds: (Date.now() - started) / 1000,
   });
-  const code = await new Promise<number | null>((res) => {
-    child.once('error', () => res(null));
-    child.once('close', (c) => res(c));
-  });
-  await new Promise<void>((r) => log.end(r));
-  const report = readReport(session);
-  const verdict: FarmResult['verdict'] = code === ExitCode.device ? 'unreachable' : report ? report.verdict : 'failed';
-  const top = report?.suspects[0] ? `${report.suspects[0].type ?? 'native'} (${report.suspects[0].kind})` : null;
-  return {
-    device: d.name, app: app.name, session, exitCode: code, verdict, top,
-    error: code === 0 || code === 1 ? null : lastErr.replace(/^refscope: /, ''),
-    seconds: (Date.now() - started) / 1000,
-  };
+  if (control.stopping) return result(null, null, 'not run: the farm was interrupted');
+  const out2 = createWriteStream(join(dir, `${safe}.log`));
+  const say = (line: string): void => { out2.write(`refscope: ${line}\n`); };
+  const how = runPlan(farm, d, app, session);
+  const [{ createLog }, { openTransport }, { prepareRun, startRun }, { exitCodeOfRun }, { writeSessionReports }] = await Promise.all([
+    import('../log.js'), import('../transport/connect.js'), import('../capture/run.js'), import('../capture/finish.js'), import('../report/session.js'),
+  ]);
+  let transport: Transport | null = null;
+  try {
+    const log = await createLog({ verbose: false });
+    transport = await openTransport(how.device, { ...how.connect, log: (m, f) => log.logger.info(f ?? {}, m) });
+    const prep = await prepareRun({ ...how.request, transport, appOutput: { stdout: out2, stderr: out2 } }, log);
+    say(`session ${session}`);
+    const handle = await startRun(prep, log);
+    const untrack = control.track(handle);
+    const outcome = await handle.done.finally(untrack);
+    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null });
+    log.flush();
+    const code = exitCodeOfRun(outcome, written?.report ?? null);
+    const error = outcome.startFailure ?? outcome.deviceError?.message ?? null;
+    if (error) say(error);
+    if (written) say(`verdict ${written.report.verdict}; reports written to ${written.files.text} and ${written.files.json}`);
+    return result(code, written?.report ?? readReport(session), code === ExitCode.ok || code === ExitCode.leak ? null : error);
+  } catch (e) {
+    // a run that could not start or reach its device: its own line, the rest of the farm goes on
+    const line = e instanceof RefscopeError ? e.toLine().replace(/^refscope: /, '') : `unexpected error: ${(e as Error).message}`;
+    say(line);
+    return result(e instanceof RefscopeError ? e.exitCode : null, readReport(session), line);
+  } finally {
+    await transport?.close().catch(() => undefined);
+    await new Promise<void>((r) => out2.end(r));
+  }
 }
 
 export function exitCodeOf(results: FarmResult[]): number {
@@ -129,8 +187,9 @@ export async function runFarm(farm: Farm, opts: FarmRunOptions): Promise<FarmSum
   const limit = pLimit(opts.concurrency);
   const t0 = Date.now();
   opts.say?.(`farm: ${pairs.length} run(s) on ${new Set(pairs.map((p) => p.device.name)).size} device(s), ${opts.concurrency} at a time${opts.shard ? `, shard ${opts.shard[0]}/${opts.shard[1]}` : ''}`);
+  const control = opts.control ?? new FarmControl();
   const results = await Promise.all(pairs.map(({ device, app }) => limit(async () => {
-    const r = await runOne(farm, device, app, out);
+    const r = await runOne(farm, device, app, out, control);
     opts.say?.(`farm: ${r.device} ${r.app}: ${r.verdict}${r.top ? `, ${r.top}` : ''}${r.error ? ` (${r.error})` : ''}`);
     return r;
   })));

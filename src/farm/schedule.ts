@@ -10,7 +10,7 @@ import { Cron } from 'croner';
 import { RefscopeError } from '../errors.js';
 import { takePidLock } from '../session/lock.js';
 import type { Farm } from './inventory.js';
-import { runFarm, type FarmSummary } from './run.js';
+import { FarmControl, runFarm, type FarmSummary } from './run.js';
 
 export interface ScheduleOptions {
   out: string;
@@ -30,10 +30,13 @@ export async function runSchedule(farm: Farm, opts: ScheduleOptions): Promise<{ 
   let missed = 0;
   const jobs: Cron[] = [];
   let onSignal: (() => void) | null = null;
+  // an interrupt stops the clock and asks the runs under way to stop; their reports still follow
+  const control = new FarmControl();
+  const inflight = new Set<Promise<void>>();
   try {
     await new Promise<void>((done) => {
       const stopAll = () => { for (const j of jobs) j.stop(); done(); };
-      onSignal = () => { opts.say('farm schedule: stopping'); stopAll(); };
+      onSignal = () => { opts.say('farm schedule: stopping'); control.interrupt(); stopAll(); };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       // a throw here (a bad cron expression) rejects the promise: the executor runs synchronously
@@ -47,13 +50,17 @@ export async function runSchedule(farm: Farm, opts: ScheduleOptions): Promise<{ 
           }, async () => {
             const stamp = new Date().toISOString().replace(/[:.]/g, '-');
             opts.say(`farm schedule: ${s.app} starts (${s.cron})`);
-            try {
-              const summary = await runFarm(farm, { out: join(out, s.app, stamp), concurrency: opts.concurrency, shard: null, app: s.app, say: opts.say });
-              runs.push(summary);
-              opts.say(`farm schedule: ${s.app} done: ${summary.results.length} run(s) in ${summary.seconds.toFixed(1)} s`);
-            } catch (e) {
-              opts.say(`farm schedule: ${s.app} failed: ${(e as Error).message}`);
-            }
+            const run = (async () => {
+              try {
+                const summary = await runFarm(farm, { out: join(out, s.app, stamp), concurrency: opts.concurrency, shard: null, app: s.app, say: opts.say, control });
+                runs.push(summary);
+                opts.say(`farm schedule: ${s.app} done: ${summary.results.length} run(s) in ${summary.seconds.toFixed(1)} s`);
+              } catch (e) {
+                opts.say(`farm schedule: ${s.app} failed: ${(e as Error).message}`);
+              }
+            })();
+            inflight.add(run);
+            await run.finally(() => inflight.delete(run));
             if (opts.maxRuns !== undefined && runs.length >= opts.maxRuns) stopAll();
           });
         } catch (e) {
@@ -64,6 +71,8 @@ export async function runSchedule(farm: Farm, opts: ScheduleOptions): Promise<{ 
     });
   } finally {
     for (const j of jobs) j.stop();
+    // the runs under way end (asked to, on an interrupt) and write their reports before the lock goes
+    await Promise.allSettled([...inflight]);
     if (onSignal) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
     await release();
   }

@@ -9,7 +9,7 @@
 import type { DetailedReport, SuspectSeries } from '../analysis/detail.js';
 import { isLeading, LEAK_CONFIDENCE, type Report, type Suspect } from '../analysis/report.js';
 import { esc, num } from './escape.js';
-import { figure, suspectRates } from './figures.js';
+import { figure, suspectRates } from '../analysis/figures.js';
 import { lineChart, shortDuration } from './svg.js';
 import { START_FAILED_LABEL, startFailureText, facts as textFacts } from './text.js';
 

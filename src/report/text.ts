@@ -7,7 +7,7 @@
 import type { DetailedReport, EnvelopePoint } from '../analysis/detail.js';
 import { columns, sparkline } from './sparkline.js';
 import { isLeading, LEAK_CONFIDENCE, type Report, type Suspect } from '../analysis/report.js';
-import { suspectRates } from './figures.js';
+import { suspectRates } from '../analysis/figures.js';
 
 /** Series to draw as sparklines under the facts (from analyseSessionDetailed). */
 export interface TextCharts {

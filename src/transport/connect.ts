@@ -17,6 +17,8 @@ export interface ConnectSettings {
   legacy?: 'auto' | 'never' | 'always';
   /** a private key tried before the ssh config's IdentityFile (as ssh -i) */
   identity?: string;
+  /** false: never ask on the terminal (a passphrase, a host key): a farm runs many at once */
+  interactive?: boolean;
   /** info lines for the session log (never secrets) */
   log?: SshOptions['log'];
 }
@@ -32,7 +34,7 @@ export async function sshOptions(device: string, s: ConnectSettings = {}): Promi
     target,
     knownHostsFiles: s.knownHosts ? [s.knownHosts] : defaultKnownHostsFiles(),
     acceptNew: s.acceptNew ?? false,
-    prompter: ttyPrompter(),
+    prompter: s.interactive === false ? null : ttyPrompter(),
     legacy: s.legacy ?? 'auto',
     ...(s.log ? { log: s.log } : {}),
   };

@@ -118,14 +118,19 @@ export class LocalTransport implements Transport {
 
 function spawnPlain(file: string, args: string[], opts: SpawnOptions): TransportProcess {
   const inherit = opts.stdio === 'inherit';
+  const redirect = inherit ? opts.output : undefined;
   const child = spawnChild(file, args, {
     cwd: opts.cwd, env: opts.env ?? process.env, shell: false,
-    stdio: inherit ? 'inherit' : 'pipe',
+    stdio: redirect ? ['inherit', 'pipe', 'pipe'] : inherit ? 'inherit' : 'pipe',
   });
+  if (redirect) {
+    child.stdout!.pipe(redirect.stdout, { end: false });
+    child.stderr!.pipe(redirect.stderr, { end: false });
+  }
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once('error', (e) => { if (child.pid === undefined) reject(e); });
     // 'close' waits for the pipes to drain; with inherited stdio 'exit' is the end
-    child.once(inherit ? 'exit' : 'close', (code: number | null, signal: NodeJS.Signals | null) =>
+    child.once(inherit && !redirect ? 'exit' : 'close', (code: number | null, signal: NodeJS.Signals | null) =>
       resolve({ code, signal }));
   });
   exited.catch(() => { /* observed by the caller */ });
@@ -134,8 +139,8 @@ function spawnPlain(file: string, args: string[], opts: SpawnOptions): Transport
   return {
     pid: child.pid,
     stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
+    stdout: redirect ? null : child.stdout,
+    stderr: redirect ? null : child.stderr,
     exited,
     sharesProcessGroup: true,
     kill(signal: Signal = 'SIGTERM') {

@@ -30,6 +30,11 @@ export interface SpawnOptions {
    * Ignored when `tty` is set.
    */
   stdio?: 'inherit' | 'pipe';
+  /**
+   * with stdio 'inherit': the process's output goes to these streams instead of ours (its
+   * stdin stays ours); they are not ended. Settling `exited` waits for the output to arrive.
+   */
+  output?: { stdout: Writable; stderr: Writable };
   /** run under a pseudo-terminal; output (stdout and stderr merged) arrives on `stdout` */
   tty?: boolean | { cols: number; rows: number };
 }

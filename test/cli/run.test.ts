@@ -75,6 +75,18 @@ describe.each(interps.map((i) => [i.label, i] as const))('refscope run --local o
     expect(readFileSync(join(out, 'report.json'), 'utf8')).toBe(r.stdout.toString('utf8'));
   });
 
+  it('--json with an app that prints a lot: stdout is the JSON report alone (a parser takes it whole), the app\'s output is on stderr, in order', async () => {
+    const out = join(work, `json-spam-${py.label}`);
+    const r = await runCli(['run', '--local', '--python', py.path, '--out', out, '--json', '--', join(APPS, 'spam.py')], { timeoutMs: 60_000 });
+    const text = r.stdout.toString('utf8');
+    const report = JSON.parse(text) as Report;
+    expect(report.session.exitCode).toBe(3);
+    expect(text).not.toContain('of the app');
+    const err = r.stderr.toString('utf8');
+    expect(err).toContain('line 0 of the app\nline 1 of the app\n');
+    expect(err).toContain('line 9999 of the app\nlast line, no newline');
+  });
+
   it('an app that does not compile: exit 4, and the session says why', async () => {
     const out = join(work, `syntax-${py.label}`);
     const r = await runCli(['run', '--local', '--python', py.path, '--out', out, ...FAST, '--', join(APPS, 'syntax_error.py')],

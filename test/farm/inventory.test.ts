@@ -50,13 +50,24 @@ describe('farm inventory', () => {
   });
 });
 
-describe('farm run argv', () => {
-  it('passes an app\'s untilVerdict to refscope run as --until-verdict, and nothing when it is off', async () => {
-    const { runArgv } = await import('../../src/farm/run.js');
+describe('farm run plan', () => {
+  it('runs each app as refscope run DEVICE would: untilVerdict, the default sampling, paths from the inventory\'s folder, never a prompt', async () => {
+    const { runPlan } = await import('../../src/farm/run.js');
     const f = parseFarm(GOOD, '/lab/farm.yaml');
-    const on = runArgv(f, f.devices[0]!, f.apps[0]!, '/out/s1');
-    expect(on).toContain('--until-verdict');
-    expect(on.indexOf('--until-verdict')).toBeLessThan(on.indexOf('--'));
-    expect(runArgv(f, f.devices[0]!, f.apps[1]!, '/out/s2')).not.toContain('--until-verdict');
+    const on = runPlan(f, f.devices[0]!, f.apps[0]!, '/out/s1');
+    expect(on.request.untilVerdict).toBe(true);
+    expect(on.request.onDevice).toBe(true);
+    expect(on.request.out).toBe('/out/s1');
+    expect(on.request.cwd).toBe('/lab');
+    expect(on.connect.interactive).toBe(false);
+    const off = runPlan(f, f.devices[0]!, f.apps[1]!, '/out/s2');
+    expect(off.request.untilVerdict).toBe(false);
+    // an app without interval/censusBudget gets refscope run's defaults
+    const { DEFAULT_INTERVAL, DEFAULT_CENSUS_BUDGET } = await import('../../src/capture/probe.js');
+    for (const p of [on, off]) {
+      const app = f.apps.find((a) => a.script === p.request.command[0])!;
+      expect(p.request.interval).toBe(app.interval ?? DEFAULT_INTERVAL);
+      expect(p.request.censusBudget).toBe(app.censusBudget ?? DEFAULT_CENSUS_BUDGET);
+    }
   });
 });

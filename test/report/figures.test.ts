@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Suspect } from '../../src/analysis/report.js';
-import { figure, placeOf, signed, suspectRates, withInterval } from '../../src/report/figures.js';
+import { figure, placeOf, signed, suspectRates, withInterval } from '../../src/analysis/figures.js';
 
 const native = (over: Partial<Suspect> = {}): Suspect => ({
   kind: 'native-growth', type: null, confidence: 0.9, perSecond: 85812.234,

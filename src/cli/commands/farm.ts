@@ -37,13 +37,29 @@ const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
     .option('shard', { type: 'string', describe: 'run only slice i of n of the devices (i/n), for CI workers' })
     .option('app', { type: 'string', describe: 'run only this app of the inventory' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
-    const [{ loadFarm, parseShard }, { runFarm }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
+    const [{ loadFarm, parseShard }, { runFarm, FarmControl }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
     const farm = loadFarm(args.farm);
-    const summary = await runFarm(farm, {
-      out: args.out, concurrency: args.concurrency, shard: args.shard ? parseShard(args.shard) : null,
-      ...(args.app ? { app: args.app } : {}), say,
-    });
-    process.exitCode = await print(summary, args.json);
+    // Ctrl-C: every app is asked to stop and its report follows; no new run starts. Again: leave.
+    const control = new FarmControl();
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts++;
+      if (interrupts >= 3) process.exit(130);
+      say(interrupts === 1 ? 'farm: stopping: the runs under way end and report (Ctrl-C again to kill them)' : 'farm: killing the apps');
+      control.interrupt();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const summary = await runFarm(farm, {
+        out: args.out, concurrency: args.concurrency, shard: args.shard ? parseShard(args.shard) : null,
+        ...(args.app ? { app: args.app } : {}), say, control,
+      });
+      process.exitCode = await print(summary, args.json);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   },
 };
 

@@ -4,6 +4,7 @@
  */
 import { relative, isAbsolute } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL } from '../../capture/probe.js';
 import { RefscopeError } from '../../errors.js';
 import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 
@@ -39,12 +40,12 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .option('python', { type: 'string', describe: 'interpreter name or path, here or on the device (default: the first that runs of python3, python2.7, python2.6, python2.5, python2, python, /usr/bin/python2.5)' })
       .option('out', { type: 'string', describe: 'session directory (default: ./refscope-sessions/<time>-<app>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
-      .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
-      .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
+      .option('interval', { type: 'number', default: DEFAULT_INTERVAL, describe: 'seconds between samples' })
+      .option('census-budget', { type: 'number', default: DEFAULT_CENSUS_BUDGET, describe: 'fraction of one core the type census may use' })
       .option('duration', { type: 'number', describe: 'stop the app after this many seconds (SIGINT, then SIGTERM, then SIGKILL)' })
       .option('until-verdict', { type: 'boolean', default: false, describe: 'stop the app as soon as leak or no leak is decided at the declared error rate (a test valid under continuous looking)' })
       .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (only) on stdout' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the JSON report on stdout, and nothing else there: the app\'s own output goes to stderr' })
       .option('tty', { type: 'boolean', default: false, describe: 'run the app under a pseudo-terminal' })
       .example('$0 run --local -- app.py --frames 100', '')
       .example('$0 run --local --python python2.7 --out runs/first --duration 60 -- -m myapp', '')
@@ -120,6 +121,8 @@ async function runWith(
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
     ...(args['until-verdict'] ? { untilVerdict: true } : {}),
+    // --json: stdout carries the report only; the app's own output goes to stderr
+    ...(args.json ? { appOutput: { stdout: process.stderr, stderr: process.stderr } } : {}),
     remote: {
       ...(args.push ? { push: args.push } : {}),
       ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}),
@@ -151,7 +154,7 @@ async function runWith(
   process.on('SIGTERM', onSigterm);
   process.on('SIGHUP', onSigterm);
 
-  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt, () => live?.clear()) : async () => undefined;
+  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt, () => live?.clear(), args.json ? process.stderr : process.stdout) : async () => undefined;
   const ticker = live ? setInterval(() => live.render(handle.snapshot()), 250) : null;
   void handle.appEnded.then(() => {
     if (ticker) clearInterval(ticker);
@@ -201,13 +204,14 @@ function attachTerminal(
   proc: import('../../transport/types.js').TransportProcess,
   onInterrupt: (delivered: boolean) => void,
   beforeOutput: () => void,
+  appOut: NodeJS.WritableStream,
 ): () => Promise<void> {
   const stdin = process.stdin;
   const raw = Boolean(stdin.isTTY);
   // the app's output comes through us: take the live line away first, the next tick redraws it
   const onOutput = (chunk: Buffer) => {
     beforeOutput();
-    process.stdout.write(chunk);
+    appOut.write(chunk);
   };
   proc.stdout?.on('data', onOutput);
   // the app's last output must reach stdout before the report does

@@ -3,6 +3,7 @@
  * detached from the SSH connection; collected any time, from any host process, losslessly.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL } from '../../capture/probe.js';
 import { ExitCode, RefscopeError } from '../../errors.js';
 import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 import { shown } from './run.js';
@@ -52,8 +53,8 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     .option('out', { type: 'string', describe: 'the new session directory (default: ./refscope-sessions/TIME-APP)' })
     .option('python', { type: 'string', describe: 'interpreter name or path on the device (default: the first that runs of python3, python2.7, python2.6, python2.5, python2, python, /usr/bin/python2.5)' })
     .option('force', { type: 'boolean', default: false, describe: 'replace an earlier refscope session in --out' })
-    .option('interval', { type: 'number', default: 1, describe: 'seconds between samples' })
-    .option('census-budget', { type: 'number', default: 0.02, describe: 'fraction of one core the type census may use' })
+    .option('interval', { type: 'number', default: DEFAULT_INTERVAL, describe: 'seconds between samples' })
+    .option('census-budget', { type: 'number', default: DEFAULT_CENSUS_BUDGET, describe: 'fraction of one core the type census may use' })
     .option('duration', { type: 'string', describe: 'stop the app after this long: seconds, or 45m, 72h, 2d' })
     .option('max-device-mb', { type: 'number', describe: 'never use more than this much of the device for records (older censuses are thinned)' })
     .option('segment-kib', { type: 'number', describe: 'size of each segment file on the device (default 1024)' })
