@@ -174,10 +174,13 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
 
   const progress = new Progress();
   let stopForVerdict: (() => void) | null = null;
+  let onAppStart: (() => void) | null = null;
   const watch = req.untilVerdict ? new VerdictWatch(() => stopForVerdict?.(), log.logger) : null;
-  const tail = new SegmentTail(place.localSegments, watch
-    ? (r) => { progress.onRecord(r); watch.onRecord(r); }
-    : progress.onRecord);
+  const tail = new SegmentTail(place.localSegments, (r) => {
+    progress.onRecord(r);
+    watch?.onRecord(r);
+    if (r.k === 'start') onAppStart?.();
+  });
   const spawned = await req.transport.spawn(argv, {
     cwd: prep.remote?.cwd ?? req.cwd,
     stdio: 'inherit',
@@ -191,6 +194,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const stopper = new Stopper(proc, log.logger);
   if (req.duration !== null) stopper.armDuration(req.duration);
   stopForVerdict = () => stopper.stopNow();
+  onAppStart = () => stopper.appStarted();
   const poller = setInterval(() => { void tail.poll().catch(() => undefined); }, TAIL_POLL_MS);
 
   const done = (async (): Promise<RunOutcome> => {

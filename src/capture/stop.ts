@@ -24,13 +24,30 @@ export class Stopper {
     private readonly graceMs = GRACE_MS,
   ) {}
 
-  /** Stop the app after `seconds`, escalating if it does not end. */
+  private duration: { seconds: number; timer: NodeJS.Timeout; restarted: boolean } | null = null;
+
+  /**
+   * Stop the app after `seconds`, escalating if it does not end. Counted from the launch
+   * until the app has started (`appStarted`), then from then: an interpreter that takes a
+   * while to start on a slow or busy device does not eat into the app's time.
+   */
   armDuration(seconds: number): void {
-    this.timers.push(setTimeout(() => {
+    const timer = setTimeout(() => {
       this.durationReached = true;
       this.log.info({ seconds }, 'duration reached: stopping the app');
       this.stopNow();
-    }, seconds * 1000));
+    }, seconds * 1000);
+    this.timers.push(timer);
+    this.duration = { seconds, timer, restarted: false };
+  }
+
+  /** The probe says the app started: --duration counts from now. */
+  appStarted(): void {
+    const d = this.duration;
+    if (!d || d.restarted || this.durationReached || this.stopping) return;
+    clearTimeout(d.timer);
+    this.armDuration(d.seconds);
+    this.duration!.restarted = true;
   }
 
   /** Stop the app now (a verdict was decided): SIGINT, then SIGTERM, then SIGKILL. */
