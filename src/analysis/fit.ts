@@ -36,12 +36,22 @@ export function warmupSkip(n: number): number {
 
 /**
  * Where the warm-up ends, on the (thinned) series: a change point (see `changePoint`),
- * searched over the first 60 % of the points, leaving at least max(5, 40 %) points to fit.
+ * searched over the first 60 % of the run along x (marks, or seconds), leaving at least 5
+ * points to fit. Along x, not by point count: censuses come faster at the start of a run
+ * (and while a type grows), so 60 % of the points can be far less than 60 % of the run.
+ * Without an x that advances, the first 60 % of the points, leaving max(5, 40 %).
  */
 export function warmupEnd(x: Float64Array, y: Float64Array): number {
   const n = y.length;
   const min = warmupSkip(n);
-  const max = Math.min(Math.floor(0.6 * n), n - Math.max(5, Math.ceil(0.4 * n)));
+  const span = n > 0 ? x[n - 1]! - x[0]! : 0;
+  let max: number;
+  if (span > 0) {
+    max = n - 5;
+    while (max > min && x[max]! - x[0]! > 0.6 * span) max--;
+  } else {
+    max = Math.min(Math.floor(0.6 * n), n - Math.max(5, Math.ceil(0.4 * n)));
+  }
   return changePoint(x, y, min, max);
 }
 
