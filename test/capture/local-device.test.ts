@@ -22,6 +22,7 @@ import { coreInterpreters, type Interp } from '../helpers/pythons.js';
 import { killDeviceRuns, makeDevice, type RigDevice } from '../rig/device.js';
 import { FILE_ENV, rigEnv } from '../rig/procs.js';
 import { waitFor } from '../rig/wait.js';
+import { seqs } from '../helpers/segments.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
 
@@ -48,17 +49,6 @@ function manifestOf(session: string): Manifest {
   return JSON.parse(readFileSync(join(session, 'manifest.json'), 'utf8')) as Manifest;
 }
 
-/** every record's seq in the session's segment files, in file order */
-function seqs(session: string): number[] {
-  const dir = join(session, 'segments');
-  const out: number[] = [];
-  for (const f of readdirSync(dir).filter((n) => /^seg-\d+\.jsonl$/.test(n)).sort()) {
-    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-      if (line.trim()) out.push((JSON.parse(line) as { seq: number }).seq);
-    }
-  }
-  return out;
-}
 
 const interps = coreInterpreters();
 if (interps.length === 0) {
