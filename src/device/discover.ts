@@ -97,21 +97,24 @@ async function notRunnable(t: Transport, requested: string, found: Probed | null
       `Check the path on the device, or drop --python to let refscope find one (refscope doctor ${t.device})`);
   }
   if (!found) return new RefscopeError('ERR_INTERPRETER', `python interpreter '${requested}' not found`, 'Install it or pass --python PATH');
-  return new RefscopeError('ERR_INTERPRETER', `python interpreter '${requested}' does not run (${oneLine(await whyNot(t, found.path))})`, 'Install it or pass --python PATH');
+  return new RefscopeError('ERR_INTERPRETER', `python interpreter '${requested}' (${oneLine(found.path)}) does not run (${oneLine(await whyNot(t, found.path))})`, 'Install it or pass --python PATH');
 }
 
 /** Why an interpreter does not tell its version (a pyenv shim of an inactive version, a broken install). */
 async function whyNot(t: Transport, path: string): Promise<string> {
   try {
     const r = await t.run([path, '-c', VERSION_CODE], { timeoutMs: 15_000 });
-    const said = r.stderr.trim().split('\n').pop() ?? '';
+    // the first line says what went wrong (a pyenv shim: "pyenv: python3.5: command not found"); later ones are advice
+    const said = r.stderr.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
     return r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}${said ? `: ${said}` : ''}`;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code ?? String(e);
   }
 }
 
+/** One printable line: whitespace runs and control characters (a terminal's escapes) become one space. */
 function oneLine(s: string): string {
-  const line = s.replace(/\s+/g, ' ').trim();
+  // eslint-disable-next-line no-control-regex
+  const line = s.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }

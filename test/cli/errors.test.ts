@@ -86,6 +86,24 @@ describe('refscope run, bad input', () => {
     expect(readdirSync(d)).toEqual([]);
   });
 
+  it('an interpreter that is there but does not run: its path and the first line of its error, escapes removed, exit 2', async () => {
+    const d = cwd('brokenpython');
+    // what a pyenv shim of an inactive version says (the advice comes last), plus a terminal escape
+    const shim = join(d, 'python3.5');
+    writeFileSync(shim, [
+      '#!/bin/sh',
+      "printf 'pyenv: python3.5: command not found\\033]52;c;aGk=\\007\\n\\nThe `python3.5\\x27 command exists in these Python versions:\\n  3.5.10\\n' >&2",
+      "printf 'Note: See pyenv help global for tips on allowing both\\n      python2 and python3 to be found at the same time.\\n' >&2",
+      'exit 127', ''].join('\n'), { mode: 0o755 });
+    const r = await runCli(['run', '--local', '--python', shim, '--', join(APPS, 'quiet.py')], { cwd: d });
+    expect(r.code).toBe(2);
+    const line = oneLine(r.stderr);
+    expect(line).toContain(`'${shim}' (${shim}) does not run (exit 127: pyenv: python3.5: command not found`);
+    expect(line).not.toContain('same time');
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
+    expect(readdirSync(d)).toEqual(['python3.5']);
+  });
+
   it('--out that already holds files: exit 2, and the files are untouched', async () => {
     const d = cwd('nonempty');
     mkdirSync(join(d, 'runs'));
