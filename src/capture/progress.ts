@@ -10,12 +10,19 @@ export interface ProgressSnapshot {
   rssKiB: number | null;
   /** marks per second (all mark names together) over the last few seconds */
   marksPerSecond: number | null;
-  /** the type whose live count grew most from the first census to the newest */
+  /**
+   * the type whose live count grew most over the recent window (the censuses of the last
+   * GROWTH_WINDOW_S seconds): a type that grew during the start-up and is flat since is not
+   * shown as growing
+   */
   topGrowth: { type: string; delta: number } | null;
   records: number;
 }
 
 const RATE_WINDOW_S = 5;
+export const GROWTH_WINDOW_S = 10;
+/** censuses kept for the window (a fast start makes many in a few seconds) */
+const GROWTH_CENSUSES = 12;
 
 const totalMarks = (m: Record<string, number>): number => Object.values(m).reduce((a, b) => a + b, 0);
 
@@ -25,7 +32,7 @@ export class Progress {
   records = 0;
   private rssKiB: number | null = null;
   private samples: { t: number; marks: number }[] = [];
-  private firstCensus: Map<string, number> | null = null;
+  private recent: { t: number; counts: Map<string, number> }[] = [];
   private topGrowth: ProgressSnapshot['topGrowth'] = null;
 
   readonly onRecord = (r: ProbeRecord): void => {
@@ -51,13 +58,15 @@ export class Progress {
   };
 
   private census(r: CensusRecord): void {
-    if (!this.firstCensus) {
-      this.firstCensus = new Map(r.types.map(([name, count]) => [name, count]));
-      return;
-    }
+    const counts = new Map(r.types.map(([name, count]) => [name, count]));
+    // the window: the censuses of the last GROWTH_WINDOW_S seconds, at least one before this one
+    while (this.recent.length > 1 && (r.t - this.recent[1]!.t >= GROWTH_WINDOW_S || this.recent.length >= GROWTH_CENSUSES)) this.recent.shift();
+    const base = this.recent[0];
+    this.recent.push({ t: r.t, counts });
+    if (!base) return;
     let best: ProgressSnapshot['topGrowth'] = null;
-    for (const [name, count] of r.types) {
-      const delta = count - (this.firstCensus.get(name) ?? 0);
+    for (const [name, count] of counts) {
+      const delta = count - (base.counts.get(name) ?? 0);
       if (delta > 0 && (!best || delta > best.delta)) best = { type: name, delta };
     }
     this.topGrowth = best;
