@@ -65,7 +65,7 @@ function spawnCollect(cmd: string, args: string[], env: NodeJS.ProcessEnv): Prom
 /** `refscope run --local` on a fixture, as a user types it; the report from --json (or report.json). */
 async function refscope(
   interp: Interp, app: string, appArgs: string[],
-  opts: { json?: boolean; env?: NodeJS.ProcessEnv; appStdoutBytes?: number } = {},
+  opts: { json?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Ran> {
   const json = opts.json ?? true;
   const sessionDir = join(work, `s${++runNo}-${app}-${interp.label}`);
@@ -75,8 +75,8 @@ async function refscope(
   const r = await spawnCollect(process.execPath, args, { ...process.env, ...opts.env });
   let report: Report;
   try {
-    // with --json, stdout is the app's own stdout (if any) followed by the report
-    report = json ? (JSON.parse(r.stdout.subarray(opts.appStdoutBytes ?? 0).toString('utf8')) as Report)
+    // with --json, stdout is the report alone (the app's own output goes to stderr)
+    report = json ? (JSON.parse(r.stdout.toString('utf8')) as Report)
                   : (JSON.parse(readFileSync(join(sessionDir, 'report.json'), 'utf8')) as Report);
   } catch (e) {
     throw new Error(`no JSON report (exit ${r.code}): ${(e as Error).message}\nstdout: ${r.stdout.toString('utf8').slice(0, 500)}\nstderr: ${r.stderr.slice(-1500)}`);
@@ -198,13 +198,15 @@ describe.each(core.map((i) => [i.label, i] as const))('refscope run --local on P
     expect(r.report.suspects.filter((s) => s.confidence >= 0.3), msg).toEqual([]);
   });
 
-  it('noisy_exit: app stdout passes through byte for byte, then the report; exit status 3 in the report', async () => {
+  it('noisy_exit: app stdout passes through byte for byte, then the text report; exit status 3 in the report', async () => {
     const expected = await spawnCollect(interp.path, [join(FIXTURES, 'noisy_exit.py')], process.env);
     expect(expected.code).toBe(3);
     expect(expected.stdout.length).toBeGreaterThan(1_000_000);
 
-    const r = await refscope(interp, 'noisy_exit', [], { appStdoutBytes: expected.stdout.length });
+    // without --json: stdout is the app's own, byte for byte, then the text report
+    const r = await refscope(interp, 'noisy_exit', [], { json: false });
     const app = r.stdout.subarray(0, expected.stdout.length);
+    expect(r.stdout.subarray(expected.stdout.length).toString('utf8'), said(r)).toMatch(/NO LEAK|LEAK|INCONCLUSIVE/);
     expect(app.equals(expected.stdout), `stdout differs from the bare run's ${expected.stdout.length} bytes ` +
       `at byte ${firstDiff(app, expected.stdout)}`).toBe(true);
     expect(r.report.session.exitCode, said(r)).toBe(3);
