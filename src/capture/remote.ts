@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
 import type { Signal, Transport, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
+import { readPidSh } from '../device/pid.js';
 
 // the doctor command and the remote bench find the payload here too: one definition, in device/scripts.ts
 
@@ -151,7 +152,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
 
     async signal(sig: Signal) {
       const name = sig.replace(/^SIG/, '');
-      await t.run(['sh', '-c', 'p=$(cat "$1/pid" 2>/dev/null) && kill -s "$2" "$p"', 'sh', runDir, name], { timeoutMs: 10_000 })
+      await t.run(['sh', '-c', `${readPidSh('"$1"')}; [ -n "$p" ] && kill -s "$2" "$p"`, 'sh', runDir, name], { timeoutMs: 10_000 })
         .catch((e: unknown) => { log.warn({ err: String(e) }, 'could not signal the probe on the device'); });
     },
 

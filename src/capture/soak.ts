@@ -24,6 +24,7 @@ import { pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { Transport } from '../transport/types.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
+import { parsePid, readPidSh } from '../device/pid.js';
 
 
 // ---------------------------------------------------------------- finding the session
@@ -77,7 +78,7 @@ const STATUS = [
   'if [ ! -d "$r" ]; then echo "missing	1"; exit 0; fi',
   // one wc for every segment (a soak can hold thousands): "  SIZE PATH" lines, then a total
   'cd "$r/segments" 2>/dev/null && ls seg-*.jsonl >/dev/null 2>&1 && wc -c seg-*.jsonl | awk \'$2 != "total" { printf "seg\\t%s\\t%s\\n", $2, $1 }\'',
-  'p=$(cat "$r/pid" 2>/dev/null); printf "pid\\t%s\\n" "$p"',
+  `${readPidSh('"$r"')}; printf "pid\\t%s\\n" "$p"`,
   'if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "alive	1"; fi',
   '[ -f "$r/exit" ] && printf "exit\\t%s\\n" "$(cat "$r/exit")"',
   'printf "started\\t%s\\n" "$(cat "$r/started" 2>/dev/null)"',
@@ -102,7 +103,7 @@ export async function deviceRun(t: Transport, runDir: string): Promise<DeviceRun
     switch (k) {
       case 'seg': if (a && SEGMENT_NAME.test(a) && num(b) !== null) run.segments.push({ name: a, size: num(b)! }); break;
       case 'missing': run.missing = true; break;
-      case 'pid': run.pid = num(a); break;
+      case 'pid': run.pid = parsePid(a); break;
       case 'alive': run.alive = true; break;
       case 'exit': run.exit = num(a); break;
       case 'started': run.started = num(a); break;
@@ -362,7 +363,7 @@ export async function startSoak(prep: import('./run.js').PreparedRun, log: impor
 
 /** Ask the app to stop (SIGINT by pid), escalating; resolves once it has ended. */
 export async function stopSoakApp(t: Transport, runDir: string, graceMs = 15_000): Promise<DeviceRun> {
-  const signal = (sig: string) => t.run(['sh', '-c', 'p=$(cat "$1/pid" 2>/dev/null) && kill -s "$2" "$p" 2>/dev/null; exit 0', 'sh', runDir, sig], { timeoutMs: 15_000 });
+  const signal = (sig: string) => t.run(['sh', '-c', `${readPidSh('"$1"')}; [ -n "$p" ] && kill -s "$2" "$p" 2>/dev/null; exit 0`, 'sh', runDir, sig], { timeoutMs: 15_000 });
   let run = await deviceRun(t, runDir);
   for (const sig of ['INT', 'TERM', 'KILL']) {
     if (!run.alive) break;
