@@ -12,6 +12,7 @@ import { reportCommand } from './commands/report.js';
 import { farmCommand } from './commands/farm.js';
 import { soakCommand } from './commands/soak.js';
 import { runCommand } from './commands/run.js';
+import { printable } from '../report/text.js';
 
 function packageVersion(): string {
   try {
@@ -65,12 +66,12 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (e) {
     if (e instanceof RefscopeError) {
-      process.stderr.write(`${e.toLine()}\n`);
+      process.stderr.write(`${printable(e.toLine())}\n`);
       if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
       return e.exitCode;
     }
     const err = e instanceof Error ? e : new Error(String(e));
-    process.stderr.write(`refscope: unexpected error: ${firstLine(err.message)} (run with --verbose for the stack)\n`);
+    process.stderr.write(`refscope: unexpected error: ${printable(firstLine(err.message))} (run with --verbose for the stack)\n`);
     if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
     return ExitCode.usage;
   }

@@ -141,19 +141,3 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
 }
 
 /** The table for people: one row per check, hints under failed and warned ones. */
-export function renderDoctor(r: DoctorResult, color: boolean): string {
-  const mark: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'warn', fail: 'FAIL', skip: 'skip' };
-  const paint = (s: CheckStatus, text: string): string => {
-    if (!color) return text;
-    const code = s === 'ok' ? 32 : s === 'warn' ? 33 : s === 'fail' ? 31 : 90;
-    return `\u001b[${code}m${text}\u001b[0m`;
-  };
-  const width = Math.max(...r.checks.map((c) => c.name.length));
-  const lines = [`refscope doctor ${r.device}`];
-  for (const c of r.checks) {
-    lines.push(`  ${paint(c.status, mark[c.status])}  ${c.name.padEnd(width)}  ${c.detail}`);
-    if (c.hint && c.status !== 'ok') lines.push(`        ${' '.repeat(width)}  fix: ${c.hint}`);
-  }
-  lines.push(r.ok ? 'A run will work.' : 'A run will not work until the failed checks are fixed.');
-  return lines.join('\n') + '\n';
-}

@@ -104,6 +104,16 @@ describe('refscope run, bad input', () => {
     expect(readdirSync(d)).toEqual(['python3.5']);
   });
 
+  it('strings from outside (a device, an argument) reach the terminal escaped: no OSC or CSI sequence gets through an error line', async () => {
+    const d = cwd('escapes');
+    const evil = 'py\u001b]52;c;aGk=\u0007\u001b[2J\u009b31m\u202eon';
+    const r = await runCli(['run', '--local', '--python', evil, '--', join(APPS, 'quiet.py')], { cwd: d });
+    expect(r.code).toBe(2);
+    const line = oneLine(r.stderr);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(line).toContain('py\\x1b]52;c;aGk=\\x07\\x1b[2J\\x9b31m\\u202eon');
+  });
+
   it('--out that already holds files: exit 2, and the files are untouched', async () => {
     const d = cwd('nonempty');
     mkdirSync(join(d, 'runs'));

@@ -2,6 +2,7 @@
  * `refscope farm run|schedule|merge FARM_FILE`: many devices from one inventory.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { printable } from '../../report/text.js';
 
 interface FarmArgs {
   farm: string;
@@ -13,7 +14,7 @@ interface FarmArgs {
   'max-runs'?: number;
 }
 
-const say = (line: string): void => { process.stderr.write(`${line}\n`); };
+const say = (line: string): void => { process.stderr.write(`${printable(line)}\n`); };
 
 function common<T>(y: Argv<T>): Argv<T & FarmArgs> {
   return y

@@ -7,6 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL } from '../../capture/probe.js';
 import { RefscopeError } from '../../errors.js';
 import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
+import { printable } from '../../report/text.js';
 
 export interface RunArgs extends ConnectArgs {
   push?: string;
@@ -135,7 +136,7 @@ async function runWith(
   const handle = await startRun(prep, log, { ttySize });
   // from here on nothing awaits before the signal handlers are in place
   const live = LiveLine.for(process.stderr);
-  const say = (line: string) => { live?.clear(); process.stderr.write(`refscope: ${line}\n`); };
+  const say = (line: string) => { live?.clear(); process.stderr.write(`refscope: ${printable(line)}\n`); };
 
   // Ctrl-C: the first reaches the app and we wait; the second kills it; a third leaves at once
   let userInterrupts = 0;

@@ -8,6 +8,7 @@ import { ExitCode, RefscopeError } from '../../errors.js';
 import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 import { shown } from './run.js';
 import { DURATION_HINT, parseDuration } from '../../duration.js';
+import { printable } from '../../report/text.js';
 
 interface SoakArgs extends ConnectArgs {
   device: string;
@@ -31,7 +32,7 @@ interface StartArgs extends SoakArgs {
   '--'?: (string | number)[];
 }
 
-const say = (line: string): void => { process.stderr.write(`refscope: ${line}\n`); };
+const say = (line: string): void => { process.stderr.write(`refscope: ${printable(line)}\n`); };
 
 function common<T>(y: Argv<T>): Argv<T & SoakArgs> {
   return connectOptions(y
