@@ -130,12 +130,55 @@ export async function deploy(
   return { dir, hash: payload.hash, bytesSent: r.bytesSent, roundTrips: 2 };
 }
 
-/** The device folder for refscope's files: --device-dir, or ~/.refscope of the login user. */
+// $1 = the device folder. Creates it (and any missing parent) private to the login user,
+// then checks that it is a folder the login user owns that nobody else can write: another
+// user who could write there could plant a probe folder that a later run would execute.
+// Prints "ok", or one of "notdir", "owner UID ME", "mode MODE", "mkdir WHY".
+const ENSURE_DIR = [
+  'd="$1"',
+  'if [ ! -e "$d" ]; then err=$( (umask 077 && mkdir -p "$d") 2>&1) || { printf "mkdir %s\\n" "$err"; exit 0; }; fi',
+  'if [ ! -d "$d" ]; then echo notdir; exit 0; fi',
+  // the folder itself, through a symbolic link (a home on a memory card) when it is one
+  'set -- $(ls -ldn "$d/" 2>/dev/null)',
+  'me=$(id -u)',
+  'if [ "$3" != "$me" ]; then printf "owner %s %s\\n" "$3" "$me"; exit 0; fi',
+  'case "$1" in ?????w*|????????w*) printf "mode %s\\n" "$1"; exit 0 ;; esac',
+  'echo ok',
+].join('\n');
+
+/**
+ * The device folder for refscope's files: --device-dir (relative: under the login user's
+ * home), or ~/.refscope; created 0700 when missing, and refused when the login user does
+ * not own it or others may write it (the message names the fix). No fallback: a login
+ * without a home must say where, with --device-dir.
+ */
 export async function resolveDeviceDir(t: Transport, requested?: string): Promise<string> {
-  if (requested && requested.startsWith('/')) return requested;
-  const r = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
-  const home = r.stdout.trim() || '/tmp';
-  return posix.join(home, requested ?? '.refscope');
+  let dir: string;
+  if (requested && requested.startsWith('/')) dir = requested;
+  else {
+    const r = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
+    const home = r.stdout.trim();
+    if (r.code !== 0 || !home.startsWith('/')) {
+      throw new RefscopeError('ERR_DEVICE', `the login user on ${t.device} has no home folder ($HOME is ${home ? `'${home.slice(0, 200)}'` : 'empty'})`,
+        'Pass --device-dir with an absolute folder that user owns');
+    }
+    dir = posix.join(home, requested ?? '.refscope');
+  }
+  const r = await t.run(['sh', '-c', ENSURE_DIR, 'sh', dir], { timeoutMs: 15_000 });
+  const said = r.stdout.trim().split('\n')[0] ?? '';
+  if (said === 'ok') return dir;
+  const fix = 'Pass --device-dir with a folder the login user owns that only it can write (refscope creates a missing one 0700)';
+  if (said.startsWith('owner ')) {
+    const [, uid, me] = said.split(' ');
+    throw new RefscopeError('ERR_DEVICE', `the device folder ${dir} on ${t.device} belongs to user ${uid}, not to the login user (${me})`, fix);
+  }
+  if (said.startsWith('mode ')) {
+    throw new RefscopeError('ERR_DEVICE', `the device folder ${dir} on ${t.device} can be written by other users (${said.slice(5, 20)})`,
+      `Run chmod go-w ${dir} on the device, or ${fix.charAt(0).toLowerCase()}${fix.slice(1)}`);
+  }
+  if (said === 'notdir') throw new RefscopeError('ERR_DEVICE', `the device folder ${dir} on ${t.device} is not a folder`, fix);
+  if (said.startsWith('mkdir ')) throw deviceDirError(dir, said.slice(6), t.device);
+  throw new RefscopeError('ERR_DEVICE', `could not check the device folder ${dir} on ${t.device} (${(r.stderr.trim() || `exit ${r.code}`).slice(0, 200)})`, `Try: refscope doctor ${t.device}`);
 }
 
 /** A label for an app folder sent with --push: its base name, made safe. */

@@ -164,7 +164,7 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       const full = join(device.root, 'full');
       mkdirSync(full);
       // mounted before the server starts, so dropbear's own mount namespace has it too
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', full]); // private: a world-writable device dir is refused
       let server: RigServer | null = null;
       let home = '';
       try {
