@@ -94,6 +94,17 @@ async function checkTarget(req: RunRequest): Promise<void> {
   if (!st.isFile()) throw new RefscopeError('ERR_INPUT', `script '${first}' is not a file`, 'Name the .py file to run');
 }
 
+/** --push names this machine's app folder: it must be one (a file or nothing is the user's slip, not a bug). */
+async function checkPush(req: RunRequest): Promise<void> {
+  const push = req.remote?.push;
+  if (push === undefined) return;
+  const st = await stat(resolve(req.cwd, push)).catch(() => null);
+  if (!st) throw new RefscopeError('ERR_INPUT', `--push ${push}: no such folder here`, 'Give the folder that holds the app, e.g. --push ./myapp');
+  if (!st.isDirectory()) {
+    throw new RefscopeError('ERR_INPUT', `--push ${push} is a file, not a folder`, `Give the folder that holds it: --push ${push.includes('/') ? push.slice(0, push.lastIndexOf('/')) || '/' : '.'}`);
+  }
+}
+
 /** Check every input; write nothing. */
 export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRun> {
   checkNumbers(req);
@@ -101,6 +112,7 @@ export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRu
   let python: PythonInfo;
   if (req.onDevice) {
     if (req.command[0] === undefined) throw usage('name the app to run after --', 'For example: refscope run n810 -- /usr/share/app/main.py');
+    await checkPush(req);
     remote = await prepareRemote(req.transport, req.command, { ...req.remote, python: req.python },
       (m, f) => log?.logger.info(f ?? {}, m));
     python = remote.python;

@@ -113,6 +113,16 @@ for (const py of interps) {
       expect(readdirSync(join(device.home, '.refscope', 'runs'))).toEqual([]);
     });
 
+    it('--push that names a file or nothing is an input error naming the fix, before anything is sent', async () => {
+      for (const [push, re] of [[join(ROOT, 'test', 'fixtures', 'callbacks.py'), /--push .*callbacks\.py is a file, not a folder/], ['/no/such/folder', /--push \/no\/such\/folder: no such folder here/]] as const) {
+        const err = await prepareRun(request(t, work, 'pushfile', ['fixtures/callbacks.py'], { remote: { push } }), await createLog({ verbose: false }))
+          .catch((e: unknown) => e as Error & { exitCode?: number });
+        expect(err.message).toMatch(re);
+        expect(err.exitCode).toBe(2);
+      }
+      expect(existsSync(join(work, 'pushfile'))).toBe(false);
+    });
+
     it('a script missing on the device is an input error naming the device, and writes nothing', async () => {
       const err = await prepareRun(request(t, work, 'missing', ['/no/such/app.py'], { remote: {} }), await createLog({ verbose: false }))
         .catch((e: unknown) => e as Error & { exitCode?: number });
