@@ -396,7 +396,7 @@ export class SshTransport implements Transport {
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 30_000);
     ch.end(opts.input ?? '');
-    const st = await exited;
+    const st = await settleBy(exited, () => timedOut);
     clearTimeout(timer);
     return {
       ...st, timedOut,
@@ -417,7 +417,7 @@ export class SshTransport implements Transport {
     input.pipe(ch);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 120_000);
-    const st = await exited;
+    const st = await settleBy(exited, () => timedOut);
     clearTimeout(timer);
     return { ...st, timedOut, bytesSent, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }
@@ -436,6 +436,30 @@ export class SshTransport implements Transport {
  * null; so does a connection that dies under the channel (`ended` settles), which ssh2
  * does not always report on the channel itself.
  */
+/** After a command's deadline closed its channel: how long to wait for the server to confirm. */
+export const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * The channel's exit, or, once its deadline has passed (`late()`), no later than
+ * CLOSE_GRACE_MS after: a server need not confirm a close while the command still runs
+ * (OpenSSH does not), and a deadline must settle the operation, not wait on the device.
+ */
+function settleBy(exited: Promise<ExitStatus>, late: () => boolean): Promise<ExitStatus> {
+  return new Promise((resolve) => {
+    let poll: NodeJS.Timeout | null = null;
+    void exited.then((st) => { if (poll) clearInterval(poll); resolve(st); });
+    let lateSince = 0;
+    poll = setInterval(() => {
+      if (!late()) return;
+      lateSince = lateSince || Date.now();
+      if (Date.now() - lateSince >= CLOSE_GRACE_MS) {
+        clearInterval(poll!);
+        resolve({ code: null, signal: null });
+      }
+    }, 100);
+  });
+}
+
 function channelExit(ch: ClientChannel, ended: Promise<unknown>): Promise<ExitStatus> {
   return new Promise((resolve) => {
     let status: ExitStatus | null = null;

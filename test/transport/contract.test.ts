@@ -111,6 +111,17 @@ for (const [name, why, make] of subjects) {
       }
     });
 
+    it('settles a command at its deadline even when it ignores the hangup and the server never confirms the close', async () => {
+      const t0 = Date.now();
+      const r = await t.run(['sh', '-c', 'trap "" HUP INT TERM PIPE; sleep 17'], { timeoutMs: 1000 });
+      const took = Date.now() - t0;
+      expect(r.timedOut).toBe(true);
+      expect(r.code).toBeNull();
+      // the deadline, the close's grace (2 s), and room for a busy machine: never the command's 17 s
+      expect(took).toBeLessThan(9000);
+      await t.run(['sh', '-c', 'pkill -f "sleep 17" 2>/dev/null; exit 0']).catch(() => undefined);
+    });
+
     it('is alive until closed', async () => {
       const own = await s.open();
       expect(own.alive).toBe(true);
