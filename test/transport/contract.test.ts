@@ -98,8 +98,10 @@ for (const [name, why, make] of subjects) {
       // held: each command's open confirmation, exit status and close reach us in one read and are
       // handled in one go; none may be lost
       for (let round = 0; round < 5; round++) {
-        const runs = Array.from({ length: 6 }, (_, i) => t.run(['sh', '-c', `exit ${i}`], { timeoutMs: 30_000 }));
-        const spawns = Array.from({ length: 2 }, () => t.spawn(['sh', '-c', 'echo out; exit 3']));
+        // a connection per round: a server may count a round's sessions a while after they closed
+        const c = await s.open();
+        const runs = Array.from({ length: 6 }, (_, i) => c.run(['sh', '-c', `exit ${i}`], { timeoutMs: 30_000 }));
+        const spawns = Array.from({ length: 2 }, () => c.spawn(['sh', '-c', 'echo out; exit 3']));
         const until = Date.now() + 300;
         while (Date.now() < until) { /* busy: nothing is read from the socket meanwhile */ }
         const got = await Promise.all(runs);
@@ -108,6 +110,7 @@ for (const [name, why, make] of subjects) {
           p.stdout?.resume();
           expect(await p.exited).toEqual({ code: 3, signal: null });
         }
+        await c.close();
       }
     });
 
