@@ -13,6 +13,7 @@ import { constants as osConstants } from 'node:os';
 import type {
   ExitStatus, PipeOptions, PipeResult, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
 } from './types.js';
+import { BoundedOutput } from './types.js';
 
 const DEFAULT_RUN_TIMEOUT_MS = 30_000;
 const DEFAULT_PIPE_TIMEOUT_MS = 120_000;
@@ -63,21 +64,26 @@ export class LocalTransport implements Transport {
       const child = spawnChild(file, args, {
         cwd: opts.cwd ?? this.home, env: this.envFor(opts.env), shell: false, stdio: ['pipe', 'pipe', 'pipe'],
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      const out = new BoundedOutput();
+      const err = new BoundedOutput();
       let timedOut = false;
+      let overflow = false;
       const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS);
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      const onData = (o: BoundedOutput) => (b: Buffer) => {
+        if (!o.add(b) && !overflow) { overflow = true; child.kill('SIGKILL'); }
+      };
+      child.stdout.on('data', onData(out));
+      child.stderr.on('data', onData(err));
       child.stdin.on('error', () => { /* the process may not read its stdin */ });
       child.stdin.end(opts.input ?? '');
       child.once('error', (e) => { clearTimeout(timer); reject(e); });
       child.once('close', (code, signal) => {
         clearTimeout(timer);
         resolve({
-          code, signal, timedOut,
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
+          code: overflow ? null : code, signal, timedOut,
+          stdout: out.text(),
+          stderr: err.text(),
+          ...(overflow ? { overflow } : {}),
         });
       });
     });

@@ -19,6 +19,7 @@ import type { DeviceTarget } from './target.js';
 import type {
   ExitStatus, PipeOptions, PipeResult, RunOptions, RunResult, Signal, SpawnOptions, Transport, TransportProcess,
 } from './types.js';
+import { BoundedOutput } from './types.js';
 
 const { Client, utils } = ssh2;
 
@@ -389,19 +390,23 @@ export class SshTransport implements Transport {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const { ch, exited } = await this.exec(SshTransport.commandLine(argv, opts.cwd, opts.env), false);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    ch.on('data', (b: Buffer) => out.push(b));
-    ch.stderr.on('data', (b: Buffer) => err.push(b));
+    const out = new BoundedOutput();
+    const err = new BoundedOutput();
+    let overflow = false;
+    const onData = (o: BoundedOutput) => (b: Buffer) => {
+      if (!o.add(b) && !overflow) { overflow = true; ch.close(); }
+    };
+    ch.on('data', onData(out));
+    ch.stderr.on('data', onData(err));
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ch.close(); }, opts.timeoutMs ?? 30_000);
     ch.end(opts.input ?? '');
-    const st = await settleBy(exited, () => timedOut);
+    const st = await settleBy(exited, () => timedOut || overflow);
     clearTimeout(timer);
     return {
-      ...st, timedOut,
-      stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
+      ...(overflow ? { code: null, signal: null, overflow } : st), timedOut,
+      stdout: out.text(),
+      stderr: err.text(),
     };
   }
 

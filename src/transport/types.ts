@@ -62,6 +62,36 @@ export interface RunResult extends ExitStatus {
   stderr: string;
   /** true when `timeoutMs` passed and the process was killed */
   timedOut: boolean;
+  /**
+   * true when the command wrote more than MAX_RUN_OUTPUT on stdout or stderr: it was ended
+   * there (code null) and only the first MAX_RUN_OUTPUT bytes of each are kept. A device's
+   * answer to one of refscope's commands is small; endless output is a fault, not memory to spend.
+   */
+  overflow?: boolean;
+}
+
+/** The most `run` keeps of a command's stdout, and of its stderr. */
+export const MAX_RUN_OUTPUT = 4 * 1024 * 1024;
+
+/** Collects a stream's chunks up to MAX_RUN_OUTPUT; `add` returns false once past it. */
+export class BoundedOutput {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  over = false;
+  add(b: Buffer): boolean {
+    if (this.over) return false;
+    const room = MAX_RUN_OUTPUT - this.size;
+    if (b.length > room) {
+      this.chunks.push(b.subarray(0, room));
+      this.size = MAX_RUN_OUTPUT;
+      this.over = true;
+      return false;
+    }
+    this.chunks.push(b);
+    this.size += b.length;
+    return true;
+  }
+  text(): string { return Buffer.concat(this.chunks).toString('utf8'); }
 }
 
 export interface RunOptions {

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalTransport } from '../../src/transport/local.js';
 import { SshTransport } from '../../src/transport/ssh.js';
-import type { Transport } from '../../src/transport/types.js';
+import { MAX_RUN_OUTPUT, type Transport } from '../../src/transport/types.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';
 import { rigEnv } from '../rig/procs.js';
 import { serverAvailable, startServer, type RigServer, type ServerKind } from '../rig/servers.js';
@@ -123,6 +123,16 @@ for (const [name, why, make] of subjects) {
       // the deadline, the close's grace (2 s), and room for a busy machine: never the command's 17 s
       expect(took).toBeLessThan(9000);
       await t.run(['sh', '-c', 'pkill -f "sleep 17" 2>/dev/null; exit 0']).catch(() => undefined);
+    });
+
+    it('ends a command that writes without end at the output cap, keeping the first MAX_RUN_OUTPUT bytes (host memory stays bounded)', async () => {
+      const r = await t.run(['sh', '-c', 'trap "" PIPE; yes refscope-flood'], { timeoutMs: 60_000 });
+      expect(r.overflow).toBe(true);
+      expect(r.code).toBeNull();
+      expect(r.stdout.length).toBe(MAX_RUN_OUTPUT);
+      expect(r.stdout.startsWith('refscope-flood\n')).toBe(true);
+      expect(r.timedOut).toBe(false);
+      await t.run(['sh', '-c', 'pkill -f "yes refscope-flood" 2>/dev/null; exit 0']).catch(() => undefined);
     });
 
     it('is alive until closed', async () => {
