@@ -2,7 +2,7 @@
  * `refscope doctor DEVICE`: what the device has and what will work, as a table of checks,
  * each with a fix hint. A run would work when no check failed.
  */
-import type { RefscopeError } from '../errors.js';
+import { RefscopeError } from '../errors.js';
 import { checkConnection } from '../transport/check.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { deploy, resolveDeviceDir } from './deploy.js';
@@ -89,9 +89,14 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
       ? { name: '/proc', status: 'ok', detail: 'readable (RSS from /proc/self/statm)' }
       : { name: '/proc', status: 'warn', detail: 'not readable: no RSS samples', hint: 'Mount /proc on the device for memory figures' });
 
-    const baseDir = await resolveDeviceDir(t, opts.deviceDir);
-    const space = (await t.run(['sh', '-c', SPACE, 'sh', baseDir], { timeoutMs: 30_000 })).stdout.trim();
-    if (space === 'unwritable') {
+    // a device folder refscope must refuse (another user's, writable by others, no home) is a failed check, not the end of the doctor
+    const resolved = await resolveDeviceDir(t, opts.deviceDir).catch((e: unknown) => e);
+    const baseDir = typeof resolved === 'string' ? resolved : '';
+    const space = baseDir ? (await t.run(['sh', '-c', SPACE, 'sh', baseDir], { timeoutMs: 30_000 })).stdout.trim() : '';
+    if (!baseDir) {
+      if (!(resolved instanceof RefscopeError)) throw resolved;
+      add({ name: 'device dir', status: 'fail', detail: resolved.message, ...(resolved.hint ? { hint: resolved.hint } : {}) });
+    } else if (space === 'unwritable') {
       add({ name: 'device dir', status: 'fail', detail: `${baseDir} is not writable`, hint: 'Pass --device-dir with a folder the login user can write' });
     } else {
       const kib = Number(space);

@@ -57,7 +57,8 @@ describe.skipIf(why !== null)(`terminal authentication on openssh${why ? ` (skip
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'correct horse', '-f', key]);
     server.authorize(readFileSync(`${key}.pub`, 'utf8'));
     writeFileSync(join(home, '.ssh', 'config'), `Host rigdev\n  HostName 127.0.0.1\n  Port ${server.port}\n  User root\n  IdentityFile ${key}\n`);
-    const term = await startCliPty(['doctor', 'rigdev', '--json'], { env: { HOME: home, SSH_AUTH_SOCK: '' } });
+    // root's own device folder: the shared home's ~/.refscope belongs to the password user, and refscope refuses another user's
+    const term = await startCliPty(['doctor', 'rigdev', '--device-dir', '.refscope-root', '--json'], { env: { HOME: home, SSH_AUTH_SOCK: '' } });
     try {
       await term.waitFor(/Enter passphrase for key '.*id_locked': $/, 30_000);
       term.write('correct horse\r');
