@@ -440,6 +440,8 @@ function marksPerSecond(series: Series): number {
  * referrer at all (the probe's mark of a C leak).
  */
 const REFS_PER_NEW_OBJECT = 16;
+/** The types of class objects (new-style, and old-style on Python 2). */
+const CLASS_TYPES = new Set(['type', 'classobj']);
 
 function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[], series: Series): void {
   const lead = objects.find((o) => !o.dependsOn && o.kind === 'object-growth');
@@ -451,7 +453,10 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
     const rate = perMark ? s.perMark?.value ?? Infinity : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
     const { total, none } = referenceCounts(s.type ? series.referrers.get(s.type) : undefined);
-    if (total > 0 && none * 2 > total) continue;
+    // classes: every new instance of a heap type holds a reference to its class (Python 3), which
+    // a referrer walk of a sampled class may not see; at most one per new object is just that
+    const ownClassRefs = CLASS_TYPES.has(s.type ?? '') && rate <= 1.2 * newObjects;
+    if (total > 0 && none * 2 > total && !ownClassRefs) continue;
     s.dependsOn = lead.type;
     s.confidence = round2(s.confidence * DEPENDENT_FACTOR);
     s.score = 0; // references the new objects hold pin nothing new: after every other suspect
