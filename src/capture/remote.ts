@@ -12,7 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
 import { collectPayload, deploy, pushName, resolveDeviceDir, type DeployResult } from '../device/deploy.js';
 import { discoverPython } from '../device/discover.js';
-import { PULL_IDLE_MS, pullTar } from '../device/pull.js';
+import { pullFailure, pullTar } from '../device/pull.js';
 import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sampler.js';
 import { FOLLOW_FILE, LAUNCH_FILE, PROBE_FILE, probePayload } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
@@ -181,8 +181,7 @@ async function pullSegments(t: Transport, runDir: string, localDir: string, onBy
     files++;
   }, onBytes);
   if (r.code !== 0) {
-    const why = r.broken !== null ? `the device sent a broken archive: ${r.broken}` : r.stalled ? `the device sent nothing for ${PULL_IDLE_MS / 1000} s` : r.stderr || `tar exit ${r.code}`;
-    throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${why})`,
+    throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${pullFailure(r)})`,
       `They stay on the device in ${runDir}`);
   }
   return files;

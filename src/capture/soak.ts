@@ -20,7 +20,7 @@ import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
 import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic, writeFilesAtomic } from '../session/store.js';
-import { PULL_IDLE_MS, pullTar } from '../device/pull.js';
+import { pullFailure, pullTar } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { Transport } from '../transport/types.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
@@ -151,8 +151,7 @@ async function fetchTar(t: Transport, dir: string, names: string[], onFile: (nam
     async (name, data) => { if (SEGMENT_NAME.test(name)) await onFile(name, data); });
   if (r.code !== 0) {
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
-    const why = r.broken !== null ? `the device sent a broken archive: ${r.broken}` : r.stalled ? `the device sent nothing for ${PULL_IDLE_MS / 1000} s` : r.stderr || `tar exit ${r.code}`;
-    throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (${why})`, 'Collect again: nothing is lost');
+    throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (${pullFailure(r)})`, 'Collect again: nothing is lost');
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
-import type { Transport } from '../transport/types.js';
+import { BoundedOutput, type Transport } from '../transport/types.js';
 
 export interface PullResult {
   code: number | null;
@@ -58,12 +58,11 @@ export async function pullTar(
     // once given up, the unpacking's own end (a destroyed stream) is not the device's fault
     if (ours === null && !givenUp) broken = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
   });
-  const errText: Buffer[] = [];
-  proc.stderr?.on('data', (b: Buffer) => errText.push(b));
+  const errText = new BoundedOutput();
   let received = 0;
   let lastData = Date.now();
   proc.stdout!.on('data', (b: Buffer) => { received += b.length; lastData = Date.now(); onBytes?.(received); });
-  proc.stderr?.on('data', () => { lastData = Date.now(); });
+  proc.stderr?.on('data', (b: Buffer) => { errText.add(b); lastData = Date.now(); });
   proc.stdout!.pipe(ex);
   const st = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     const watch = setInterval(() => {
@@ -89,5 +88,12 @@ export async function pullTar(
     proc.kill('SIGKILL');
     throw ours;
   }
-  return { code: stalled || broken !== null ? null : st.code, stderr: Buffer.concat(errText).toString().trim(), files, stalled, broken };
+  return { code: stalled || broken !== null ? null : st.code, stderr: errText.text().trim(), files, stalled, broken };
+}
+
+/** Why a pull failed, in words for its error message. */
+export function pullFailure(r: PullResult): string {
+  if (r.broken !== null) return `the device sent a broken archive: ${r.broken}`;
+  if (r.stalled) return `the device sent nothing for ${PULL_IDLE_MS / 1000} s`;
+  return r.stderr || `tar exit ${r.code}`;
 }
