@@ -499,6 +499,18 @@ export function risesForHalf(kib: Float64Array): number {
 }
 
 
+/** The running maximum of a series: its high-water mark at each point. */
+export function highWater(kib: Float64Array): Float64Array {
+  const out = new Float64Array(kib.length);
+  let top = -Infinity;
+  for (let i = 0; i < kib.length; i++) out[i] = top = Math.max(top, kib[i]!);
+  return out;
+}
+
+/**
+ * The share of the window (along marks or seconds) that the steepest rises making half of
+ * all its rises span.
+ */
 export function riseSpanShare(along: Float64Array, kib: Float64Array): number {
   const steps: Array<[rate: number, rise: number, span: number]> = [];
   let total = 0;
@@ -563,9 +575,13 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
   const lateUnexplained = f.lateSlope * 1024 - explained;
   if ((lateUnexplained * f.span) / 2 / 1024 < NATIVE_MIN_NET_KIB / 2) return null;
   // a leak adds a little at every sample; the allocator moves RSS in a few big jumps (a new
-  // arena, the heap's top, a trim undone): half of the rise must take many of the rises
+  // arena, the heap's top, a trim undone): half of the rise must take many of the rises.
+  // Judged on the window's high-water mark: memory the process gave back and took again
+  // (garbage freed in bursts, a pool that fills and empties) is not new, only what rises
+  // above the highest RSS seen before is; a leak keeps setting new highs, a saw-tooth whose
+  // troughs creep up while the allocator fragments sets one at a few of its peaks
   const along = f.perMark && x ? x : t;
-  const w = kib.subarray(f.skip);
+  const w = highWater(kib.subarray(f.skip));
   if (riseSpanShare(along.subarray(f.skip), w) < NATIVE_MIN_SPAN_SHARE && risesForHalf(w) < NATIVE_MIN_STEPS) return null;
   const share = Math.min(1, unexplained / (s.slope * 1024));
   const confidence = round2(growthConfidence(f, 1, RSS_FLOOR_KIB) * share);
