@@ -6,11 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { probePath } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
 
-/** The probe's version from its `PROBE_VERSION = '…'` line; throws when the probe is missing. */
 /** The sampling a run uses unless told otherwise (`--interval`, `--census-budget`): the defaults. */
 export const DEFAULT_INTERVAL = 1;
 export const DEFAULT_CENSUS_BUDGET = 0.02;
+/** The largest --segment-kib refscope accepts: a segment file is at most this much plus one record line. */
+export const MAX_SEGMENT_KIB = 16 * 1024;
 
+/** The probe's version from its `PROBE_VERSION = '…'` line; throws when the probe is missing. */
 export async function readProbeVersion(path = probePath()): Promise<string | null> {
   let text: string;
   try {

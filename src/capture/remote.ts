@@ -7,6 +7,7 @@
  * Only once every segment is written and fsynced on this machine is the run folder
  * removed from the device.
  */
+import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
@@ -17,7 +18,9 @@ import { deploySampler, samplerArgv, type SamplerChoice } from '../device/sample
 import { FOLLOW_FILE, LAUNCH_FILE, PROBE_FILE, probePayload } from '../device/scripts.js';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
+import { LineSplitter } from '../session/lines.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../session/reader.js';
+import { commitTemps, SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
 import type { Signal, Transport, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
 import { readPidSh } from '../device/pid.js';
@@ -48,6 +51,10 @@ export interface RemoteSetup {
 }
 
 const SEG_NAME = /^seg-\d{6}\.jsonl$/;
+/** Bytes of the live stream queued for writing at most, before the stream is paused. */
+const FOLLOW_BACKLOG = 8 * 1024 * 1024;
+/** What a queued line costs besides its bytes (its promise), so that a flood of empty lines counts too. */
+const LINE_OVERHEAD = 64;
 /** the probe's segments and the native sampler's (nseg-*, collected at the end only) */
 const ANY_SEG_NAME = /^n?seg-\d{6}\.jsonl$/;
 
@@ -120,9 +127,12 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
           'i=0; while [ ! -d "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exec "$2" "$3" "$1" "$4"',
           'sh', posix.join(runDir, 'segments'), setup.python.path, posix.join(setup.probe.dir, FOLLOW_FILE), posix.join(runDir, 'exit')]);
         let out: WriteStream | null = null;
-        let pending = '';
         const closeOut = () => new Promise<void>((r) => { if (out) out.end(r); else r(); });
-        const onLine = async (line: string): Promise<void> => {
+        const onLine = async (bytes: Buffer | null): Promise<void> => {
+          // a line over the reader's limit was dropped as it came (a probe never writes one);
+          // the segment pulled at the end has the device's file as it is
+          if (bytes === null) { tooLong++; return; }
+          const line = bytes.toString('latin1');
           if (line.startsWith('#')) {
             const [name, offset] = line.slice(1).split(' ');
             if (!name || !SEG_NAME.test(name)) return;
@@ -131,22 +141,31 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
             out = createWriteStream(join(localSegments, name), { flags: Number(offset) > 0 ? 'a' : 'w' });
             return;
           }
-          if (out) { out.write(`${line}\n`, 'latin1'); streamed += line.length + 1; }
+          if (!out) return;
+          streamed += line.length + 1;
+          if (!out.write(`${line}\n`, 'latin1')) await once(out, 'drain');
         };
-        // lines are handled strictly in order: the local copy must be an exact prefix of the device's file
+        // lines are handled strictly in order (the local copy must be an exact prefix of the
+        // device's file), and no faster than they are written: past FOLLOW_BACKLOG bytes queued,
+        // the stream is paused until the writes catch up (a device cannot fill the host's memory)
         let chain: Promise<void> = Promise.resolve();
-        follower.stdout!.on('data', (b: Buffer) => {
-          pending += b.toString('latin1');
-          let i: number;
-          while ((i = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, i);
-            pending = pending.slice(i + 1);
-            chain = chain.then(() => onLine(line));
-          }
+        let backlog = 0;
+        let tooLong = 0;
+        const stdout = follower.stdout!;
+        const split = new LineSplitter(DEFAULT_MAX_LINE_BYTES, (line) => {
+          const n = (line?.length ?? 0) + LINE_OVERHEAD;
+          backlog += n;
+          chain = chain.then(() => onLine(line)).finally(() => {
+            backlog -= n;
+            if (backlog < FOLLOW_BACKLOG / 2 && stdout.isPaused()) stdout.resume();
+          });
+          if (backlog >= FOLLOW_BACKLOG && !stdout.isPaused()) stdout.pause();
         });
+        stdout.on('data', (b: Buffer) => split.push(b));
         await follower.exited;
         await chain;
         await closeOut();
+        if (tooLong > 0) log.warn({ lines: tooLong }, 'the segment stream sent lines over the line limit; they were dropped');
       })().catch((e: unknown) => { log.warn({ err: String(e) }, 'segment stream ended with an error'); });
     },
 
@@ -172,17 +191,17 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
   };
 }
 
-/** tar the run's segments off the device and write each one durably into `localDir`. */
+/**
+ * tar the run's segments off the device and write each one durably into `localDir`. The files
+ * that arrived whole are kept even when the pull fails (each replaces the streamed prefix of
+ * itself); the device keeps them all until a pull succeeds.
+ */
 async function pullSegments(t: Transport, runDir: string, localDir: string, onBytes?: (received: number) => void): Promise<number> {
-  let files = 0;
-  const r = await pullTar(t, ['tar', '-cf', '-', '-C', runDir, 'segments'], async (name, data) => {
-    if (!ANY_SEG_NAME.test(name)) return;
-    await writeFileAtomic(join(localDir, name), data);
-    files++;
-  }, onBytes);
+  const r = await pullTar(t, ['tar', '-cf', '-', '-C', runDir, 'segments'], { into: localDir, accept: (name) => ANY_SEG_NAME.test(name), onBytes });
+  await commitTemps(localDir, r.files);
   if (r.code !== 0) {
     throw new RefscopeError('ERR_DEVICE', `could not collect the segments from ${t.device}:${runDir} (${pullFailure(r)})`,
       `They stay on the device in ${runDir}`);
   }
-  return files;
+  return r.files.length;
 }

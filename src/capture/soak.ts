@@ -19,8 +19,8 @@ import { join, posix, resolve } from 'node:path';
 import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
-import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, readManifest, updateManifest, writeFileAtomic, writeFilesAtomic } from '../session/store.js';
-import { pullFailure, pullTar } from '../device/pull.js';
+import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, commitTemps, readManifest, removeTemps, updateManifest, writeFileAtomic } from '../session/store.js';
+import { fetchBounded, MAX_ENTRY_BYTES, pullFailure, pullTar, PULL_IDLE_MS, type PulledFile } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { Transport } from '../transport/types.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
@@ -145,26 +145,34 @@ async function removeStaleTemps(dir: string): Promise<void> {
   }
 }
 
-/** tar the named files of `dir` off the device; `onFile` gets each one whole, in order. */
-async function fetchTar(t: Transport, dir: string, names: string[], onFile: (name: string, data: Buffer) => Promise<void>): Promise<void> {
+/**
+ * tar the named segments of `dir` off the device into temp files in `local`; the caller commits
+ * them. A name the archive holds twice keeps its first copy. On failure nothing is kept: the
+ * device still has every segment, and the next collect takes them.
+ */
+async function fetchTar(t: Transport, dir: string, names: string[], local: string): Promise<PulledFile[]> {
   const r = await pullTar(t, ['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names],
-    async (name, data) => { if (SEGMENT_NAME.test(name)) await onFile(name, data); });
+    { into: local, accept: (name) => SEGMENT_NAME.test(name) && names.includes(name) });
   if (r.code !== 0) {
+    await removeTemps(r.files);
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
     throw new RefscopeError('ERR_DEVICE', `could not read the segments in ${dir} on ${t.device} (${pullFailure(r)})`, 'Collect again: nothing is lost');
   }
+  return r.files;
 }
 
-async function fetchFile(t: Transport, path: string): Promise<Buffer> {
-  const proc = await t.spawn(['cat', path]);
-  const chunks: Buffer[] = [];
-  proc.stdout!.on('data', (b: Buffer) => chunks.push(b));
-  const st = await proc.exited;
-  if (st.code !== 0) {
+/** The app's output a soak keeps (app.out, app.err): its last 16 MiB each. */
+const MAX_APP_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** One file of the device whole (at most `maxBytes`); `tail` keeps only its last `maxBytes` instead of failing. */
+async function fetchFile(t: Transport, path: string, maxBytes: number, tail = false): Promise<Buffer> {
+  const r = await fetchBounded(t, tail ? ['tail', '-c', String(maxBytes), path] : ['cat', path], maxBytes);
+  if (r.code !== 0) {
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
-    throw new RefscopeError('ERR_DEVICE', `could not read ${path} on ${t.device}`, 'Collect again: nothing is lost');
+    const why = r.tooBig ? `: it is over ${maxBytes} bytes` : r.stalled ? `: the device sent nothing for ${PULL_IDLE_MS / 1000} s` : '';
+    throw new RefscopeError('ERR_DEVICE', `could not read ${path} on ${t.device}${why}`, 'Collect again: nothing is lost');
   }
-  return Buffer.concat(chunks);
+  return r.data;
 }
 
 export interface CollectResult {
@@ -207,17 +215,16 @@ export async function collectSoak(t: Transport, sessionDir: string, soak: SoakIn
     }
     await removeStaleTemps(local);
     if (closedToFetch.length > 0) {
-      const batch: { name: string; data: Buffer }[] = [];
-      await fetchTar(t, posix.join(soak.runDir, 'segments'), closedToFetch, async (name, data) => {
-        batch.push({ name, data });
-        bytes += data.length;
-      });
-      await writeFilesAtomic(local, batch);
-      for (const f of batch) acked.push(f.name);
+      const got = await fetchTar(t, posix.join(soak.runDir, 'segments'), closedToFetch, local);
+      await commitTemps(local, got);
+      for (const f of got) {
+        bytes += f.size;
+        acked.push(f.name);
+      }
     }
     if (open) {
       // the growing segment: keep its whole lines only, a prefix of what the device has
-      const data = await fetchFile(t, posix.join(soak.runDir, 'segments', open.name));
+      const data = await fetchFile(t, posix.join(soak.runDir, 'segments', open.name), MAX_ENTRY_BYTES);
       const whole = data.subarray(0, data.lastIndexOf(10) + 1);
       if (whole.length > Math.max(open.have, 0)) {
         await writeFileAtomic(join(local, open.name), whole);
@@ -225,9 +232,9 @@ export async function collectSoak(t: Transport, sessionDir: string, soak: SoakIn
         partial = open.name;
       }
     }
-    // the app's own output, kept beside the segments (a soak has no terminal)
+    // the app's own output, kept beside the segments (a soak has no terminal): its last 16 MiB
     for (const f of ['app.out', 'app.err']) {
-      const data = await fetchFile(t, posix.join(soak.runDir, f)).catch(() => null);
+      const data = await fetchFile(t, posix.join(soak.runDir, f), MAX_APP_OUTPUT_BYTES, true).catch(() => null);
       if (data) await writeFileAtomic(join(sessionDir, f), data);
     }
     if (acked.length > 0) {

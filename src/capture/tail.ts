@@ -6,7 +6,8 @@
  */
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
+import { LineSplitter, type SplitLine } from '../session/lines.js';
+import { DEFAULT_MAX_LINE_BYTES, MAX_NESTING, nestingWithin } from '../session/reader.js';
 import { toRecord, type ProbeRecord } from '../session/records.js';
 import { bySegmentNumber, SEGMENT_NAME } from '../session/store.js';
 
@@ -14,8 +15,8 @@ const CHUNK = 1 << 20;
 
 interface FileState {
   offset: number;
-  rest: string;
-  decoder: StringDecoder;
+  /** the file's lines, each at most the reader's line limit (a longer one is lost, not gathered) */
+  split: LineSplitter;
 }
 
 export class SegmentTail {
@@ -40,9 +41,8 @@ export class SegmentTail {
     if (this.busy) await this.busy;
     await this.poll();
     for (const st of this.files.values()) {
-      const tail = st.rest + st.decoder.end();
-      if (tail.trim() !== '') this.line(tail, true);
-      st.rest = '';
+      const tail = st.split.end();
+      if (tail !== undefined) this.line(tail, true);
     }
     return this.lost;
   }
@@ -57,7 +57,7 @@ export class SegmentTail {
     for (const name of names) {
       let st = this.files.get(name);
       if (!st) {
-        st = { offset: 0, rest: '', decoder: new StringDecoder('utf8') };
+        st = { offset: 0, split: new LineSplitter(DEFAULT_MAX_LINE_BYTES, (l) => this.line(l, false)) };
         this.files.set(name, st);
       }
       await this.readFile(join(this.dir, name), st);
@@ -77,19 +77,19 @@ export class SegmentTail {
         const { bytesRead } = await fh.read(buf, 0, CHUNK, st.offset);
         if (bytesRead === 0) break;
         st.offset += bytesRead;
-        const text = st.rest + st.decoder.write(buf.subarray(0, bytesRead));
-        const lines = text.split('\n');
-        st.rest = lines.pop() ?? '';
-        for (const l of lines) this.line(l, false);
+        st.split.push(buf.subarray(0, bytesRead));
       }
     } finally {
       await fh.close();
     }
   }
 
-  private line(text: string, incomplete: boolean): void {
+  private line(bytes: SplitLine, incomplete: boolean): void {
+    // a line longer than the limit was dropped as it came (a probe never writes one)
+    if (bytes === null) { this.lost++; return; }
+    const text = bytes.toString('utf8');
     if (text.trim() === '') return;
-    if (incomplete) { this.lost++; return; }
+    if (incomplete || !nestingWithin(text, MAX_NESTING)) { this.lost++; return; }
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -22,6 +22,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RefscopeError } from '../errors.js';
+import { LineSplitter } from './lines.js';
 import type { Manifest } from './manifest.js';
 import { toRecord, type ProbeRecord, type ThinnedInfo } from './records.js';
 import { SEGMENT_NAME } from './store.js';
@@ -183,38 +184,18 @@ export async function* readLines(path: string, maxBytes: number): AsyncGenerator
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
-    let parts: Buffer[] = [];
-    let size = 0;
-    let tooLong = false;
+    let ready: Line[] = [];
+    const split = new LineSplitter(maxBytes, (l) => { ready.push({ text: l === null ? null : l.toString('utf8'), terminated: true }); });
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
       if (bytesRead === 0) break;
-      let from = 0;
-      while (from < bytesRead) {
-        const nl = buf.indexOf(10, from);
-        const end = nl === -1 || nl >= bytesRead ? bytesRead : nl;
-        const piece = end - from;
-        if (!tooLong) {
-          if (size + piece > maxBytes) {
-            tooLong = true;
-            parts = [];
-            size = 0;
-          } else if (piece > 0) {
-            parts.push(Buffer.from(buf.subarray(from, end)));
-            size += piece;
-          }
-        }
-        if (end === bytesRead) break;
-        yield { text: tooLong ? null : Buffer.concat(parts, size).toString('utf8'), terminated: true };
-        parts = [];
-        size = 0;
-        tooLong = false;
-        from = end + 1;
-      }
+      split.push(buf.subarray(0, bytesRead));
+      const lines = ready;
+      ready = [];
+      yield* lines;
     }
-    if (tooLong || size > 0) {
-      yield { text: tooLong ? null : Buffer.concat(parts, size).toString('utf8'), terminated: false };
-    }
+    const last = split.end();
+    if (last !== undefined) yield { text: last === null ? null : last.toString('utf8'), terminated: false };
   } finally {
     await fh.close();
   }

@@ -19,13 +19,14 @@ export const REPORT_TXT = 'report.txt';
 export const LOG_FILE = 'refscope.log';
 /** A record segment's name (the probe's seg-%06d.jsonl: six digits or more); group 1 is its number. */
 export const SEGMENT_NAME = /^seg-(\d{6,})\.jsonl$/;
-/** The temp file of an atomic write of a segment (a killed writer may leave one). */
 /** Segment names in the order the probe wrote them (by number: seg-1000000 after seg-999999). */
 export const bySegmentNumber = (a: string, b: string): number =>
   Number(SEGMENT_NAME.exec(a)?.[1] ?? 0) - Number(SEGMENT_NAME.exec(b)?.[1] ?? 0) || (a < b ? -1 : a > b ? 1 : 0);
+/** The temp file of an atomic write of a segment (a killed writer may leave one). */
 export const SEGMENT_TEMP = /^\.seg-\d{6,}\.jsonl\.tmp-/;
 
-const tempOf = (path: string): string => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+/** A fresh sibling temp name for an atomic write of `path` (`.NAME.tmp-PID-RANDOM`). */
+export const tempOf = (path: string): string => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 
 /** Write one temp file whole and fsync it; on failure nothing is left behind. */
 async function writeTemp(tmp: string, data: string | Uint8Array): Promise<void> {
@@ -65,11 +66,22 @@ export async function writeFilesAtomic(dir: string, files: readonly { name: stri
   const written = await Promise.allSettled(tmps.map((f) => writeTemp(f.tmp, f.data)));
   const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
   if (failed) {
-    await Promise.all(tmps.map((f) => unlink(f.tmp).catch(() => undefined)));
+    await removeTemps(tmps);
     throw failed.reason;
   }
-  for (const f of tmps) await rename(f.tmp, join(dir, f.name));
+  await commitTemps(dir, tmps);
+}
+
+/** Temp files written and fsynced elsewhere (a pull streams them), renamed to their names in `dir`; the folder fsynced once. */
+export async function commitTemps(dir: string, files: readonly { name: string; tmp: string }[]): Promise<void> {
+  if (files.length === 0) return;
+  for (const f of files) await rename(f.tmp, join(dir, f.name));
   await syncDir(dir);
+}
+
+/** Temp files given up: removed, whatever is left of them. */
+export async function removeTemps(files: readonly { tmp: string }[]): Promise<void> {
+  await Promise.all(files.map((f) => unlink(f.tmp).catch(() => undefined)));
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -3,7 +3,7 @@
  * detached from the SSH connection; collected any time, from any host process, losslessly.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL } from '../../capture/probe.js';
+import { DEFAULT_CENSUS_BUDGET, DEFAULT_INTERVAL, MAX_SEGMENT_KIB } from '../../capture/probe.js';
 import { ExitCode, RefscopeError } from '../../errors.js';
 import { connectOptions, openTransport, type ConnectArgs } from '../connect.js';
 import { shown } from './run.js';
@@ -58,7 +58,7 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     .option('census-budget', { type: 'number', default: DEFAULT_CENSUS_BUDGET, describe: 'fraction of one core the type census may use' })
     .option('duration', { type: 'string', describe: 'stop the app after this long: seconds, or 45m, 72h, 2d' })
     .option('max-device-mb', { type: 'number', describe: 'never use more than this much of the device for records (older censuses are thinned)' })
-    .option('segment-kib', { type: 'number', describe: 'size of each segment file on the device (default 1024)' })
+    .option('segment-kib', { type: 'number', describe: `size of each segment file on the device (default 1024, at most ${MAX_SEGMENT_KIB})` })
     .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
     .option('push', { type: 'string', describe: 'send this app folder to the device first' })
     .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })
@@ -72,6 +72,10 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     if (duration !== null && !(duration > 0)) throw new RefscopeError('ERR_USAGE', '--duration must be above 0', 'For example --duration 72h');
     const maxMb = args['max-device-mb'] ?? null;
     if (maxMb !== null && !(maxMb > 0)) throw new RefscopeError('ERR_USAGE', '--max-device-mb must be above 0', 'For example --max-device-mb 8');
+    const segKib = args['segment-kib'];
+    if (segKib !== undefined && !(Number.isInteger(segKib) && segKib >= 1 && segKib <= MAX_SEGMENT_KIB)) {
+      throw new RefscopeError('ERR_USAGE', `--segment-kib must be a whole number from 1 to ${MAX_SEGMENT_KIB}`, 'For example --segment-kib 1024 (the default)');
+    }
     const log = await createLog({ verbose: args.verbose });
     const t = await openTransport(args.device, args, (m, f) => log.logger.info(f ?? {}, m));
     try {
