@@ -98,6 +98,8 @@ export interface DevicePlacement extends Placement {
   signal(sig: Signal): Promise<void>;
   /** records' bytes received so far by the stream */
   streamedBytes(): number;
+  /** when bytes last came from the device (the stream, or the final pull), ms since the epoch */
+  lastActivity(): number;
 }
 
 export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: string, runId: string, log: Logger, progress?: TransferProgress): DevicePlacement {
@@ -106,6 +108,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
   let follower: TransportProcess | null = null;
   let followerDone: Promise<void> = Promise.resolve();
   let streamed = 0;
+  let activity = Date.now();
 
   return {
     probePath: posix.join(setup.probe.dir, PROBE_FILE),
@@ -118,6 +121,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
       ...(setup.sampler.kind === 'native' ? samplerArgv(setup.sampler.path, posix.join(runDir, 'segments')) : []),
       ...argv],
     streamedBytes: () => streamed,
+    lastActivity: () => activity,
 
     follow() {
       followerDone = (async () => {
@@ -161,7 +165,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
           });
           if (backlog >= FOLLOW_BACKLOG && !stdout.isPaused()) stdout.pause();
         });
-        stdout.on('data', (b: Buffer) => split.push(b));
+        stdout.on('data', (b: Buffer) => { activity = Date.now(); split.push(b); });
         await follower.exited;
         await chain;
         await closeOut();
@@ -183,7 +187,7 @@ export function devicePlacement(t: Transport, setup: RemoteSetup, sessionDir: st
         throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} during the run; the session holds the ${streamed} bytes of records that arrived`,
           `The app may still run on the device: its records stay in ${runDir}`);
       }
-      const files = await pullSegments(t, runDir, localSegments, progress && ((d) => progress('collect', d, Math.max(d, streamed))));
+      const files = await pullSegments(t, runDir, localSegments, (d) => { activity = Date.now(); progress?.('collect', d, Math.max(d, streamed)); });
       progress?.('collect', Math.max(streamed, 1), Math.max(streamed, 1));
       log.info({ runDir, files }, 'segments collected');
       await t.run(['rm', '-rf', runDir], { timeoutMs: 30_000 });

@@ -24,6 +24,13 @@ import { SegmentTail } from './tail.js';
 import { VerdictWatch } from './verdict-watch.js';
 
 export const TAIL_POLL_MS = 250;
+/**
+ * After the user asks to stop, a device that has sent nothing for STOP_SILENT_MS is given up
+ * once STOP_DEADLINE_MS have passed since the stop (the app's own grace is 5 s; a device
+ * still sending records or a pull is waited for).
+ */
+export const STOP_DEADLINE_MS = 15_000;
+export const STOP_SILENT_MS = 10_000;
 
 export interface RunRequest {
   transport: Transport;
@@ -209,6 +216,8 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   onAppStart = () => stopper.appStarted();
   const poller = setInterval(() => { void tail.poll().catch(() => undefined); }, TAIL_POLL_MS);
 
+  /** seconds after the stop when the device was given up, or null */
+  let abandoned: number | null = null;
   const done = (async (): Promise<RunOutcome> => {
     let exit: ExitStatus | null = null;
     let spawnError: Error | null = null;
@@ -226,8 +235,10 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
       await place.collect();
     } catch (e) {
       if (!(e instanceof RefscopeError)) throw e;
-      deviceError = e;
-      log.logger.error({ err: e.message }, 'collection failed');
+      deviceError = abandoned === null ? e : new RefscopeError('ERR_DEVICE',
+        `${req.transport.device} did not answer after the stop: given up after ${abandoned} s; the session holds the ${remote?.streamedBytes() ?? 0} bytes of records that arrived`,
+        'The app may still run on the device; its records stay there (refscope doctor DEVICE checks the device)');
+      log.logger.error({ err: deviceError.message }, 'collection failed');
     }
     const lost = await tail.finish();
     const outcome = await finishSession({
@@ -237,11 +248,34 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     return deviceError ? { ...outcome, deviceError } : outcome;
   })();
 
+  // a stop the device does not answer: once the user has asked to stop (SIGINT, SIGTERM),
+  // a device silent for STOP_SILENT_MS, STOP_DEADLINE_MS or more after the stop, is given up:
+  // the connection is closed, which ends every wait on it, and the session keeps what arrived
+  let settled = false;
+  void done.finally(() => { settled = true; }).catch(() => undefined);
+  let giveUpWatch: NodeJS.Timeout | null = null;
+  const watchTheStop = (): void => {
+    if (!remote || giveUpWatch) return;
+    const since = Date.now();
+    giveUpWatch = setInterval(() => {
+      const now = Date.now();
+      if (settled) { clearInterval(giveUpWatch!); return; }
+      // a device samples every --interval: silence is only a sign after a few of them
+      const silentMs = Math.max(STOP_SILENT_MS, 3 * req.interval * 1000);
+      if (now - since < STOP_DEADLINE_MS || now - remote.lastActivity() < silentMs) return;
+      clearInterval(giveUpWatch!);
+      abandoned = Math.round((now - since) / 1000);
+      log.logger.warn({ afterSeconds: abandoned }, 'the device has not answered since the stop: giving it up');
+      void req.transport.close().catch(() => undefined);
+    }, 250);
+    giveUpWatch.unref();
+  };
+
   return {
     sessionDir,
     proc,
     snapshot: () => ({ elapsedSeconds: (Date.now() - startedAt) / 1000, ...progress.snapshot() }),
-    interrupt: (delivered: boolean) => stopper.interrupt(delivered),
+    interrupt: (delivered: boolean) => { stopper.interrupt(delivered); watchTheStop(); },
     get interrupts() { return stopper.interrupts; },
     appEnded: proc.exited.then(() => undefined, () => undefined),
     done,

@@ -427,21 +427,27 @@ export class SshTransport implements Transport {
     return { ...st, timedOut, bytesSent, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }
 
+  /**
+   * Let go of the device: every wait on this connection settles now (its channels end as
+   * with a lost connection). The polite end is sent; a server that does not answer it (a
+   * frozen device never closes its side) has its socket destroyed after CLOSE_GRACE_MS.
+   */
   async close(): Promise<void> {
     if (!this.closedFlag) {
       this.closedFlag = true;
+      this.isAlive = false;
       this.client.end();
+      setTimeout(() => { try { this.client.destroy(); } catch { /* gone */ } }, CLOSE_GRACE_MS).unref();
+      this.resolveEnded(null);
     }
     await this.jump?.close();
   }
 }
 
 /**
- * A channel's end. A server that closes without an exit status (dropbear may) gives both
- * null; so does a connection that dies under the channel (`ended` settles), which ssh2
- * does not always report on the channel itself.
+ * After a command's deadline closed its channel, or `close()` its connection: how long to
+ * wait for the server to confirm.
  */
-/** After a command's deadline closed its channel: how long to wait for the server to confirm. */
 export const CLOSE_GRACE_MS = 2_000;
 
 /**
@@ -465,6 +471,11 @@ function settleBy(exited: Promise<ExitStatus>, late: () => boolean): Promise<Exi
   });
 }
 
+/**
+ * A channel's end. A server that closes without an exit status (dropbear may) gives both
+ * null; so does a connection that dies under the channel (`ended` settles), which ssh2
+ * does not always report on the channel itself.
+ */
 function channelExit(ch: ClientChannel, ended: Promise<unknown>): Promise<ExitStatus> {
   return new Promise((resolve) => {
     let status: ExitStatus | null = null;

@@ -152,6 +152,33 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
       expect(m.state).toBe('aborted');
     });
+
+    it('SIGTERM on a run whose device stopped answering ends it within seconds: exit 3, the reason in words, a session with what arrived and a report', async () => {
+      const s = join(work, `${kind}-frozen`);
+      const cli = startCli(['run', 'rigdev', '--push', 'test/fixtures', '--out', s, ...FAST, '--', 'fixtures/clean_churn.py', '--frames', '100000'], { env, timeoutMs: 120_000 });
+      await waitFor('records streamed into the session', () => segmentBytes(s) > 2000, 60_000, 100);
+      // the device's side of the connection freezes: it accepts, and never answers again
+      const frozen = server.sessionPids();
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+      try {
+        const t0 = Date.now();
+        cli.child.kill('SIGTERM');
+        const r = await cli.result;
+        const seconds = (Date.now() - t0) / 1000;
+        expect(r.timedOut).toBe(false);
+        expect(r.code, r.stderr).toBe(3);
+        // the stop's deadline (15 s) and silence (10 s), and room for a busy machine; never the test's 120 s
+        expect(seconds).toBeLessThan(40);
+        expect(r.stderr).toMatch(/refscope: rigdev did not answer after the stop: given up after \d+ s; the session holds the \d+ bytes of records that arrived/);
+        expect(r.stderr).not.toMatch(/unexpected/);
+        expect(segmentBytes(s)).toBeGreaterThan(2000);
+        const m = JSON.parse(readFileSync(join(s, 'manifest.json'), 'utf8')) as Manifest;
+        expect(m.state).not.toBe('running');
+        expect(existsSync(join(s, 'report.json'))).toBe(true);
+      } finally {
+        for (const pid of frozen) { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } }
+      }
+    });
   });
 }
 
