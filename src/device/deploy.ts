@@ -1,7 +1,8 @@
 /**
  * Deploy without SFTP: a folder is packed with tar-stream and piped into `tar -xf -`
  * (busybox tar is enough) over an exec channel, into a content-addressed folder on the
- * device. An unchanged payload costs one round trip and sends no bytes.
+ * device. An unchanged payload costs one round trip and sends no bytes: a folder already there
+ * is used only when it holds exactly the payload's files, each with the payload's md5.
  *
  * The extraction lands in a temporary folder that is renamed into place only when tar
  * succeeded, so a half-sent payload is never mistaken for a good one.
@@ -73,8 +74,28 @@ export function packPayload(p: Payload): Readable {
   return Readable.from(pk);
 }
 
-// $1 = final folder. Prints "present" when it is already complete.
-const CHECK = 'if [ -f "$1/.complete" ]; then echo present; else echo missing; fi';
+// $1 = final folder, $2 = the number of entries it must hold besides folders (its files and
+// .complete); stdin = the md5 of each file ("HASH  ./NAME" lines, what `md5sum -c` reads).
+// Prints "present" only when the folder was completed, holds exactly those files (nothing
+// more: a planted module beside the probe would be imported by it; no links, no devices)
+// and each one's content is the payload's; "missing" or "changed" otherwise, and then the
+// payload is sent again. A device without `md5sum -c` always gets it again.
+const CHECK = [
+  'd="$1"; n="$2"',
+  'if [ ! -f "$d/.complete" ] || ! cd "$d" 2>/dev/null; then echo missing; exit 0; fi',
+  'if [ "$(( $(find . ! -type d | wc -l) ))" != "$n" ] || [ -n "$(find . ! -type d ! -type f)" ]; then echo changed; exit 0; fi',
+  'if md5sum -c >/dev/null 2>&1; then echo present; else echo changed; fi',
+].join('\n');
+
+/** What CHECK reads on stdin: each file's md5 and name (null when a name cannot be written on one line). */
+function md5List(payload: Payload): string | null {
+  const lines: string[] = [];
+  for (const f of payload.files) {
+    if (/[\n\r\\]/.test(f.name)) return null;
+    lines.push(`${createHash('md5').update(f.data).digest('hex')}  ./${f.name}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
 // $1 = final folder. Extracts stdin into a temp folder, then renames it into place; on
 // any failure (a full disk mid-tar) the temp folder goes, so nothing partial stays.
 const EXTRACT = [
@@ -113,9 +134,13 @@ export async function deploy(
   onProgress?: (sent: number, total: number) => void,
 ): Promise<DeployResult> {
   const dir = posix.join(baseDir, `${name}-${payload.hash}`);
-  const check = await t.run(['sh', '-c', CHECK, 'sh', dir], { timeoutMs: 30_000 });
-  if (check.code === 0 && check.stdout.trim() === 'present') {
-    return { dir, hash: payload.hash, bytesSent: 0, roundTrips: 1 };
+  // a folder already there is used only when its content is verified to be the payload's
+  const sums = md5List(payload);
+  if (sums !== null) {
+    const check = await t.run(['sh', '-c', CHECK, 'sh', dir, String(payload.files.length + 1)], { timeoutMs: 30_000, input: sums });
+    if (check.code === 0 && check.stdout.trim() === 'present') {
+      return { dir, hash: payload.hash, bytesSent: 0, roundTrips: 1 };
+    }
   }
   const stream = packPayload(payload);
   if (onProgress) {
@@ -127,7 +152,7 @@ export async function deploy(
   }
   const r = await t.pipeInto(['sh', '-c', EXTRACT, 'sh', dir], stream);
   if (r.code !== 0 || r.timedOut) throw deviceDirError(baseDir, r.stderr, t.device);
-  return { dir, hash: payload.hash, bytesSent: r.bytesSent, roundTrips: 2 };
+  return { dir, hash: payload.hash, bytesSent: r.bytesSent, roundTrips: sums === null ? 1 : 2 };
 }
 
 // $1 = the device folder. Creates it (and any missing parent) private to the login user,

@@ -63,6 +63,24 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       const again = await deploy(t, collectPayload(src), base, 'probe');
       expect(again).toMatchObject({ dir: first.dir, bytesSent: 0, roundTrips: 1 });
 
+      // a folder already there is used only when it is exactly the payload: a file changed in
+      // place (same size), a file planted beside the probe (Python would import it), or a
+      // file swapped for a link each get the payload sent again, and the folder made right
+      const tampered: Array<[string, string]> = [
+        ['a file changed in place', `printf 'import sys\\nsys.stdout.write("probe OK")\\n' > probe.py`],
+        ['a module planted beside it', `printf 'raise SystemExit(9)\\n' > threading.py`],
+        ['a file swapped for a link', `rm launch.sh && ln -s /bin/true launch.sh`],
+      ];
+      for (const [what, how] of tampered) {
+        await t.run(['sh', '-c', how], { cwd: first.dir });
+        const fixed = await deploy(t, collectPayload(src), base, 'probe');
+        expect(fixed.dir, what).toBe(first.dir);
+        expect(fixed.bytesSent, what).toBeGreaterThan(p1.bytes);
+        expect((await t.run(['sh', '-c', 'cat probe.py; ls -A; [ -L launch.sh ] && echo link'], { cwd: first.dir })).stdout, what)
+          .toBe('import sys\nsys.stdout.write("probe ok")\n.complete\nlaunch.sh\nprobe.py\nsub\n');
+        expect(await deploy(t, collectPayload(src), base, 'probe'), what).toMatchObject({ bytesSent: 0, roundTrips: 1 });
+      }
+
       writeFileSync(join(src, 'probe.py'), 'import sys\nsys.stdout.write("probe v2")\n');
       const changed = await deploy(t, collectPayload(src), base, 'probe');
       expect(changed.dir).not.toBe(first.dir);
