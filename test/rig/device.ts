@@ -37,6 +37,12 @@ export interface RigDevice {
 export interface DeviceOptions {
   /** interpreters to put on the device PATH, as name → absolute path (e.g. python2.7 → …) */
   pythons?: Record<string, string>;
+  /**
+   * sh lines (busybox sh) run by every SSH login just before it execs the command: they may
+   * inspect "$SSH_ORIGINAL_COMMAND" and answer in its place (ending with `exit`), or fall
+   * through to the real command. `$RIG_ROOT` is the device's folder. For hostile-device tests.
+   */
+  intercept?: string;
 }
 
 export function busyboxPath(): string {
@@ -65,6 +71,7 @@ export function makeDevice(opts: DeviceOptions = {}): RigDevice {
       `SHELL='${bb}'; export SHELL`,
       'cd "$HOME" || exit 1',
       'if [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then',
+      ...(opts.intercept !== undefined ? [`  RIG_ROOT='${root}'`, opts.intercept] : []),
       `  exec '${bb}' sh -c "$SSH_ORIGINAL_COMMAND"`,
       'fi',
       `exec '${bb}' sh -l`,
