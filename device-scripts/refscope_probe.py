@@ -146,7 +146,7 @@ _S = {
     'armed': 0, 'armed_at': 0.0, 'mark_total': 0, 'mark_t': 0.0, 'mark_period': 0.0,
     'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
-    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
+    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3, 'off_deep': 3,
 }
 
 
@@ -1142,9 +1142,11 @@ def _thinned_events(done):
 # ---------------------------------------------------------------- census  (probe/census.py)
 # Type names and the census: count the live objects per type and sum their refcounts
 # (corrected for the observer), then pick the types to ask "who holds these?" and a few
-# live samples of each.
+# live samples of each; with it, when due, the deep census of what the collector does not
+# track (the `deep` record).
 # Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
-#   _pick_samples, _name_of_obj, _heap_flagged, _tracked.
+#   _pick_samples, _name_of_obj, _heap_flagged, _tracked, _deep_census, _deep_walk,
+#   _deep_due, _DEEP, _is_tracked.
 # Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error, _W), storage (_Seg,
 #   _Run, _Thinned: the probe's own types), referrers (referrers_pass), sampler
 #   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
@@ -1267,9 +1269,10 @@ def census(collect=False):
     samples = None
     if chosen:
         samples = _pick_samples(objs, chosen)
+    dur = _thread_clock() - c0
+    deep, deep_cost = _deep_census(objs)
     _drop_list(objs)
     objs = None
-    dur = _thread_clock() - c0
     _S['censuses'] += 1
     types_out = []
     for name in result:
@@ -1281,8 +1284,11 @@ def census(collect=False):
         rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
     except Exception:
         pass
-    emit('census', ['marks', marks_snapshot(), 'dur', round(dur, 6), 'n', n_total,
+    marks = marks_snapshot()
+    emit('census', ['marks', marks, 'dur', round(dur, 6), 'n', n_total,
                     'rss', rss, 'types', types_out])
+    if deep is not None:
+        emit('deep', ['marks', marks] + deep)
     spent = _thread_clock() - c0
     if samples:
         c1 = _thread_clock()
@@ -1301,7 +1307,163 @@ def census(collect=False):
         samples = None
         spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
-    _spend(spent)
+    # the deep census keeps to its own share (DEEP_SHARE of the budget, on top of it): the
+    # plain census's cadence and allowance are not spent on it
+    _spend(spent - deep_cost)
+
+
+# ---------------------------------------------------------------- the deep census
+# What gc.get_objects() never returns: objects the collector does not track (strings,
+# numbers, locks, instances of C types without GC support, and tuples and dicts that hold
+# only such objects). They are found as the referents of tracked objects (and, inside
+# untracked tuples and dicts, of those), each counted once by type with its summed
+# refcount. Counting each once needs the ids seen; to keep that bounded on a small device,
+# an object is taken only when a hash of its address falls in 1/k of the range (the same
+# choice every time it is met), so at most DEEP_SEEN_MAX ids are held: k doubles for the
+# next deep census when they would be more, and halves when far fewer. The analysis scales
+# the counts by k (an object met through a single reference needs no id held: only those
+# referenced more than once are held). It runs at its own pace, on DEEP_SHARE of the census
+# budget on top of the plain census's (whose cadence it does not slow), so on a big heap it
+# comes less often than the plain census, and within a CPU deadline (DEEP_MAX).
+# Left out as shared by design: the small ints the interpreter caches, bools and None.
+DEEP_SHARE = 0.5
+DEEP_SEEN_MAX = 8192
+DEEP_MAX = 1.0
+DEEP_CHUNK = 256
+_DEEP = {'k': 1, 'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
+_HAVE_GC = 1 << 14
+
+
+def _untracked_test():
+    f = getattr(gc, 'is_tracked', None)
+    if f is not None:
+        return f
+    # 2.5, 2.6: no lazy untracking, so an object is tracked exactly when its type has GC
+    cache = {}
+
+    def untracked_is_tracked(o):
+        t = type(o)
+        v = cache.get(t)
+        if v is None:
+            v = bool(_type_attr(t, '__flags__', 0) & _HAVE_GC)
+            cache[t] = v
+        return v
+    return untracked_is_tracked
+
+
+_is_tracked = _untracked_test()
+_DEEP_SKIP = {bool: 1, type(None): 1}
+
+
+def _deep_due(now):
+    if _DEEP['runs'] == 0:
+        return True
+    gap = _DEEP['cost'] / max(1e-6, _S['budget'] * DEEP_SHARE)
+    return now - _DEEP['last'] >= gap
+
+
+def _deep_walk(objs, bits, deadline, off):
+    """(counts, refsums, walked) by type of the untracked objects referenced from objs,
+    each taken once when its address hash falls in 1/2**bits; None when more than
+    DEEP_SEEN_MAX were taken or the deadline passed."""
+    is_tracked = _is_tracked
+    getr = gc.get_referents
+    grc = _grc
+    skip = _DEEP_SKIP
+    shift = 32 - bits
+    seen = {}
+    cnt = {}
+    rs = {}
+    walked = 0
+    nseen = 0
+    lim = IMMORTAL_MIN
+    tup = tuple
+    dct = dict
+    intt = int
+    pending = []
+    n = len(objs)
+    i = 0
+    clock = _thread_clock
+    while i < n or pending:
+        if i < n:
+            refs = getr(*objs[i:i + DEEP_CHUNK])
+            i += DEEP_CHUNK
+        else:
+            refs = getr(*pending[:DEEP_CHUNK])
+            del pending[:DEEP_CHUNK]
+        walked += len(refs)
+        for r in refs:
+            if is_tracked(r):
+                continue
+            t = type(r)
+            if t in skip:
+                continue
+            if t is tup or t is dct:
+                pending.append(r)      # an untracked container: what it holds is untracked too
+            elif t is intt and -5 <= r <= 256:
+                continue               # the interpreter's cached small ints
+            if bits:
+                if ((((id(r) >> 4) * 2654435761) & 0xffffffff) >> shift) != 0:
+                    continue
+            c = grc(r)
+            if c - off > 1:
+                # met again through another reference: count it once (an object referenced
+                # once is met once, and needs no id held)
+                k = id(r)
+                if k in seen:
+                    continue
+                seen[k] = 1
+                nseen += 1
+            if c >= lim:
+                c = 0
+            if t in cnt:
+                cnt[t] += 1
+                rs[t] += c - off
+            else:
+                cnt[t] = 1
+                rs[t] = c - off
+        refs = None
+        if nseen > DEEP_SEEN_MAX or clock() > deadline:
+            return None
+        if len(pending) > DEEP_SEEN_MAX:
+            # a shared untracked container met again and again: stop looking inside
+            return None
+    return cnt, rs, walked, nseen
+
+
+def _deep_census(objs):
+    """The deep census, when due: the fields of its `deep` record (but its marks), or
+    None. Its cost is paid from the census budget with the census's."""
+    c0 = _thread_clock()
+    if not _deep_due(time.time()):
+        return None, 0.0
+    bits = _DEEP['bits']
+    got = None
+    try:
+        got = _deep_walk(objs, bits, c0 + DEEP_MAX, _S['off_deep'])
+    except Exception:
+        probe_error('deep census')
+    dur = _thread_clock() - c0
+    _DEEP['last'] = time.time()
+    _DEEP['runs'] += 1
+    _DEEP['cost'] = dur if _DEEP['cost'] <= 0 else 0.5 * _DEEP['cost'] + 0.5 * dur
+    if got is None:
+        _DEEP['bits'] = min(bits + 1, 16)   # too many to hold, or too slow: take fewer next time
+        return None, dur
+    cnt, rs, walked, held = got
+    taken = 0
+    types_out = []
+    for t in cnt:
+        taken += cnt[t]
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+        types_out.append([name, cnt[t], rs[t]])
+    types_out.sort(key=_census_sort_key)
+    if bits and held * 8 < DEEP_SEEN_MAX:
+        _DEEP['bits'] = bits - 1
+    return ['dur', round(dur, 6), 'sample', 1 << bits, 'walked', walked, 'held', held,
+            'types', types_out], _thread_clock() - c0
 
 
 def _drop_list(objs):
@@ -2580,7 +2742,7 @@ def stop_sampler():
 # calibration that measures the references the probe's own code paths add.
 # Defines: mark, watch, marks_snapshot, _WATCHES, _mark_next, _mark_pairs, _api_module,
 #   calibrate.
-# Uses: base, writer (emit, probe_error), census (_Calib, _name_of_obj, _tally),
+# Uses: base, writer (emit, probe_error), census (_Calib, _name_of_obj, _tally, _deep_walk),
 #   referrers (_sample_rc), sampler (_watch_rc).
 
 _WATCHES = []       # (label, weak ref or object, type name, strong?) per watch()
@@ -2657,6 +2819,12 @@ def calibrate():
     _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, {})
     _S['off_census'] = rs[_Calib] - 1
     objs = None
+    # the deep census: a fresh string whose one reference is a list
+    holder = ['refscope-calibration-%d' % id(keep)]
+    got = _deep_walk([holder], 0, _thread_clock() + 1.0, 0)
+    if got is not None and str in got[1]:
+        _S['off_deep'] = got[1][str] - 1
+    holder = got = None
     _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
     w = keep[0]
     e = ('calib', _weakref_ref(w), '', False)

@@ -3,7 +3,7 @@
 # calibration that measures the references the probe's own code paths add.
 # Defines: mark, watch, marks_snapshot, _WATCHES, _mark_next, _mark_pairs, _api_module,
 #   calibrate.
-# Uses: base, writer (emit, probe_error), census (_Calib, _name_of_obj, _tally),
+# Uses: base, writer (emit, probe_error), census (_Calib, _name_of_obj, _tally, _deep_walk),
 #   referrers (_sample_rc), sampler (_watch_rc).
 
 _WATCHES = []       # (label, weak ref or object, type name, strong?) per watch()
@@ -80,6 +80,12 @@ def calibrate():
     _tally(objs, cnt, rs, _grc, type, _InstanceType, IMMORTAL_MIN, {})
     _S['off_census'] = rs[_Calib] - 1
     objs = None
+    # the deep census: a fresh string whose one reference is a list
+    holder = ['refscope-calibration-%d' % id(keep)]
+    got = _deep_walk([holder], 0, _thread_clock() + 1.0, 0)
+    if got is not None and str in got[1]:
+        _S['off_deep'] = got[1][str] - 1
+    holder = got = None
     _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
     w = keep[0]
     e = ('calib', _weakref_ref(w), '', False)

@@ -114,7 +114,7 @@ _S = {
     'armed': 0, 'armed_at': 0.0, 'mark_total': 0, 'mark_t': 0.0, 'mark_period': 0.0,
     'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
-    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3,
+    'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3, 'off_deep': 3,
 }
 
 

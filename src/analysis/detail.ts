@@ -12,6 +12,7 @@ import { EnvelopeTable, type EnvelopePoint } from './envelope.js';
 import { fitGrowth, mainSlope, warmupSkip } from './fit.js';
 import { applySession, applyThinned, reportFromSeries, sessionMeta, type AnalysisMeta } from './index.js';
 import { clipName, MAX_MARK_NAMES, MAX_TYPES, SeriesBuilder, type Series } from './series.js';
+import { tableOf } from './suspects.js';
 
 export type { EnvelopePoint } from './envelope.js';
 
@@ -142,10 +143,13 @@ function detailFrom(series: Series, b: DetailBuilder, report: Report, reader: Re
       suspects.push({ index, type: null, count: [], refsum: [], trend: trendOf(series.rss.t, series.rss.x, series.rss.kib, 'rss') });
       return;
     }
-    const ys = series.census.types.get(s.type);
+    const table = tableOf(series, s.untracked);
+    const ys = table.types.get(s.type);
     const of = s.kind === 'refcount-growth' ? 'refsum' : 'count';
-    const trend = ys ? trendOf(series.census.t, series.census.x, of === 'count' ? ys.count : ys.refsum, of) : null;
-    suspects.push({ index, type: s.type, count: b.census.points('c:' + s.type), refsum: b.census.points('r:' + s.type), trend });
+    const trend = ys ? trendOf(table.t, table.x, of === 'count' ? ys.count : ys.refsum, of) : null;
+    // the charts' points are the plain census's (an untracked type's deep census has none there)
+    const points = (key: string) => (s.untracked ? [] : b.census.points(key));
+    suspects.push({ index, type: s.type, count: points('c:' + s.type), refsum: points('r:' + s.type), trend });
   });
   const start = series.start;
   let readerCounts: ReportDetail['reader'] = null;

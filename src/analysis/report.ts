@@ -36,6 +36,11 @@ export interface Suspect {
    * with each app object, or references the new objects hold); ranked below it, confidence halved
    */
   dependsOn?: string;
+  /**
+   * added: objects the cycle collector does not track (strings, numbers, locks, instances of
+   * C types without GC support, tuples and dicts of those), counted by the deep census
+   */
+  untracked?: true;
 }
 
 export interface ReportSession {

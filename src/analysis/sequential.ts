@@ -88,7 +88,7 @@ export function decideEarly(series: Series, look: number): EarlyVerdict | null {
   const along = marks !== null && x ? x : t;
   const from = Math.min(1, points - 1);
   const ax = along.subarray(from);
-  const series2 = 2 * series.census.types.size + 1;
+  const series2 = 2 * (series.census.types.size + series.deep.types.size) + 1;
   const a = alpha / series2;
   for (const ys of series.census.types.values()) {
     for (const y of [ys.count, ys.refsum]) {
@@ -97,6 +97,19 @@ export function decideEarly(series: Series, look: number): EarlyVerdict | null {
       for (let i = 1; i < w.length; i++) if (w[i] !== w[0]) varies = true;
       if (!varies) continue;
       if (slopeUpper(ax, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
+    }
+  }
+  // the deep census's types too (objects the collector does not track), on its own points
+  const deepAlong = (marks !== null && series.deep.x ? series.deep.x : series.deep.t).subarray(Math.min(1, series.deep.t.length));
+  if (deepAlong.length >= 3) {
+    for (const ys of series.deep.types.values()) {
+      for (const y of [ys.count, ys.refsum]) {
+        const w = y.subarray(Math.min(1, y.length));
+        let varies = false;
+        for (let i = 1; i < w.length; i++) if (w[i] !== w[0]) varies = true;
+        if (!varies) continue;
+        if (slopeUpper(deepAlong, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
+      }
     }
   }
   const rss = series.rss;

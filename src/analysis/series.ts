@@ -7,6 +7,7 @@
  */
 import type {
   CensusRecord,
+  DeepRecord,
   EndRecord,
   MarkCounts,
   ProbeRecord,
@@ -156,6 +157,13 @@ export function measuredSize(agg: ReferrerAgg | undefined): number | null {
   return s[s.length >> 1]!;
 }
 
+export interface CensusSeries {
+  t: Float64Array;
+  /** cumulative primary-mark count at each point, null when no marks */
+  x: Float64Array | null;
+  types: Map<string, TypeSeries>;
+}
+
 export interface Series {
   start: StartRecord | null;
   end: EndRecord | null;
@@ -164,12 +172,12 @@ export interface Series {
   /** final cumulative count per mark name */
   marks: Record<string, number>;
   /** census points; without the one taken after the app ended (teardown, not the app) */
-  census: {
-    t: Float64Array;
-    /** cumulative primary-mark count at each census, null when no marks */
-    x: Float64Array | null;
-    types: Map<string, TypeSeries>;
-  };
+  census: CensusSeries;
+  /**
+   * deep census points (objects the collector does not track, issue 13): counts and refsums
+   * already scaled by the sampling factor; without one taken with the teardown census
+   */
+  deep: CensusSeries;
   rss: {
     t: Float64Array;
     x: Float64Array | null;
@@ -189,6 +197,8 @@ export interface Series {
 /** Accumulates records into series; feed it in stream order, then call `finish`. */
 export class SeriesBuilder {
   private census: DecimatedTable;
+  private deep: DecimatedTable;
+  private deepMarks = new Map<string, number>();
   private rss: DecimatedTable;
   private markMax = new Map<string, number>();
   private censusMarks = new Map<string, number>();
@@ -204,6 +214,7 @@ export class SeriesBuilder {
 
   constructor(maxPoints = DEFAULT_MAX_POINTS) {
     this.census = new DecimatedTable(maxPoints, 2 * MAX_TYPES + MAX_MARK_NAMES + 1);
+    this.deep = new DecimatedTable(maxPoints, 2 * MAX_TYPES + MAX_MARK_NAMES + 1);
     this.rss = new DecimatedTable(maxPoints, MAX_MARK_NAMES + 2);
   }
 
@@ -218,6 +229,9 @@ export class SeriesBuilder {
         break;
       case 'census':
         this.addCensus(r);
+        break;
+      case 'deep':
+        this.addDeep(r);
         break;
       case 'referrers':
         this.addReferrers(r);
@@ -262,6 +276,20 @@ export class SeriesBuilder {
       row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum);
     }
     this.census.append(row);
+  }
+
+  private addDeep(r: DeepRecord): void {
+    this.noteMarks(r.marks, this.deepMarks);
+    const row = new Map<string, number>([['t', r.t]]);
+    for (const [name, n] of this.deepMarks) row.set('m:' + name, n);
+    // the probe took 1 in `sample` of the objects (by address): the estimate of all of them
+    const k = r.sample;
+    for (const [raw, count, refsum] of r.types) {
+      const type = clipName(raw);
+      row.set('c:' + type, (row.get('c:' + type) ?? 0) + count * k);
+      row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum * k);
+    }
+    this.deep.append(row);
   }
 
   private addSample(r: SampleRecord): void {
@@ -314,36 +342,47 @@ export class SeriesBuilder {
       }
     }
     let c = this.census.finish('t');
+    let d = this.deep.finish('t');
     // the census taken just after the app ended shows the interpreter's teardown (module
-    // globals cleared, objects freed), not the app: it is left out of the series
+    // globals cleared, objects freed), not the app: it is left out of the series, and so is
+    // a deep census taken with it
     const rows = c.get('t')?.length ?? 0;
     if (this.end && this.end.how !== 'start-failed' && rows >= 2) {
+      const teardown = c.get('t')![rows - 1]!;
       c = new Map([...c].map(([name, col]) => [name, col.subarray(0, rows - 1)]));
-    }
-    const censusRows = c.get('t')?.length ?? 0;
-    const s = mergeRss(this.rss.finish('t'), c, primaryMark);
-    const types = new Map<string, TypeSeries>();
-    const empty = new Float64Array(censusRows);
-    for (const [key, col] of c) {
-      if (!key.startsWith('c:')) continue;
-      const type = key.slice(2);
-      types.set(type, { count: col, refsum: c.get('r:' + type) ?? empty });
+      const dt = d.get('t') ?? new Float64Array(0);
+      let keep = dt.length;
+      while (keep > 0 && dt[keep - 1]! >= teardown) keep--;
+      if (keep < dt.length) d = new Map([...d].map(([name, col]) => [name, col.subarray(0, keep)]));
     }
     const markCol = (cols: Map<string, Float64Array>, rows: number): Float64Array | null =>
       primaryMark === null ? null : cols.get('m:' + primaryMark) ?? new Float64Array(rows);
+    const table = (cols: Map<string, Float64Array>): CensusSeries => {
+      const n = cols.get('t')?.length ?? 0;
+      const types = new Map<string, TypeSeries>();
+      const empty = new Float64Array(n);
+      for (const [key, col] of cols) {
+        if (!key.startsWith('c:')) continue;
+        const type = key.slice(2);
+        types.set(type, { count: col, refsum: cols.get('r:' + type) ?? empty });
+      }
+      return { t: cols.get('t') ?? new Float64Array(0), x: markCol(cols, n), types };
+    };
+    const s = mergeRss(this.rss.finish('t'), c, primaryMark);
     return {
       start: this.start,
       end: this.end,
       primaryMark,
       marks: Object.fromEntries(this.markMax),
-      census: { t: c.get('t') ?? new Float64Array(0), x: markCol(c, censusRows), types },
+      census: table(c),
+      deep: table(d),
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
       censuses: this.censuses,
       samples: this.samples,
       probeCpu: this.probeCpu,
       lastT: this.lastT,
-      droppedNames: this.droppedNames + this.census.dropped,
+      droppedNames: this.droppedNames + this.census.dropped + this.deep.dropped,
     };
   }
 }

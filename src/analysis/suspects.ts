@@ -6,7 +6,7 @@
  */
 import type { Referrer, Suspect } from './report.js';
 import { adjustedP, fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
-import { measuredSize, type ReferrerAgg, type Series } from './series.js';
+import { measuredSize, type CensusSeries, type ReferrerAgg, type Series } from './series.js';
 import { median } from './stats.js';
 import {
   bytesPerObject,
@@ -16,6 +16,9 @@ import {
   perInstanceHelper,
   shortName,
 } from './types.js';
+
+/** What an untracked suspect's evidence says of where it was found. */
+const UNTRACKED_PHRASE = 'objects the cycle collector does not track (counted by the deep census, among what tracked objects hold)';
 
 /** Reported suspects have at least this confidence. */
 export const MIN_CONFIDENCE = 0.3;
@@ -153,6 +156,13 @@ interface Candidate {
   rate: Rate;
   confidence: number;
   p: number;
+  /** from the deep census (objects the collector does not track) */
+  untracked: boolean;
+}
+
+/** The census table a suspect's series lives in: the deep census's for untracked objects. */
+export function tableOf(series: Series, untracked: boolean | undefined): CensusSeries {
+  return untracked ? series.deep : series.census;
 }
 
 /**
@@ -191,28 +201,30 @@ function growthOf(t: Float64Array, x: Float64Array | null, y: Float64Array, test
 function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate[] } {
   const objects: Candidate[] = [];
   const refs: Candidate[] = [];
-  const { t, x } = series.census;
   // every type is tested twice (count, refsum): correct the trend tests for all of those
   // that could show one. A series that never changes after the baseline census (most of a
   // census: classes, functions, modules' dicts) can never pass a trend test, so it adds
   // nothing to the chance of a false alarm and is not counted (at least 1 is)
   const tests = Math.max(1, varyingSeries(series));
-  for (const [type, ys] of series.census.types) {
-    const n = ys.count.length;
-    if (n < 3) continue;
-    // cheap pre-filter: nothing grew from the start to the end in count or refsum
-    const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
-    const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
-    if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
-    const may = mayGrow(ys.count, tests);
-    const fc = may ? growthOf(t, x, ys.count, tests) : null;
-    if (fc) {
-      objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests) });
-      continue;
-    }
-    const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
-    if (fr) {
-      refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests) });
+  for (const untracked of [false, true]) {
+    const { t, x, types } = tableOf(series, untracked);
+    for (const [type, ys] of types) {
+      const n = ys.count.length;
+      if (n < 3) continue;
+      // cheap pre-filter: nothing grew from the start to the end in count or refsum
+      const maxCount = Math.max(...ys.count.subarray(Math.floor(n / 2)));
+      const maxRef = Math.max(...ys.refsum.subarray(Math.floor(n / 2)));
+      if (maxCount <= ys.count[0]! && maxRef <= ys.refsum[0]!) continue;
+      const may = mayGrow(ys.count, tests);
+      const fc = may ? growthOf(t, x, ys.count, tests) : null;
+      if (fc) {
+        objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked });
+        continue;
+      }
+      const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
+      if (fr) {
+        refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked });
+      }
     }
   }
   return { objects, refs };
@@ -225,7 +237,7 @@ export function varyingSeries(series: Series): number {
     for (let i = 2; i < y.length; i++) if (y[i] !== y[1]) return true;
     return false;
   };
-  for (const ys of series.census.types.values()) {
+  for (const ys of [...series.census.types.values(), ...series.deep.types.values()]) {
     if (varies(ys.count)) n++;
     if (varies(ys.refsum)) n++;
   }
@@ -240,10 +252,12 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const clock = c.rate.per === 'second' && mark ? `, with time, not with '${mark}' marks (a thread or a timer)` : '';
   const evidence =
     `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
-    `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)})${clock}; ${holderPhrase(agg)}`;
+    `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)})${clock}; ` +
+    (c.untracked ? UNTRACKED_PHRASE : holderPhrase(agg));
   return {
     kind: 'object-growth',
     type: c.type,
+    ...(c.untracked ? { untracked: true as const } : {}),
     confidence: c.confidence,
     perSecond: c.fit.perSecond?.slope ?? 0,
     perMark: c.rate.per === 'mark' ? { mark: mark!, value: c.rate.value } : null,
@@ -260,7 +274,7 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
 function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
   const agg = series.referrers.get(c.type);
-  const ys = series.census.types.get(c.type)!;
+  const ys = tableOf(series, c.untracked).types.get(c.type)!;
   const count = Math.round(median(ys.count));
   const per = perText(c.rate, mark);
   const perObject = count > 0 ? c.rate.value / count : 0;
@@ -269,7 +283,8 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     `${observed}: ` +
     `a reference leak (a missing Py_DECREF, e.g. after PyIter_Next), about ${fmt(perObject)} extra ` +
     `references per object ${per}`;
-  if (agg) {
+  if (c.untracked) evidence += `; ${UNTRACKED_PHRASE}`;
+  else if (agg) {
     const { total, none } = referenceCounts(agg);
     if (none > 0) evidence += `; ${none} of ${total} sampled references have no referrer (reference leaked by C code)`;
     else if (total > 0) evidence += `; but Python code holds them: ${holderPhrase(agg)}`;
@@ -278,6 +293,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   return {
     kind: 'refcount-growth',
     type: c.type,
+    ...(c.untracked ? { untracked: true as const } : {}),
     confidence: c.confidence,
     perSecond: c.fit.perSecond?.slope ?? 0,
     perMark: c.rate.per === 'mark' ? { mark: mark!, value: c.rate.value } : null,
@@ -306,7 +322,9 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
 function markDependents(suspects: RankedSuspect[], series: Series): void {
   const users = suspects.filter((s) => s.kind === 'object-growth' && s.type && isUserType(s.type));
   for (const s of suspects) {
-    if (s.kind !== 'object-growth' || !s.type || !isBuiltinHelper(s.type)) continue;
+    // untracked objects are found only as what tracked ones hold: while an app type grows,
+    // they are taken as what its new objects hold (attribute values, their __dict__s)
+    if (s.kind !== 'object-growth' || !s.type || !(isBuiltinHelper(s.type) || s.untracked)) continue;
     const rate = s.perMark?.value ?? s.perSecond;
     const own = series.referrers.get(s.type);
     let best: { user: RankedSuspect; ratio: number; key: number[] } | null = null;
@@ -320,7 +338,7 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
       const named = [...(own?.holders.keys() ?? [])].some((via) => namesClass(via, short));
       const agg = series.referrers.get(u.type!);
       const mentioned =
-        named || !agg || agg.holders.size === 0 || perInstanceHelper(s.type) ||
+        named || !agg || agg.holders.size === 0 || perInstanceHelper(s.type) || s.untracked === true ||
         [...agg.holders.keys()].some((via) => holderMentions(s.type!, via));
       if (!mentioned) continue;
       const whole = Math.abs(ratio - Math.round(ratio)) <= 0.2 && Math.round(ratio) >= 1;
@@ -452,7 +470,8 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
   for (const s of refs) {
     const rate = perMark ? s.perMark?.value ?? Infinity : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
-    const { total, none } = referenceCounts(s.type ? series.referrers.get(s.type) : undefined);
+    // (untracked objects have no referrers sampled: a tracked type's of the same name are not theirs)
+    const { total, none } = referenceCounts(s.type && !s.untracked ? series.referrers.get(s.type) : undefined);
     // classes: every new instance of a heap type holds a reference to its class (Python 3), which
     // a referrer walk of a sampled class may not see; at most one per new object is just that
     const ownClassRefs = CLASS_TYPES.has(s.type ?? '') && rate <= 1.2 * newObjects;

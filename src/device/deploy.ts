@@ -77,13 +77,14 @@ export function packPayload(p: Payload): Readable {
 // $1 = final folder, $2 = the number of entries it must hold besides folders (its files and
 // .complete); stdin = the md5 of each file ("HASH  ./NAME" lines, what `md5sum -c` reads).
 // Prints "present" only when the folder was completed, holds exactly those files (nothing
-// more: a planted module beside the probe would be imported by it; no links, no devices)
+// more: a planted module beside the probe would be imported by it; no links, no devices;
+// the byte-code caches Python writes itself beside an app's modules are its own)
 // and each one's content is the payload's; "missing" or "changed" otherwise, and then the
 // payload is sent again. A device without `md5sum -c` always gets it again.
 const CHECK = [
   'd="$1"; n="$2"',
   'if [ ! -f "$d/.complete" ] || ! cd "$d" 2>/dev/null; then echo missing; exit 0; fi',
-  'if [ "$(( $(find . ! -type d | wc -l) ))" != "$n" ] || [ -n "$(find . ! -type d ! -type f)" ]; then echo changed; exit 0; fi',
+  'if [ "$(( $(find . ! -type d ! -name "*.py[co]" | wc -l) ))" != "$n" ] || [ -n "$(find . ! -type d ! -type f)" ]; then echo changed; exit 0; fi',
   'if md5sum -c >/dev/null 2>&1; then echo present; else echo changed; fi',
 ].join('\n');
 

@@ -59,6 +59,22 @@ export interface CensusRecord extends Base {
   types: CensusEntry[];
 }
 
+/**
+ * The deep census (issue 13): objects the collector does not track, found as the referents
+ * of tracked ones, each taken once when a hash of its address falls in 1/k of the range:
+ * counts and refsums are of those taken (multiply by k for the estimate of all).
+ */
+export interface DeepRecord extends Base {
+  k: 'deep';
+  marks: MarkCounts;
+  dur: number;
+  /** 1 in `sample` objects is taken (a power of 2) */
+  sample: number;
+  /** references walked */
+  walked: number;
+  types: CensusEntry[];
+}
+
 /** [sentence naming the holder, references it accounts for] */
 export type HolderEntry = [string, number];
 
@@ -131,6 +147,7 @@ export type ProbeRecord =
   | StartRecord
   | SampleRecord
   | CensusRecord
+  | DeepRecord
   | ReferrersRecord
   | EventRecord
   | EndRecord;
@@ -215,6 +232,17 @@ export function toRecord(v: unknown): ProbeRecord | null {
       }
       const rss = isNum(v.rss) && v.rss >= 0 ? v.rss : null;
       return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, rss, types };
+    }
+    case 'deep': {
+      const marks = marksOf(v.marks);
+      const sample = v.sample;
+      if (!marks || !Array.isArray(v.types) || !isNum(sample) || !(sample >= 1) || sample > 1 << 16) return null;
+      const types: CensusEntry[] = [];
+      for (const e of v.types) {
+        if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
+        else return null;
+      }
+      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, types };
     }
     case 'referrers': {
       if (!isStr(v.type) || !Array.isArray(v.holders)) return null;
