@@ -42,6 +42,8 @@ export interface FinishInput {
   log: Logger;
   /** --until-verdict: what was decided while the app ran (the app was then stopped) */
   earlyVerdict?: EarlyVerdict;
+  /** the records could not all be collected (a device error): missing ones are the device's doing, not the app's */
+  deviceFailed?: boolean;
 }
 
 function describeExit(exit: ExitStatus | null, spawnError: Error | null): string {
@@ -62,7 +64,9 @@ export async function finishSession(inp: FinishInput): Promise<RunOutcome> {
   log.info({ state, appExit, how: end?.how ?? null, exit: inp.exit, records: progress.records, lost: inp.lost }, 'app ended');
 
   let startFailure: string | null = null;
-  if (!start) startFailure = `the app did not start: the probe wrote no records (${describeExit(inp.exit, inp.spawnError)})`;
+  // no start record: the app did not start, unless the device failed us (its records may
+  // be on it still, and the device error says so)
+  if (!start && !inp.deviceFailed) startFailure = `the app did not start: the probe wrote no records (${describeExit(inp.exit, inp.spawnError)})`;
   else if (end?.how === 'start-failed') startFailure = `the app could not start${end.error ? ` (${end.error})` : ''}`;
 
   return { sessionDir, manifest, startFailure, lostWhileTailing: inp.lost };

@@ -242,7 +242,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     }
     const lost = await tail.finish();
     const outcome = await finishSession({
-      sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0 || deviceError !== null, log: log.logger,
+      sessionDir, progress, lost, exit, spawnError, interrupted: stopper.interrupts > 0 || deviceError !== null, deviceFailed: deviceError !== null, log: log.logger,
       ...(watch?.decided ? { earlyVerdict: watch.decided } : {}),
     });
     return deviceError ? { ...outcome, deviceError } : outcome;

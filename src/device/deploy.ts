@@ -13,7 +13,7 @@ import { basename, join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
 import { RefscopeError } from '../errors.js';
-import type { Transport } from '../transport/types.js';
+import { faultyAnswer, type Transport } from '../transport/types.js';
 
 export interface PayloadFile {
   /** path inside the payload, '/'-separated */
@@ -183,6 +183,8 @@ export async function resolveDeviceDir(t: Transport, requested?: string): Promis
   if (requested && requested.startsWith('/')) dir = requested;
   else {
     const r = await t.run(['sh', '-c', 'printf %s "$HOME"'], { timeoutMs: 15_000 });
+    const fault = faultyAnswer(r, `could not read the login user's home folder on ${t.device}`);
+    if (fault) throw new RefscopeError('ERR_DEVICE', fault, `Try: refscope doctor ${t.device}`);
     const home = r.stdout.trim();
     if (r.code !== 0 || !home.startsWith('/')) {
       throw new RefscopeError('ERR_DEVICE', `the login user on ${t.device} has no home folder ($HOME is ${home ? `'${home.slice(0, 200)}'` : 'empty'})`,

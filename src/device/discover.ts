@@ -7,7 +7,7 @@
  * version is read with code that Python 2.5 accepts.
  */
 import { RefscopeError } from '../errors.js';
-import type { Transport } from '../transport/types.js';
+import { faultyAnswer, type Transport } from '../transport/types.js';
 
 /** Probed in this order (newest names first); /usr/bin/python2.5 is where Maemo keeps it. */
 export const CANDIDATES = ['python3', 'python2.7', 'python2.6', 'python2.5', 'python2', 'python', '/usr/bin/python2.5'] as const;
@@ -50,6 +50,8 @@ interface Probed { name: string; path: string; version: string | null }
 /** Each of `names` found on the target, in order, deduplicated by path; version null when it does not run. */
 async function probePythons(t: Transport, names: readonly string[], mode: 'first' | 'all'): Promise<Probed[]> {
   const r = await t.run(['sh', '-c', SCRIPT, 'sh', mode, ...names], { timeoutMs: 60_000 });
+  const fault = faultyAnswer(r, `could not look for python on ${t.device}`);
+  if (fault) throw new RefscopeError('ERR_DEVICE', fault, `Try: refscope doctor ${t.device}`);
   const seen = new Set<string>();
   const out: Probed[] = [];
   for (const line of r.stdout.split('\n')) {

@@ -152,7 +152,7 @@ async function runOne(farm: Farm, d: FarmDevice, app: FarmApp, out: string, cont
     const handle = await startRun(prep, log);
     const untrack = control.track(handle);
     const outcome = await handle.done.finally(untrack);
-    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null });
+    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null || outcome.deviceError !== undefined });
     log.flush();
     const code = exitCodeOfRun(outcome, written?.report ?? null);
     const error = outcome.startFailure ?? outcome.deviceError?.message ?? null;

@@ -130,3 +130,14 @@ export interface Transport {
   /** release connections; processes still running are left to their fate */
   close(): Promise<void>;
 }
+
+/**
+ * The device did not answer one of refscope's commands as a device does: it wrote endless
+ * output (`overflow`) or did not finish by the deadline (`timedOut`). Null when neither,
+ * else the words for the error message ("what" names the command's purpose).
+ */
+export function faultyAnswer(r: RunResult, what: string): string | null {
+  if (r.overflow) return `${what}: the device wrote more than ${MAX_RUN_OUTPUT / (1024 * 1024)} MiB in answer (a device's answer is a few lines)`;
+  if (r.timedOut) return `${what}: the device did not answer in time`;
+  return null;
+}

@@ -168,7 +168,7 @@ async function runWith(
     live?.clear();
     await detachTerminal();
     const [{ writeSessionReports }, { exitCodeOfRun }] = await Promise.all([import('../../report/session.js'), import('../../capture/finish.js')]);
-    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null });
+    const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null || outcome.deviceError !== undefined });
     const exitCode = exitCodeOfRun(outcome, written?.report ?? null);
     log.flush();
 
