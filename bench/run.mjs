@@ -6,6 +6,7 @@
  *   node bench/run.mjs --reps 3 --frames 850
  *   node bench/run.mjs --no-analysis   # without bench/analysis.mjs (marks to flag, host ingest)
  *   node bench/run.mjs --no-calibration  # without bench/calibration.mjs (the verdict at the defaults)
+ *   node bench/run.mjs --no-deep       # without bench/deep.mjs (the deep census's cost)
  *   node bench/run.mjs --emulated      # also bench/emulated-cost.bench.ts: sampling cost on the
  *                                      # emulated N810 (root, qemu-user, the armel rootfs, cross/build.sh)
  *
@@ -277,6 +278,15 @@ async function main() {
       child.on('close', res);
     });
     if (code !== 0) throw new Error(`bench/analysis.mjs exited ${code}`);
+  }
+  // the deep census's cost against the plain census's (bench/deep.mjs)
+  if (!process.argv.includes('--no-deep')) {
+    process.stderr.write('bench: deep census cost (bench/deep.mjs)\n');
+    const code = await new Promise((res) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bench', 'deep.mjs')], { stdio: 'inherit' });
+      child.on('close', res);
+    });
+    if (code !== 0) throw new Error(`bench/deep.mjs exited ${code}`);
   }
   // the verdict at the defaults (bench/calibration.mjs): marks and seconds to a verdict, false alarms, misses
   if (!process.argv.includes('--no-calibration')) {
