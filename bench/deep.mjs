@@ -12,11 +12,11 @@
  * 100 B on a 64-bit build, 50 B on a 32-bit one), and the whole probe's CPU share of the run.
  * The peak extra RSS the probe costs the app is `npm run bench`'s own RSS row.
  */
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pyenvPython } from './analysis.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const APP = join(ROOT, 'bench', 'apps', 'steady.py');
@@ -29,22 +29,6 @@ function arg(name, fallback) {
 }
 const FRAMES = arg('frames', null);
 
-function pyenvRoot() {
-  if (process.env.PYENV_ROOT) return process.env.PYENV_ROOT;
-  try {
-    return execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
-  } catch {
-    return join(homedir(), '.pyenv');
-  }
-}
-
-function pyenvPython(prefix) {
-  const root = join(pyenvRoot(), 'versions');
-  if (!existsSync(root)) return null;
-  const v = readdirSync(root).filter((n) => n.startsWith(prefix)).sort().pop();
-  return v ? { label: prefix, path: join(root, v, 'bin', 'python') } : null;
-}
-
 const median = (a) => {
   if (a.length === 0) return NaN;
   const s = [...a].sort((x, y) => x - y);
@@ -56,8 +40,8 @@ function records(dir) {
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
 }
 
-const pythons = [pyenvPython('2.7'), pyenvPython('3.11'), process.env.REFSCOPE_PY25 ? { label: '2.5', path: process.env.REFSCOPE_PY25 } : null]
-  .filter((p) => p && existsSync(p.path));
+const pythons = [['2.7', pyenvPython('2.7.')], ['3.11', pyenvPython('3.11.')], ['2.5', process.env.REFSCOPE_PY25 ?? null]]
+  .filter(([, path]) => path && existsSync(path)).map(([label, path]) => ({ label, path }));
 if (pythons.length === 0) {
   process.stderr.write('bench/deep: no CPython 2.7 or 3.11 under pyenv: skipped\n');
   process.exit(0);

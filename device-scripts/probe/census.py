@@ -222,9 +222,9 @@ def _deep_due(now):
 
 
 def _deep_walk(objs, bits, deadline, off):
-    """(counts, refsums, walked) by type of the untracked objects referenced from objs,
-    each taken once when its address hash falls in 1/2**bits; None when more than
-    DEEP_SEEN_MAX were taken or the deadline passed."""
+    """(counts, refsums, walked, ids held) by type of the untracked objects referenced from
+    objs, each taken once when its address hash falls in 1/2**bits; or, when more than
+    DEEP_SEEN_MAX ids would be held or the deadline passed, how many more bits to sample with."""
     is_tracked = _is_tracked
     getr = gc.get_referents
     grc = _grc
@@ -282,11 +282,16 @@ def _deep_walk(objs, bits, deadline, off):
                 cnt[t] = 1
                 rs[t] = c - off
         refs = None
-        if nseen > DEEP_SEEN_MAX or clock() > deadline:
-            return None
-        if len(pending) > DEEP_SEEN_MAX:
-            # a shared untracked container met again and again: stop looking inside
-            return None
+        if nseen > DEEP_SEEN_MAX:
+            # too many to hold: how many more bits the whole walk would need, from how far it got
+            need = nseen * float(n + len(pending)) / max(1, min(i, n)) / DEEP_SEEN_MAX
+            more = 1
+            while (1 << more) < 2 * need and more < 16:
+                more += 1
+            return more
+        if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
+            # too slow, or a shared untracked container met again and again: sample less
+            return 1
     return cnt, rs, walked, nseen
 
 
@@ -306,8 +311,9 @@ def _deep_census(objs):
     _DEEP['last'] = time.time()
     _DEEP['runs'] += 1
     _DEEP['cost'] = dur if _DEEP['cost'] <= 0 else 0.5 * _DEEP['cost'] + 0.5 * dur
-    if got is None:
-        _DEEP['bits'] = min(bits + 1, 16)   # too many to hold, or too slow: take fewer next time
+    if got is None or isinstance(got, int):
+        # too many to hold, or too slow: take fewer next time (dropped, this one is not written)
+        _DEEP['bits'] = min(bits + (got or 1), 16)
         return None, dur
     cnt, rs, walked, held = got
     taken = 0
