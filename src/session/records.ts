@@ -72,6 +72,8 @@ export interface DeepRecord extends Base {
   sample: number;
   /** references walked */
   walked: number;
+  /** ids the walk held at most (its memory bound; 0 from probes before it said) */
+  held: number;
   types: CensusEntry[];
 }
 
@@ -242,7 +244,7 @@ export function toRecord(v: unknown): ProbeRecord | null {
         if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
         else return null;
       }
-      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, types };
+      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types };
     }
     case 'referrers': {
       if (!isStr(v.type) || !Array.isArray(v.holders)) return null;
