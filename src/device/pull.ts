@@ -71,32 +71,38 @@ const firstLine = (e: unknown): string => (e instanceof Error ? e.message : Stri
  * Settle a device command: its exit, or give it up (SIGKILL, then settle after a short grace
  * whether or not the channel closes) once `giveUp()` says so or it is silent for `idleMs`.
  */
-function settle(proc: TransportProcess, idleMs: number, lastData: () => number, giveUp: () => boolean): Promise<{ code: number | null; signal: string | null; gaveUp: boolean; stalled: boolean }> {
+interface Settled {
+  code: number | null;
+  signal: string | null;
+  /** the command was given up (killed) rather than left to end */
+  gaveUp: boolean;
+  /** …because the device was silent for idleMs */
+  stalled: boolean;
+}
+
+function settle(proc: TransportProcess, idleMs: number, lastData: () => number, giveUp: () => boolean): Promise<Settled> {
   return new Promise((resolve) => {
     let done = false;
-    const finish = (v: { code: number | null; signal: string | null; gaveUp: boolean; stalled: boolean }) => {
+    // set once, when the command is given up; its exit after that is the kill's
+    let gaveUp = false;
+    let stalled = false;
+    const finish = (v: { code: number | null; signal: string | null }) => {
       if (done) return;
       done = true;
       clearInterval(watch);
-      resolve(v);
+      resolve({ ...v, gaveUp, stalled });
     };
-    let gaveUp = false;
     const watch = setInterval(() => {
       if (gaveUp) return;
       const fault = giveUp();
-      const stalled = !fault && Date.now() - lastData() >= idleMs;
-      if (!fault && !stalled) return;
+      const silent = !fault && Date.now() - lastData() >= idleMs;
+      if (!fault && !silent) return;
       gaveUp = true;
-      stalledAt = stalled;
+      stalled = silent;
       proc.kill('SIGKILL');
-      setTimeout(() => finish({ code: null, signal: null, gaveUp: true, stalled }), GIVE_UP_GRACE_MS).unref();
+      setTimeout(() => finish({ code: null, signal: null }), GIVE_UP_GRACE_MS).unref();
     }, Math.min(1000, Math.max(50, idleMs / 4)));
-    // the exit of a command given up is its kill: it still settles as given up (and stalled, when silent)
-    let stalledAt = false;
-    void proc.exited.then(
-      (s) => finish({ ...s, gaveUp, stalled: stalledAt }),
-      () => finish({ code: null, signal: null, gaveUp, stalled: stalledAt }),
-    );
+    void proc.exited.then((s) => finish(s), () => finish({ code: null, signal: null }));
   });
 }
 
