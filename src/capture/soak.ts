@@ -151,8 +151,9 @@ async function removeStaleTemps(dir: string): Promise<void> {
  * device still has every segment, and the next collect takes them.
  */
 async function fetchTar(t: Transport, dir: string, names: string[], local: string): Promise<PulledFile[]> {
+  const wanted = new Set(names);
   const r = await pullTar(t, ['sh', '-c', 'd="$1"; shift; cd "$d" && exec tar -cf - "$@"', 'sh', dir, ...names],
-    { into: local, accept: (name) => SEGMENT_NAME.test(name) && names.includes(name) });
+    { into: local, accept: (name) => SEGMENT_NAME.test(name) && wanted.has(name) });
   if (r.code !== 0) {
     await removeTemps(r.files);
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
