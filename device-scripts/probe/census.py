@@ -144,8 +144,13 @@ def census(collect=False):
     except Exception:
         pass
     marks = marks_snapshot()
-    emit('census', ['marks', marks, 'dur', round(dur, 6), 'n', n_total,
-                    'rss', rss, 'types', types_out])
+    fields = ['marks', marks, 'dur', round(dur, 6), 'n', n_total, 'rss', rss, 'types', types_out]
+    if _TYPE_REFS:
+        try:
+            fields += ['typeRefs', _type_refs()]
+        except Exception:
+            probe_error('type refs')
+    emit('census', fields)
     if deep is not None:
         emit('deep', ['marks', marks] + deep)
     spent = _thread_clock() - c0
@@ -212,6 +217,66 @@ def _untracked_test():
 
 _is_tracked = _untracked_test()
 _DEEP_SKIP = {bool: 1, type(None): 1}
+
+
+# Instances of a heap type built without GC support (a C extension's, made with
+# PyType_FromSpec) are never tracked, and a C leak leaves them with no referrer for the walk
+# to meet. But from Python 3.8 every instance of a heap type holds a reference to its type:
+# the type's reference count less its own few (its module, its MRO, subclasses) follows
+# the number of its live instances. Each census lists those types' reference counts.
+_TYPE_REFS = PY3 and sys.version_info[:2] >= (3, 8)
+_HEAPTYPE = 1 << 9
+TYPE_REFS_MAX = 500
+
+
+def _untracked_heap_types():
+    """Heap types whose instances the collector does not track (no GC flag), found by
+    walking the subclasses of object (cheap: classes, not objects)."""
+    out = []
+    stack = [object]
+    seen = {}
+    subclasses = type.__subclasses__
+    while stack and len(out) < TYPE_REFS_MAX:
+        t = stack.pop()
+        try:
+            subs = subclasses(t)
+        except Exception:
+            continue
+        for c in subs:
+            if id(c) in seen:
+                continue
+            seen[id(c)] = 1
+            stack.append(c)
+            f = _type_attr(c, '__flags__', 0)
+            if f & _HEAPTYPE and not f & _HAVE_GC and c not in _PROBE_TYPES:
+                out.append(c)
+    return out
+
+
+_TYPE_CACHE = {'at': -1e9, 'types': [], 'direct': -1}
+TYPE_CACHE_SECONDS = 10.0
+
+
+def _type_refs():
+    """[[name, references to the type], ...] for the heap types without GC (3.8+), with
+    every census (cheap: the list of such types is found again every TYPE_CACHE_SECONDS, or
+    at once when object has a new direct subclass: a C extension's type, just imported)."""
+    if not _TYPE_REFS:
+        return []
+    now = time.time()
+    direct = len(type.__subclasses__(object))
+    if now - _TYPE_CACHE['at'] >= TYPE_CACHE_SECONDS or direct != _TYPE_CACHE['direct']:
+        _TYPE_CACHE['direct'] = direct
+        _TYPE_CACHE['types'] = []
+        _TYPE_CACHE['types'] = _untracked_heap_types()
+        _TYPE_CACHE['at'] = now
+    out = []
+    for t in _TYPE_CACHE['types']:
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+        out.append([name, _grc(t)])
+    return out
 
 
 def _deep_due(now):

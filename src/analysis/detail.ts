@@ -143,12 +143,12 @@ function detailFrom(series: Series, b: DetailBuilder, report: Report, reader: Re
       suspects.push({ index, type: null, count: [], refsum: [], trend: trendOf(series.rss.t, series.rss.x, series.rss.kib, 'rss') });
       return;
     }
-    const table = tableOf(series, s.untracked);
+    const table = tableOf(series, s.untracked, s.type);
     const ys = table.types.get(s.type);
     const of = s.kind === 'refcount-growth' ? 'refsum' : 'count';
     const trend = ys ? trendOf(table.t, table.x, of === 'count' ? ys.count : ys.refsum, of) : null;
     // the charts' points are the plain census's (an untracked type's deep census has none there)
-    const points = (key: string) => (s.untracked ? [] : b.census.points(key));
+    const points = (key: string) => (table === series.deep ? [] : b.census.points(key));
     suspects.push({ index, type: s.type, count: points('c:' + s.type), refsum: points('r:' + s.type), trend });
   });
   const start = series.start;

@@ -178,6 +178,8 @@ export interface Series {
    * already scaled by the sampling factor; without one taken with the teardown census
    */
   deep: CensusSeries;
+  /** census types counted by the references their instances hold to the type (C heap types without GC, 3.8+): untracked instances */
+  typeCounted: Set<string>;
   rss: {
     t: Float64Array;
     x: Float64Array | null;
@@ -199,6 +201,7 @@ export class SeriesBuilder {
   private census: DecimatedTable;
   private deep: DecimatedTable;
   private deepMarks = new Map<string, number>();
+  private typeCounted = new Set<string>();
   private rss: DecimatedTable;
   private markMax = new Map<string, number>();
   private censusMarks = new Map<string, number>();
@@ -274,6 +277,16 @@ export class SeriesBuilder {
       const type = clipName(raw);
       row.set('c:' + type, (row.get('c:' + type) ?? 0) + count);
       row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum);
+    }
+    // a heap type without GC: its live instances counted by the references they hold to it
+    // (every one, with a referrer or none: the walk of the deep census meets only the former)
+    for (const [raw, refs] of r.typeRefs ?? []) {
+      const type = clipName(raw);
+      if (row.has('c:' + type)) continue;
+      if (!this.typeCounted.has(type) && this.typeCounted.size >= MAX_TYPES) continue;
+      this.typeCounted.add(type);
+      row.set('c:' + type, refs);
+      row.set('r:' + type, 0);
     }
     this.census.append(row);
   }
@@ -376,6 +389,7 @@ export class SeriesBuilder {
       marks: Object.fromEntries(this.markMax),
       census: table(c),
       deep: table(d),
+      typeCounted: this.typeCounted,
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
       censuses: this.censuses,

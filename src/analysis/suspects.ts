@@ -20,6 +20,11 @@ import {
 /** What an untracked suspect's evidence says of where it was found. */
 const UNTRACKED_PHRASE = 'objects the cycle collector does not track (counted by the deep census, among what tracked objects hold)';
 
+/** …and of a C type's instances counted by the references they hold to their type. */
+const TYPE_COUNTED_PHRASE =
+  'instances of a C type built without GC support, counted by the references each holds to its type ' +
+  '(the collector never sees them, and they need no referrer: a C extension that does not release them)';
+
 /** Reported suspects have at least this confidence. */
 export const MIN_CONFIDENCE = 0.3;
 /** A dependent helper's confidence is scaled by this. */
@@ -158,11 +163,14 @@ interface Candidate {
   p: number;
   /** from the deep census (objects the collector does not track) */
   untracked: boolean;
+  /** from the census, counted by the references its instances hold to the type (untracked instances of a C heap type) */
+  typeCounted: boolean;
 }
 
 /** The census table a suspect's series lives in: the deep census's for untracked objects. */
-export function tableOf(series: Series, untracked: boolean | undefined): CensusSeries {
-  return untracked ? series.deep : series.census;
+export function tableOf(series: Series, untracked: boolean | undefined, type?: string | null): CensusSeries {
+  // untracked instances counted by their type's references live in the census's own table
+  return untracked && !(type && series.typeCounted.has(type)) ? series.deep : series.census;
 }
 
 /**
@@ -207,7 +215,7 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
   // nothing to the chance of a false alarm and is not counted (at least 1 is)
   const tests = Math.max(1, varyingSeries(series));
   for (const untracked of [false, true]) {
-    const { t, x, types } = tableOf(series, untracked);
+    const { t, x, types } = untracked ? series.deep : series.census;
     for (const [type, ys] of types) {
       const n = ys.count.length;
       if (n < 3) continue;
@@ -218,12 +226,12 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
       const may = mayGrow(ys.count, tests);
       const fc = may ? growthOf(t, x, ys.count, tests) : null;
       if (fc) {
-        objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked });
+        objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked, typeCounted: !untracked && series.typeCounted.has(type) });
         continue;
       }
       const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
       if (fr) {
-        refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked });
+        refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked, typeCounted: false });
       }
     }
   }
@@ -253,11 +261,11 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const evidence =
     `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
     `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)})${clock}; ` +
-    (c.untracked ? UNTRACKED_PHRASE : holderPhrase(agg));
+    (c.typeCounted ? TYPE_COUNTED_PHRASE : c.untracked ? UNTRACKED_PHRASE : holderPhrase(agg));
   return {
     kind: 'object-growth',
     type: c.type,
-    ...(c.untracked ? { untracked: true as const } : {}),
+    ...(c.untracked || c.typeCounted ? { untracked: true as const } : {}),
     confidence: c.confidence,
     perSecond: c.fit.perSecond?.slope ?? 0,
     perMark: c.rate.per === 'mark' ? { mark: mark!, value: c.rate.value } : null,
@@ -274,7 +282,7 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
 function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
   const agg = series.referrers.get(c.type);
-  const ys = tableOf(series, c.untracked).types.get(c.type)!;
+  const ys = tableOf(series, c.untracked, c.type).types.get(c.type)!;
   const count = Math.round(median(ys.count));
   const per = perText(c.rate, mark);
   const perObject = count > 0 ? c.rate.value / count : 0;
@@ -324,11 +332,14 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
   for (const s of suspects) {
     // untracked objects are found only as what tracked ones hold: while an app type grows,
     // they are taken as what its new objects hold (attribute values, their __dict__s)
-    if (s.kind !== 'object-growth' || !s.type || !(isBuiltinHelper(s.type) || s.untracked)) continue;
+    // (those counted by their type's references are all of them, held or not: no helper)
+    const walked = s.untracked === true && !series.typeCounted.has(s.type ?? '');
+    if (s.kind !== 'object-growth' || !s.type || !(isBuiltinHelper(s.type) || walked)) continue;
     const rate = s.perMark?.value ?? s.perSecond;
     const own = series.referrers.get(s.type);
     let best: { user: RankedSuspect; ratio: number; key: number[] } | null = null;
     for (const u of users) {
+      if (u === s) continue;
       const urate = u.perMark?.value ?? u.perSecond;
       if (!(urate > 0) || (s.perMark === null) !== (u.perMark === null)) continue;
       const ratio = rate / urate;
@@ -338,7 +349,7 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
       const named = [...(own?.holders.keys() ?? [])].some((via) => namesClass(via, short));
       const agg = series.referrers.get(u.type!);
       const mentioned =
-        named || !agg || agg.holders.size === 0 || perInstanceHelper(s.type) || s.untracked === true ||
+        named || !agg || agg.holders.size === 0 || perInstanceHelper(s.type) || walked ||
         [...agg.holders.keys()].some((via) => holderMentions(s.type!, via));
       if (!mentioned) continue;
       const whole = Math.abs(ratio - Math.round(ratio)) <= 0.2 && Math.round(ratio) >= 1;
@@ -468,7 +479,8 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
   let newObjects = 0;
   for (const o of objects) if (o.kind === 'object-growth') newObjects += perMark ? o.perMark?.value ?? 0 : o.perSecond;
   for (const s of refs) {
-    const rate = perMark ? s.perMark?.value ?? Infinity : s.perSecond;
+    // in the lead's unit: a growth that follows the clock is brought to marks at the run's mark rate
+    const rate = perMark ? s.perMark?.value ?? s.perSecond / marksPerSecond(series) : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
     // (untracked objects have no referrers sampled: a tracked type's of the same name are not theirs)
     const { total, none } = referenceCounts(s.type && !s.untracked ? series.referrers.get(s.type) : undefined);

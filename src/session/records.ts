@@ -57,6 +57,11 @@ export interface CensusRecord extends Base {
   /** RSS in KiB when the census was taken (probes since issue 10), else null */
   rss: number | null;
   types: CensusEntry[];
+  /**
+   * [type name, references to the type] of heap types built without GC support (3.8+: each
+   * live instance holds one, tracked or not, with a referrer or none); empty before issue 13
+   */
+  typeRefs?: Array<[string, number]>;
 }
 
 /**
@@ -233,7 +238,14 @@ export function toRecord(v: unknown): ProbeRecord | null {
         else return null;
       }
       const rss = isNum(v.rss) && v.rss >= 0 ? v.rss : null;
-      return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, rss, types };
+      const typeRefs: Array<[string, number]> = [];
+      if (Array.isArray(v.typeRefs)) {
+        for (const e of v.typeRefs) {
+          if (Array.isArray(e) && isStr(e[0]) && isNum(e[1])) typeRefs.push([e[0], e[1]]);
+          else return null;
+        }
+      }
+      return { seq, t, k: 'census', marks, dur: isNum(v.dur) ? v.dur : 0, n: isNum(v.n) ? v.n : 0, rss, types, typeRefs };
     }
     case 'deep': {
       const marks = marksOf(v.marks);

@@ -3,14 +3,17 @@
  * defaults (`refscope run --local --json`), on CPython 2.7, 3.x and 2.5 when REFSCOPE_PY25
  * is set. A pool that keeps one lock per job in a set (locks are untracked on 2.x; the
  * plain census finds them where the interpreter tracks them): the lock type first,
- * +10 per frame; on an interpreter where locks are untracked, said so (`untracked`). A
- * clean app whose strings, numbers and tuples churn heavily: no leak, no suspect.
+ * +10 per frame; on an interpreter where locks are untracked, said so (`untracked`). A C
+ * type without GC whose instances a C extension leaks with no referrer (3.8+: counted by
+ * the references they hold to their type), and the fixed call, clean. A clean app whose
+ * strings, numbers and tuples churn heavily: no leak, no suspect.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/analysis/report.js';
+import { buildChandle, ExtUnavailable } from '../helpers/build-ext.js';
 import { runCli } from '../helpers/cli.js';
 import { coreInterpreters, interpreters, type Interp } from '../helpers/pythons.js';
 
@@ -21,9 +24,9 @@ let n = 0;
 beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'refscope-untracked-')); });
 afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
-async function run(interp: Interp, app: string, args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
+async function run(interp: Interp, app: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; report: Report; stderr: string }> {
   const out = join(work, `s${++n}-${app}-${interp.label}`);
-  const r = await runCli(['run', '--local', '--python', interp.path, '--out', out, '--json', '--', join('test', 'fixtures', `${app}.py`), ...args], { timeoutMs: 120_000 });
+  const r = await runCli(['run', '--local', '--python', interp.path, '--out', out, '--json', '--', join('test', 'fixtures', `${app}.py`), ...args], { timeoutMs: 120_000, env });
   const text = r.stdout.toString();
   let report: Report;
   try {
@@ -58,6 +61,29 @@ for (const interp of subjects) {
       }
       // nothing else stands on its own
       expect(r.report.suspects.slice(1).filter((s) => !s.dependsOn && s.confidence >= CLEAN), said(r)).toEqual([]);
+    });
+
+    // a C type without GC, leaked by C code with no referrer: counted by the references its
+    // instances hold to their heap type (Python 3.8+); Python 2's static types are not
+    const heapTypes = /^3\.(\d+)$/.exec(interp.label) !== null && Number(interp.label.split('.')[1]) >= 8;
+    it.skipIf(!heapTypes)(`C objects without GC leaked with no referrer: chandle.Handle first, +5 per frame; the fixed call is clean${heapTypes ? '' : ' (skipped: 3.8+ heap types only)'}`, async (ctx) => {
+      let env: NodeJS.ProcessEnv;
+      try {
+        env = { PYTHONPATH: await buildChandle(interp) };
+      } catch (e) {
+        if (e instanceof ExtUnavailable) { ctx.skip(); return; }
+        throw e;
+      }
+      const r = await run(interp, 'handles', ['--frames', '300'], env);
+      expect(r.report.verdict, said(r)).toBe('leak');
+      const first = r.report.suspects[0]!;
+      expect(first, said(r)).toMatchObject({ kind: 'object-growth', type: 'chandle.Handle', untracked: true });
+      expect(Math.abs(first.perMark!.value - 5), said(r)).toBeLessThan(0.5);
+      expect(first.evidence).toMatch(/C type built without GC support/);
+      expect(r.report.suspects.slice(1).filter((s) => !s.dependsOn && s.confidence >= CLEAN), said(r)).toEqual([]);
+      const fixed = await run(interp, 'handles', ['--frames', '300', '--fixed'], env);
+      expect(fixed.report.verdict, said(fixed)).toBe('no-leak');
+      expect(fixed.report.suspects.filter((s) => s.confidence > CLEAN), said(fixed)).toEqual([]);
     });
 
     it('heavy churn of strings, numbers and tuples: no leak, no suspect', async () => {

@@ -49,16 +49,27 @@ sys.stdout.write(inc + '\\n' + (suffix or '.so') + '\\n')
 const inflight = new Map<string, Promise<string>>();
 
 export function buildLeakyIter(interp: ExtInterp): Promise<string> {
-  let p = inflight.get(interp.path);
+  return buildExt(interp, 'leakyiter');
+}
+
+/** test/fixtures/ext/chandle.c: Handle objects without GC support, leaked with no referrer (issue 13). */
+export function buildChandle(interp: ExtInterp): Promise<string> {
+  return buildExt(interp, 'chandle');
+}
+
+function buildExt(interp: ExtInterp, name: string): Promise<string> {
+  const key = `${interp.path}\0${name}`;
+  let p = inflight.get(key);
   if (!p) {
-    p = build(interp);
-    inflight.set(interp.path, p);
-    p.catch(() => inflight.delete(interp.path));
+    p = build(interp, name);
+    inflight.set(key, p);
+    p.catch(() => inflight.delete(key));
   }
   return p;
 }
 
-async function build(interp: ExtInterp): Promise<string> {
+async function build(interp: ExtInterp, name: string): Promise<string> {
+  const source = join(ROOT, 'test', 'fixtures', 'ext', `${name}.c`);
   const { stdout } = await run(interp.path, ['-c', QUERY], { encoding: 'utf8' });
   const [include = '', suffix = '.so'] = stdout.split('\n');
   const header = join(include, 'Python.h');
@@ -66,8 +77,8 @@ async function build(interp: ExtInterp): Promise<string> {
     throw new ExtUnavailable(`no Python.h for ${interp.label} (looked in ${include || '?'})`);
   }
   const outDir = join(OUT_ROOT, interp.version);
-  const target = join(outDir, `leakyiter${suffix}`);
-  if (existsSync(target) && statSync(target).mtimeMs >= statSync(LEAKYITER_SOURCE).mtimeMs) {
+  const target = join(outDir, `${name}${suffix}`);
+  if (existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) {
     return outDir;
   }
   const gcc = await which('gcc');
@@ -76,11 +87,11 @@ async function build(interp: ExtInterp): Promise<string> {
   // build under a private name and rename: two test workers may build at once
   const tmp = `${target}.${process.pid}.tmp`;
   try {
-    await run(gcc, ['-shared', '-fPIC', '-O1', '-w', `-I${include}`, LEAKYITER_SOURCE, '-o', tmp]);
+    await run(gcc, ['-shared', '-fPIC', '-O1', '-w', `-I${include}`, source, '-o', tmp]);
   } catch (err) {
     rmSync(tmp, { force: true });
     const e = err as { stderr?: string; message: string };
-    throw new Error(`gcc failed building leakyiter for ${interp.label}: ${e.stderr || e.message}`);
+    throw new Error(`gcc failed building ${name} for ${interp.label}: ${e.stderr || e.message}`);
   }
   renameSync(tmp, target);
   return outDir;
