@@ -329,7 +329,10 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       hd.enable('pid-minus-one');
       const n0 = hd.commands().length;
       const d = await drive(run(['--duration', '1']), 90_000);
-      expect([0, 1], summary(d)).toContain(d.r.code);
+      // a busy dropbear may refuse a later command ("Unable to exec"): a device error that says
+      // so; what this case is about (the stop's signal never reaching -1) holds either way
+      expect([0, 1, 3], summary(d)).toContain(d.r.code);
+      if (d.r.code === 3) expect(d.r.stderr, summary(d)).toMatch(/refscope: rigdev refused to run a command/);
       expect(d.seconds, summary(d)).toBeLessThan(45);
       expectContained(d);
       const signalling = hd.commands().slice(n0).filter((c) => /\bkill\b/.test(c));
