@@ -470,7 +470,7 @@ function marksPerSecond(series: Series): number {
  */
 const REFS_PER_NEW_OBJECT = 16;
 /** The types of class objects (new-style, and old-style on Python 2). */
-const CLASS_TYPES = new Set(['type', 'classobj']);
+export const CLASS_TYPES = new Set(['type', 'classobj']);
 
 function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[], series: Series): void {
   const lead = objects.find((o) => !o.dependsOn && o.kind === 'object-growth');
