@@ -270,32 +270,20 @@ async function main() {
   for (const s of skips) out.push(`skipped: ${s}`);
   process.stdout.write(`${out.join('\n')}\n`);
   writeFileSync(join(TMP, 'results.json'), JSON.stringify({ reps: REPS, frames: FRAMES, rows, skips }, null, 2));
-  // the analysis half (bench/analysis.mjs): marks to flag a planted leak, host ingest of a soak
-  if (!process.argv.includes('--no-analysis')) {
-    process.stderr.write('bench: analysis (bench/analysis.mjs)\n');
+  // the other halves, each its own script, in turn: `--no-NAME` leaves one out
+  const halves = [
+    ['analysis', 'analysis (bench/analysis.mjs): marks to flag a planted leak, host ingest of a soak'],
+    ['deep', "deep census cost (bench/deep.mjs): against the plain census's"],
+    ['calibration', 'calibration at the defaults (bench/calibration.mjs): marks and seconds to a verdict, false alarms, misses'],
+  ];
+  for (const [name, what] of halves) {
+    if (process.argv.includes(`--no-${name}`)) continue;
+    process.stderr.write(`bench: ${what}\n`);
     const code = await new Promise((res) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bench', 'analysis.mjs')], { stdio: 'inherit' });
+      const child = spawn(process.execPath, [join(ROOT, 'bench', `${name}.mjs`)], { stdio: 'inherit' });
       child.on('close', res);
     });
-    if (code !== 0) throw new Error(`bench/analysis.mjs exited ${code}`);
-  }
-  // the deep census's cost against the plain census's (bench/deep.mjs)
-  if (!process.argv.includes('--no-deep')) {
-    process.stderr.write('bench: deep census cost (bench/deep.mjs)\n');
-    const code = await new Promise((res) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bench', 'deep.mjs')], { stdio: 'inherit' });
-      child.on('close', res);
-    });
-    if (code !== 0) throw new Error(`bench/deep.mjs exited ${code}`);
-  }
-  // the verdict at the defaults (bench/calibration.mjs): marks and seconds to a verdict, false alarms, misses
-  if (!process.argv.includes('--no-calibration')) {
-    process.stderr.write('bench: calibration at the defaults (bench/calibration.mjs)\n');
-    const code = await new Promise((res) => {
-      const child = spawn(process.execPath, [join(ROOT, 'bench', 'calibration.mjs')], { stdio: 'inherit' });
-      child.on('close', res);
-    });
-    if (code !== 0) throw new Error(`bench/calibration.mjs exited ${code}`);
+    if (code !== 0) throw new Error(`bench/${name}.mjs exited ${code}`);
   }
   // the emulated half (bench/emulated-cost.bench.ts, also `npm run bench:emulated`): opt-in, it needs the rig
   if (process.argv.includes('--emulated')) {
