@@ -28,6 +28,10 @@ export const MAX_ENTRY_BYTES = MAX_SEGMENT_KIB * 1024 + DEFAULT_MAX_LINE_BYTES;
  * heap); this is ten times that, and it goes to disk as it comes, not to memory.
  */
 export const MAX_PULL_BYTES = 4 * 1024 * 1024 * 1024;
+/** A tar archive ends with two 512-byte blocks of zeros. */
+const END_MARKER_BYTES = 1024;
+const isEndMarker = (tail: Buffer): boolean => tail.length === END_MARKER_BYTES && tail.every((x) => x === 0);
+
 /** A pull that receives nothing for this long is given up: a device that stops sending must not hang the host. */
 export const PULL_IDLE_MS = 60_000;
 /** After giving up, how long to wait for the channel to end before settling anyway. */
@@ -180,8 +184,13 @@ export async function pullTar(t: Transport, argv: readonly string[], o: PullOpti
   const errText = new BoundedOutput();
   let received = 0;
   let lastData = Date.now();
+  // the archive's last bytes: a whole tar ends with two zero blocks (its end marker); one
+  // cut short at an entry's boundary parses cleanly up to there and must not pass as whole
+  let tail = Buffer.alloc(0);
   proc.stdout!.on('data', (b: Buffer) => {
     received += b.length;
+    tail = Buffer.concat([tail, b]);
+    if (tail.length > END_MARKER_BYTES) tail = tail.subarray(tail.length - END_MARKER_BYTES);
     lastData = Date.now();
     if (received > maxPull && broken === null) broken = `the pull is over its limit of ${maxPull} bytes`;
     o.onBytes?.(received);
@@ -201,6 +210,9 @@ export async function pullTar(t: Transport, argv: readonly string[], o: PullOpti
     proc.kill('SIGKILL');
     await Promise.all(files.map((f) => unlink(f.tmp).catch(() => undefined)));
     throw ours;
+  }
+  if (!givenUp && st.code === 0 && broken === null && ours === null && !isEndMarker(tail)) {
+    broken = 'the archive ended before its end marker (it was cut short)';
   }
   const failed = st.stalled || broken !== null;
   return { code: failed ? null : st.code, stderr: errText.text().trim(), files, stalled: st.stalled, broken, duplicates };

@@ -71,6 +71,16 @@ for (const [name, why] of subjects) {
       expect(r.stalled).toBe(false);
     });
 
+    it('an archive cut exactly at an entry boundary, exit 0, is broken (no end marker), its whole entries kept', async () => {
+      await t.run(['sh', '-c', 'mkdir -p b1 && printf one > b1/a']);
+      // one 512-byte header and one 512-byte block of data: whole up to there, no end marker after
+      const r = await pullTar(t, ['sh', '-c', `tar -cf - -C "${device.home}" b1/a | head -c 1024; exit 0`], opts({ idleMs: 5000 }));
+      expect(r.code).toBeNull();
+      expect(r.broken).toMatch(/ended before its end marker/);
+      expect(r.files.map((f) => f.name)).toEqual(['a']);
+      for (const f of r.files) rmSync(f.tmp);
+    });
+
     it('streams each accepted file of a whole archive into a temp file of its own, whole', async () => {
       await t.run(['sh', '-c', 'mkdir -p p && printf one > p/a && printf two > p/b && printf skip > p/c']);
       const r = await pullTar(t, ['tar', '-cf', '-', '-C', device.home, 'p'], opts({ accept: (n) => n !== 'c' }));
