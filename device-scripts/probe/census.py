@@ -5,7 +5,7 @@
 # track (the `deep` record).
 # Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
 #   _pick_samples, _name_of_obj, _heap_flagged, _tracked, _deep_census, _deep_walk,
-#   _deep_due, _DEEP, _is_tracked.
+#   _deep_due, _DEEP, _type_refs.
 # Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error, _W), storage (_Seg,
 #   _Run, _Thinned: the probe's own types), referrers (referrers_pass), sampler
 #   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
@@ -95,11 +95,16 @@ else:
     _tally = _tally_plain
 
 
+# type flags: a heap type (a class, or a C type made at run time), and GC support
+_HEAPTYPE = 1 << 9
+_HAVE_GC = 1 << 14
+
+
 def _heap_flagged(t):
     if _ClassType is not None and type(t) is _ClassType:
         return True
     try:
-        return bool(_type_attr(t, '__flags__', 0) & (1 << 9))
+        return bool(_type_attr(t, '__flags__', 0) & _HEAPTYPE)
     except Exception:
         return False
 
@@ -194,28 +199,28 @@ DEEP_SHARE = 0.5
 DEEP_SEEN_MAX = 8192
 DEEP_MAX = 1.0
 DEEP_CHUNK = 256
-_DEEP = {'k': 1, 'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
-_HAVE_GC = 1 << 14
+_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
 
 
-def _untracked_test():
+def _tracked_test():
+    """Is an object in gc.get_objects()? gc.is_tracked (2.7+); on 2.5 and 2.6, which have
+    no lazy untracking, exactly when its type has GC support."""
     f = getattr(gc, 'is_tracked', None)
     if f is not None:
         return f
-    # 2.5, 2.6: no lazy untracking, so an object is tracked exactly when its type has GC
     cache = {}
 
-    def untracked_is_tracked(o):
+    def tracked_by_type(o):
         t = type(o)
         v = cache.get(t)
         if v is None:
             v = bool(_type_attr(t, '__flags__', 0) & _HAVE_GC)
             cache[t] = v
         return v
-    return untracked_is_tracked
+    return tracked_by_type
 
 
-_is_tracked = _untracked_test()
+_tracked = _tracked_test()
 _DEEP_SKIP = {bool: 1, type(None): 1}
 
 
@@ -225,7 +230,6 @@ _DEEP_SKIP = {bool: 1, type(None): 1}
 # the type's reference count less its own few (its module, its MRO, subclasses) follows
 # the number of its live instances. Each census lists those types' reference counts.
 _TYPE_REFS = PY3 and sys.version_info[:2] >= (3, 8)
-_HEAPTYPE = 1 << 9
 TYPE_REFS_MAX = 500
 
 
@@ -267,7 +271,6 @@ def _type_refs():
     direct = len(type.__subclasses__(object))
     if now - _TYPE_CACHE['at'] >= TYPE_CACHE_SECONDS or direct != _TYPE_CACHE['direct']:
         _TYPE_CACHE['direct'] = direct
-        _TYPE_CACHE['types'] = []
         _TYPE_CACHE['types'] = _untracked_heap_types()
         _TYPE_CACHE['at'] = now
     out = []
@@ -290,7 +293,7 @@ def _deep_walk(objs, bits, deadline, off):
     """(counts, refsums, walked, ids held) by type of the untracked objects referenced from
     objs, each taken once when its address hash falls in 1/2**bits; or, when more than
     DEEP_SEEN_MAX ids would be held or the deadline passed, how many more bits to sample with."""
-    is_tracked = _is_tracked
+    is_tracked = _tracked
     getr = gc.get_referents
     grc = _grc
     skip = _DEEP_SKIP
@@ -455,13 +458,6 @@ def _census_result(cnt, rs, imm):
         if name not in out:
             out[name] = (0, 0)
     return out, correction
-
-
-def _tracked(o):
-    f = getattr(gc, 'is_tracked', None)
-    if f is None:
-        return type(o) not in (int, str, float, _unicode, _long, type(None))
-    return f(o)
 
 
 _POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)

@@ -69,8 +69,6 @@ export function readyToDecide(series: Series): boolean {
 
 /** Decide early, at look `look` (counted over the sessions that were ready), or say null (not yet). */
 export function decideEarly(series: Series, look: number): EarlyVerdict | null {
-  const { t, x } = series.census;
-  const points = t.length;
   const marks = series.primaryMark ? series.marks[series.primaryMark] ?? 0 : null;
   if (!readyToDecide(series)) return null;
   const alpha = lookAlpha(look);
@@ -87,31 +85,22 @@ export function decideEarly(series: Series, look: number): EarlyVerdict | null {
       reason: `${lead.kind} of ${lead.type ?? 'native memory'} decided at look ${look} (p ${lead.p.toPrecision(2)} < ${alpha.toPrecision(2)})`,
     };
   }
-  // no leak: every series' growth bounded below the tolerance, after the baseline census
-  const along = marks !== null && x ? x : t;
-  const from = Math.min(1, points - 1);
-  const ax = along.subarray(from);
+  // no leak: every series' growth bounded below the tolerance, after the baseline census:
+  // the census's types and the deep census's (objects the collector does not track), each
+  // table on its own points
   const series2 = 2 * (series.census.types.size + series.deep.types.size) + 1;
   const a = alpha / series2;
-  for (const ys of series.census.types.values()) {
-    for (const y of [ys.count, ys.refsum]) {
-      const w = y.subarray(from);
-      let varies = false;
-      for (let i = 1; i < w.length; i++) if (w[i] !== w[0]) varies = true;
-      if (!varies) continue;
-      if (slopeUpper(ax, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
-    }
-  }
-  // the deep census's types too (objects the collector does not track), on its own points
-  const deepAlong = (marks !== null && series.deep.x ? series.deep.x : series.deep.t).subarray(Math.min(1, series.deep.t.length));
-  if (deepAlong.length >= 3) {
-    for (const ys of series.deep.types.values()) {
+  for (const table of [series.census, series.deep]) {
+    const from = Math.min(1, table.t.length - 1);
+    const ax = (marks !== null && table.x ? table.x : table.t).subarray(from);
+    if (ax.length < 3) continue;
+    for (const ys of table.types.values()) {
       for (const y of [ys.count, ys.refsum]) {
-        const w = y.subarray(Math.min(1, y.length));
+        const w = y.subarray(from);
         let varies = false;
         for (let i = 1; i < w.length; i++) if (w[i] !== w[0]) varies = true;
         if (!varies) continue;
-        if (slopeUpper(deepAlong, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
+        if (slopeUpper(ax, w, OBJECT_TEST.floor, a) >= NO_LEAK_PER_MARK) return null;
       }
     }
   }

@@ -262,21 +262,27 @@ export class SeriesBuilder {
     }
   }
 
+  /** A census row (plain or deep): its time, the marks so far, each type's count and refsum times `scale`. */
+  private typeRow(r: CensusRecord | DeepRecord, marks: Map<string, number>, scale: number): Map<string, number> {
+    this.noteMarks(r.marks, marks);
+    const row = new Map<string, number>([['t', r.t]]);
+    for (const [name, n] of marks) row.set('m:' + name, n);
+    for (const [raw, count, refsum] of r.types) {
+      const type = clipName(raw);
+      row.set('c:' + type, (row.get('c:' + type) ?? 0) + count * scale);
+      row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum * scale);
+    }
+    return row;
+  }
+
   private addCensus(r: CensusRecord): void {
     this.censuses++;
-    this.noteMarks(r.marks, this.censusMarks);
-    const row = new Map<string, number>([['t', r.t]]);
-    for (const [name, n] of this.censusMarks) row.set('m:' + name, n);
+    const row = this.typeRow(r, this.censusMarks, 1);
     // the census's own RSS reading: censuses come at the app's marks, often faster than
     // samples early in a run, so they add RSS points where a short run has few
     if (typeof r.rss === 'number') {
       row.set('rss', r.rss);
       row.set('has-rss', 1);
-    }
-    for (const [raw, count, refsum] of r.types) {
-      const type = clipName(raw);
-      row.set('c:' + type, (row.get('c:' + type) ?? 0) + count);
-      row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum);
     }
     // a heap type without GC: its live instances counted by the references they hold to it
     // (every one, with a referrer or none: the walk of the deep census meets only the former)
@@ -292,17 +298,8 @@ export class SeriesBuilder {
   }
 
   private addDeep(r: DeepRecord): void {
-    this.noteMarks(r.marks, this.deepMarks);
-    const row = new Map<string, number>([['t', r.t]]);
-    for (const [name, n] of this.deepMarks) row.set('m:' + name, n);
     // the probe took 1 in `sample` of the objects (by address): the estimate of all of them
-    const k = r.sample;
-    for (const [raw, count, refsum] of r.types) {
-      const type = clipName(raw);
-      row.set('c:' + type, (row.get('c:' + type) ?? 0) + count * k);
-      row.set('r:' + type, (row.get('r:' + type) ?? 0) + refsum * k);
-    }
-    this.deep.append(row);
+    this.deep.append(this.typeRow(r, this.deepMarks, r.sample));
   }
 
   private addSample(r: SampleRecord): void {

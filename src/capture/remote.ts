@@ -20,7 +20,7 @@ import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LineSplitter } from '../session/lines.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../session/reader.js';
-import { commitTemps, SEGMENTS_DIR, writeFileAtomic } from '../session/store.js';
+import { commitTemps, SEGMENTS_DIR } from '../session/store.js';
 import type { Signal, Transport, TransportProcess } from '../transport/types.js';
 import type { Placement } from './placement.js';
 import { readPidSh } from '../device/pid.js';

@@ -20,7 +20,7 @@ import { RefscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Manifest, SoakInfo } from '../session/manifest.js';
 import { bySegmentNumber, SEGMENTS_DIR, SEGMENT_NAME, SEGMENT_TEMP, SESSIONS_ROOT, commitTemps, readManifest, removeTemps, updateManifest, writeFileAtomic } from '../session/store.js';
-import { fetchBounded, MAX_ENTRY_BYTES, pullFailure, pullTar, PULL_IDLE_MS, type PulledFile } from '../device/pull.js';
+import { fetchBounded, MAX_ENTRY_BYTES, pullFailure, pullTar, SILENT, type PulledFile } from '../device/pull.js';
 import { takePidLock } from '../session/lock.js';
 import type { Transport } from '../transport/types.js';
 import { lookAtSession, type EarlyVerdict } from '../analysis/sequential.js';
@@ -170,7 +170,7 @@ async function fetchFile(t: Transport, path: string, maxBytes: number, tail = fa
   const r = await fetchBounded(t, tail ? ['tail', '-c', String(maxBytes), path] : ['cat', path], maxBytes);
   if (r.code !== 0) {
     if (!t.alive) throw new RefscopeError('ERR_DEVICE', `lost the connection to ${t.device} while collecting`, 'Collect again: nothing is lost');
-    const why = r.tooBig ? `: it is over ${maxBytes} bytes` : r.stalled ? `: the device sent nothing for ${PULL_IDLE_MS / 1000} s` : '';
+    const why = r.tooBig ? `: it is over ${maxBytes} bytes` : r.stalled ? `: ${SILENT}` : '';
     throw new RefscopeError('ERR_DEVICE', `could not read ${path} on ${t.device}${why}`, 'Collect again: nothing is lost');
   }
   return r.data;

@@ -14,7 +14,7 @@ import { join, posix } from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { MAX_SEGMENT_KIB } from '../capture/probe.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../session/reader.js';
-import { tempOf } from '../session/store.js';
+import { removeTemps, tempOf } from '../session/store.js';
 import { BoundedOutput, type Transport, type TransportProcess } from '../transport/types.js';
 
 /**
@@ -71,10 +71,6 @@ export interface PullOptions {
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
 
-/**
- * Settle a device command: its exit, or give it up (SIGKILL, then settle after a short grace
- * whether or not the channel closes) once `giveUp()` says so or it is silent for `idleMs`.
- */
 interface Settled {
   code: number | null;
   signal: string | null;
@@ -84,6 +80,10 @@ interface Settled {
   stalled: boolean;
 }
 
+/**
+ * Settle a device command: its exit, or give it up (SIGKILL, then settle after a short grace
+ * whether or not the channel closes) once `giveUp()` says so or it is silent for `idleMs`.
+ */
 function settle(proc: TransportProcess, idleMs: number, lastData: () => number, giveUp: () => boolean): Promise<Settled> {
   return new Promise((resolve) => {
     let done = false;
@@ -186,11 +186,11 @@ export async function pullTar(t: Transport, argv: readonly string[], o: PullOpti
   let lastData = Date.now();
   // the archive's last bytes: a whole tar ends with two zero blocks (its end marker); one
   // cut short at an entry's boundary parses cleanly up to there and must not pass as whole
-  let tail = Buffer.alloc(0);
+  let tail: Buffer = Buffer.alloc(0);
   proc.stdout!.on('data', (b: Buffer) => {
     received += b.length;
-    tail = Buffer.concat([tail, b]);
-    if (tail.length > END_MARKER_BYTES) tail = tail.subarray(tail.length - END_MARKER_BYTES);
+    // only the last END_MARKER_BYTES are kept (a chunk that long replaces them, uncopied)
+    tail = b.length >= END_MARKER_BYTES ? b.subarray(b.length - END_MARKER_BYTES) : Buffer.concat([tail, b]).subarray(-END_MARKER_BYTES);
     lastData = Date.now();
     if (received > maxPull && broken === null) broken = `the pull is over its limit of ${maxPull} bytes`;
     o.onBytes?.(received);
@@ -208,7 +208,7 @@ export async function pullTar(t: Transport, argv: readonly string[], o: PullOpti
   }
   if (ours !== null) {
     proc.kill('SIGKILL');
-    await Promise.all(files.map((f) => unlink(f.tmp).catch(() => undefined)));
+    await removeTemps(files);
     throw ours;
   }
   if (!givenUp && st.code === 0 && broken === null && ours === null && !isEndMarker(tail)) {
@@ -218,10 +218,13 @@ export async function pullTar(t: Transport, argv: readonly string[], o: PullOpti
   return { code: failed ? null : st.code, stderr: errText.text().trim(), files, stalled: st.stalled, broken, duplicates };
 }
 
+/** What a device silent past the pull's idle limit is said to have done. */
+export const SILENT = `the device sent nothing for ${PULL_IDLE_MS / 1000} s`;
+
 /** Why a pull failed, in words for its error message. */
 export function pullFailure(r: { code: number | null; stderr: string; stalled: boolean; broken: string | null }): string {
   if (r.broken !== null) return `the device sent ${/^the pull/.test(r.broken) ? 'too much: ' : 'a broken archive: '}${r.broken}`;
-  if (r.stalled) return `the device sent nothing for ${PULL_IDLE_MS / 1000} s`;
+  if (r.stalled) return SILENT;
   return r.stderr || `tar exit ${r.code}`;
 }
 

@@ -176,6 +176,17 @@ function marksOf(v: unknown): MarkCounts | null {
   return out;
 }
 
+/** A census's `[name, count, refsum]` entries (the census's and the deep census's), or null when one is malformed. */
+function censusEntries(v: unknown): CensusEntry[] | null {
+  if (!Array.isArray(v)) return null;
+  const types: CensusEntry[] = [];
+  for (const e of v) {
+    if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
+    else return null;
+  }
+  return types;
+}
+
 /**
  * Validate one decoded JSON value as a record. Returns null when it is not one.
  * Unknown kinds are returned as null too (a newer probe's record; counted, not fatal).
@@ -231,12 +242,8 @@ export function toRecord(v: unknown): ProbeRecord | null {
     }
     case 'census': {
       const marks = marksOf(v.marks);
-      if (!marks || !Array.isArray(v.types)) return null;
-      const types: CensusEntry[] = [];
-      for (const e of v.types) {
-        if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
-        else return null;
-      }
+      const types = censusEntries(v.types);
+      if (!marks || !types) return null;
       const rss = isNum(v.rss) && v.rss >= 0 ? v.rss : null;
       const typeRefs: Array<[string, number]> = [];
       if (Array.isArray(v.typeRefs)) {
@@ -249,13 +256,9 @@ export function toRecord(v: unknown): ProbeRecord | null {
     }
     case 'deep': {
       const marks = marksOf(v.marks);
+      const types = censusEntries(v.types);
       const sample = v.sample;
-      if (!marks || !Array.isArray(v.types) || !isNum(sample) || !(sample >= 1) || sample > 1 << 16) return null;
-      const types: CensusEntry[] = [];
-      for (const e of v.types) {
-        if (Array.isArray(e) && isStr(e[0]) && isNum(e[1]) && isNum(e[2])) types.push([e[0], e[1], e[2]]);
-        else return null;
-      }
+      if (!marks || !types || !isNum(sample) || !(sample >= 1) || sample > 1 << 16) return null;
       return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types };
     }
     case 'referrers': {

@@ -1,5 +1,5 @@
 /**
- * Builds the test C extension test/fixtures/ext/leakyiter.c for one interpreter, with
+ * Builds the test C extensions (test/fixtures/ext/NAME.c: leakyiter, chandle) for one interpreter, with
  * plain gcc, into test/.tmp/ext/<version>/. The include directory and the extension
  * suffix come from the interpreter itself. Returns the folder to put on PYTHONPATH.
  *
@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const LEAKYITER_SOURCE = join(ROOT, 'test', 'fixtures', 'ext', 'leakyiter.c');
+/** the test C extensions' sources: test/fixtures/ext/NAME.c */
+const EXT_SOURCES = join(ROOT, 'test', 'fixtures', 'ext');
 const OUT_ROOT = join(ROOT, 'test', '.tmp', 'ext');
 
 export interface ExtInterp {
@@ -69,7 +70,7 @@ function buildExt(interp: ExtInterp, name: string): Promise<string> {
 }
 
 async function build(interp: ExtInterp, name: string): Promise<string> {
-  const source = join(ROOT, 'test', 'fixtures', 'ext', `${name}.c`);
+  const source = join(EXT_SOURCES, `${name}.c`);
   const { stdout } = await run(interp.path, ['-c', QUERY], { encoding: 'utf8' });
   const [include = '', suffix = '.so'] = stdout.split('\n');
   const header = join(include, 'Python.h');
