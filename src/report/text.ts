@@ -28,6 +28,8 @@ export interface TextOptions {
    * each under "Weaker signals", at most WEAK_SHOWN of them
    */
   all?: boolean;
+  /** how many weaker signals are listed one line each (WEAK_SHOWN unless given) */
+  weakShown?: number;
 }
 
 /** Weaker signals listed by default; the rest are counted ("N more in report.json"). */
@@ -305,7 +307,7 @@ function weakLines(s: Suspect, rank: number, ranks: Map<string, number>, width: 
  * The suspects: in full those that carry a verdict (all of them with `all`), then the
  * weaker signals one line each, at most WEAK_SHOWN, ranks as in report.json.
  */
-function suspectLines(r: Report, width: number, p: Palette, all: boolean): string[] {
+function suspectLines(r: Report, width: number, p: Palette, all: boolean, shown: number): string[] {
   if (r.suspects.length === 0) return ['No suspects.'];
   const ranked = r.suspects.map((s, i) => ({ s, rank: i + 1 }));
   const full = all ? ranked : ranked.filter(({ s }) => isLeading(s));
@@ -322,8 +324,8 @@ function suspectLines(r: Report, width: number, p: Palette, all: boolean): strin
     // a type ranked twice (object and refcount growth) is named by its first rank
     const ranks = new Map<string, number>();
     for (const { s, rank } of ranked) if (s.type !== null && !ranks.has(s.type)) ranks.set(s.type, rank);
-    for (const { s, rank } of weak.slice(0, WEAK_SHOWN)) lines.push(...weakLines(s, rank, ranks, width));
-    const more = weak.length - WEAK_SHOWN;
+    for (const { s, rank } of weak.slice(0, shown)) lines.push(...weakLines(s, rank, ranks, width));
+    const more = weak.length - shown;
     const hint = more > 0 ? `(${more} more in report.json; \`refscope report --all\` shows all in full)` : '(`refscope report --all` shows them in full)';
     lines.push(...indentWrap(hint, 4, width).map(p.dim));
   }
@@ -378,6 +380,6 @@ export function renderText(report: Report, opts: TextOptions): string {
   }
   if (opts.charts) lines.push(...chartLines(opts.charts, width, opts.unicode ?? false));
   lines.push('');
-  lines.push(...suspectLines(report, width, p, opts.all ?? false));
+  lines.push(...suspectLines(report, width, p, opts.all ?? false, opts.weakShown ?? WEAK_SHOWN));
   return lines.join('\n') + '\n';
 }
