@@ -76,10 +76,13 @@ export interface DeviceRun {
 const STATUS = [
   'r="$1"',
   'if [ ! -d "$r" ]; then echo "missing	1"; exit 0; fi',
-  // one wc for every segment (a soak can hold thousands): "  SIZE PATH" lines, then a total
-  'cd "$r/segments" 2>/dev/null && ls seg-*.jsonl >/dev/null 2>&1 && wc -c seg-*.jsonl | awk \'$2 != "total" { printf "seg\\t%s\\t%s\\n", $2, $1 }\'',
+  // whether the app runs is asked before the sizes are read: an app found gone here wrote its
+  // last byte before the listing, so every size listed is final (asked after, an app ending in
+  // between would leave its newest segment listed short, and collect would take it as whole)
   `${readPidSh('"$r"')}; printf "pid\\t%s\\n" "$p"`,
   'if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "alive	1"; fi',
+  // one wc for every segment (a soak can hold thousands): "  SIZE PATH" lines, then a total
+  '(cd "$r/segments" 2>/dev/null && ls seg-*.jsonl >/dev/null 2>&1 && wc -c seg-*.jsonl | awk \'$2 != "total" { printf "seg\\t%s\\t%s\\n", $2, $1 }\')',
   '[ -f "$r/exit" ] && printf "exit\\t%s\\n" "$(cat "$r/exit")"',
   'printf "started\\t%s\\n" "$(cat "$r/started" 2>/dev/null)"',
   'printf "now\\t%s\\n" "$(date +%s)"',
