@@ -18,6 +18,7 @@ import { finishSession, type RunOutcome } from './finish.js';
 import { localPlacement, type Placement } from './placement.js';
 import { prepareRemote, devicePlacement, type RemoteOptions, type RemoteSetup, type DevicePlacement } from './remote.js';
 import { probeArgv, readProbeVersion } from './probe.js';
+import { RecentGrowth } from './growth.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
 import { SegmentTail } from './tail.js';
@@ -160,6 +161,7 @@ export interface RunHandle {
   sessionDir: string;
   /** the probe's process (with --tty: its terminal's output is on proc.stdout) */
   proc: TransportProcess;
+  /** the live line's numbers; `topGrowth` is the growth over the recent window (growth.ts) */
   snapshot(): LiveSnapshot;
   /** the user asked to stop; `delivered`: the app already got the interrupt */
   interrupt(delivered: boolean): void;
@@ -192,11 +194,13 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
 
   const progress = new Progress();
+  const growth = new RecentGrowth();
   let stopForVerdict: (() => void) | null = null;
   let onAppStart: (() => void) | null = null;
   const watch = req.untilVerdict ? new VerdictWatch(() => stopForVerdict?.(), log.logger) : null;
   const tail = new SegmentTail(place.localSegments, (r) => {
     progress.onRecord(r);
+    growth.onRecord(r);
     watch?.onRecord(r);
     if (r.k === 'start') onAppStart?.();
   });
@@ -274,7 +278,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   return {
     sessionDir,
     proc,
-    snapshot: () => ({ elapsedSeconds: (Date.now() - startedAt) / 1000, ...progress.snapshot() }),
+    snapshot: () => ({ elapsedSeconds: (Date.now() - startedAt) / 1000, ...progress.snapshot(), topGrowth: growth.top() }),
     interrupt: (delivered: boolean) => { stopper.interrupt(delivered); watchTheStop(); },
     get interrupts() { return stopper.interrupts; },
     appEnded: proc.exited.then(() => undefined, () => undefined),
