@@ -1678,7 +1678,13 @@ def _probe_ids():
 
 
 def _pick_samples(objs, chosen):
-    """Up to 3 live instances of each chosen type, youngest generation first."""
+    """Up to 3 live instances of each chosen type, the newest survivors first: taken from
+    the end of gc.get_objects(), which lists each generation oldest first and the oldest
+    generation last (a collection appends the survivors to the older generation's end).
+    The survivors the collector promoted last are the ones a leak left behind; taken from
+    the front after a collection (everything then in the oldest generation) the samples
+    were the interpreter's own startup objects (a `function` sampled as Registry.__init__,
+    a `tuple` as a class's MRO, a lock as the main thread's), unrelated to the growth."""
     by_type = {}
     for t in _names:
         name = _names[t]
@@ -1689,7 +1695,10 @@ def _pick_samples(objs, chosen):
     left = 3 * len(by_type)
     inst = _InstanceType
     mine = _probe_ids()
-    for o in objs:
+    i = len(objs)
+    while i > 0:
+        i -= 1
+        o = objs[i]
         t = type(o)
         if t is inst:
             t = o.__class__
@@ -1710,10 +1719,13 @@ def _pick_samples(objs, chosen):
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)
 # Who holds the sampled objects: gc.get_referrers, walked up to a root the probe can
 # name (a module global, an attribute, a class attribute), as sentences with counts.
+# A holder that only carries the reference (a closure's cell, a function, a bound method,
+# an anonymous tuple) is followed up to the first container a person names in code, and
+# said in one phrase (see "following links" below).
 # The walk runs on the sampler thread or inside the app's mark(): it stops at its time
 # cap, and it never runs the app's code (see "reading app objects" below).
 # Defines: referrers_pass (census calls it with the deadline), CUT, _describe, _root,
-#   _name, _parents, _short, _inst_dict, _sample_rc.
+#   _name, _parents, _short, _inst_dict, _sample_rc, _chain, _LINK_MAX.
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
 #   api (_WATCHES).
@@ -1883,12 +1895,14 @@ def referrers_pass(name, objs_of, pending, deadline):
         rc = _sample_rc(samples, i) - _S['off_sample']
         rc -= _strong_watch_count(samples[i])
         rcs.append(rc)
-    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'busy': {}, 'mods': None, 'deadline': deadline}
+    ctx = {'skip': {}, 'hold': [], 'memo': {}, 'qmemo': {}, 'qual': False, 'busy': {}, 'mods': None,
+           'pc': {}, 'deadline': deadline}
     skip = ctx['skip']
     skip.update(pending)
     skip[id(samples)] = 1
     skip[id(rcs)] = 1
     skip[id(ctx['hold'])] = 1
+    skip[id(ctx['pc'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
     found = [0] * n
@@ -1946,6 +1960,7 @@ def referrers_pass(name, objs_of, pending, deadline):
         out.append([s, holders[s]])
     out.sort(key=_holder_sort_key)
     ctx['hold'] = None
+    ctx['pc'] = None
     size = sample_sizes(samples)
     samples = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
@@ -2007,11 +2022,19 @@ def _is_probe(r, skip):
 
 def _parents(c, ctx):
     """The app's objects that refer to c (the probe's own frames and lists left out): one
-    scan of the whole heap, taken only before the walk's deadline."""
+    scan of the whole heap, taken only before the walk's deadline, once per object in a
+    pass (the pass drops what it held at its end)."""
+    pc = ctx['pc']
+    e = pc.get(id(c))
+    if e is not None and e[0] is c:
+        return e[1]              # asked before in this pass (naming and following links)
     _in_time(ctx)
     out = _filtered(gc.get_referrers(c), ctx['skip'], None)
     ctx['skip'][id(out)] = 1
     ctx['hold'].append(out)
+    e = (c, out)
+    ctx['skip'][id(e)] = 1       # it refers to c: never a parent of c itself
+    pc[id(c)] = e
     return out
 
 
@@ -2077,7 +2100,7 @@ def _root(c, holder, ctx):
                     ns = _type_attr(o, '__dict__')
                     k = _key_of(holder, c)
                     if k is not None and k in ns and ns[k] is c:
-                        return ('class attribute', '%s.%s' % (_short_class(o), k))
+                        return ('class attribute', '%s.%s' % (_class_text(o, ctx), k))
                 except Exception:
                     pass
             else:
@@ -2085,7 +2108,7 @@ def _root(c, holder, ctx):
                     if _inst_dict(o) is holder:
                         k = _key_of(holder, c)
                         if k is not None:
-                            return ('attribute', '%s.%s' % (_short(o), k))
+                            return ('attribute', '%s.%s' % (_owner_text(o, ctx), k))
                 except Exception:
                     pass
         return None
@@ -2097,7 +2120,7 @@ def _root(c, holder, ctx):
         except Exception:
             k = None
         if k is not None:
-            return ('class attribute', '%s.%s' % (_short_class(holder), k))
+            return ('class attribute', '%s.%s' % (_class_text(holder, ctx), k))
         return None
     # an instance whose attributes are not in a separate dict (3.11+, __slots__)
     try:
@@ -2105,10 +2128,10 @@ def _root(c, holder, ctx):
         if type(d) is dict:
             k = _key_of(d, c)
             if k is not None:
-                return ('attribute', '%s.%s' % (_short(holder), k))
+                return ('attribute', '%s.%s' % (_owner_text(holder, ctx), k))
         slot = _slot_holding(holder, c)
         if slot is not None:
-            return ('attribute', '%s.%s' % (_short(holder), slot))
+            return ('attribute', '%s.%s' % (_owner_text(holder, ctx), slot))
     except Exception:
         pass
     return None
@@ -2122,6 +2145,37 @@ def _short_class(k):
     return str(n)
 
 
+def _qual_class(k):
+    """'module.QualName' of class k (builtins bare), read through `type`'s own descriptors
+    (an old-style class's C attributes): no hook of the app's runs."""
+    n = _type_attr(k, '__qualname__')
+    if type(n) is not str and type(n) is not _unicode:
+        n = _type_attr(k, '__name__')
+    if type(n) is not str and type(n) is not _unicode:
+        return '?'
+    m = _type_attr(k, '__module__')
+    if (type(m) is not str and type(m) is not _unicode) or m in ('builtins', '__builtin__', 'exceptions'):
+        return str(n)
+    return '%s.%s' % (m, n)
+
+
+def _class_text(k, ctx):
+    """Class k as a holder phrase names it: its own name; module-qualified in a chain's."""
+    if ctx.get('qual'):
+        return _qual_class(k)
+    return _short_class(k)
+
+
+def _owner_text(o, ctx):
+    """The class of instance o as a holder phrase names it (see _class_text)."""
+    if ctx.get('qual'):
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__      # an old-style instance's class: a C attribute, no hook
+        return _qual_class(t)
+    return _short(o)
+
+
 _KIND = {list: 'list', tuple: 'tuple', dict: 'dict', set: 'set', frozenset: 'frozenset',
          _MethodType: 'bound method'}
 
@@ -2129,6 +2183,8 @@ _KIND = {list: 'list', tuple: 'tuple', dict: 'dict', set: 'set', frozenset: 'fro
 def _name(c, ctx, depth):
     """(kind, expr) naming container c by a path from a root, or None."""
     memo = ctx['memo']
+    if ctx.get('qual'):
+        memo = ctx['qmemo']       # the same names, module-qualified (a chain's phrase)
     key = id(c)
     if key in memo:
         return memo[key]          # a name found before, or None: no name from any depth
@@ -2183,25 +2239,199 @@ def _phrase(c, ctx):
 
 
 def _holder_phrase(m, ctx):
-    """Where object m (e.g. a bound method) is kept, as a phrase."""
+    """Where object m (e.g. a bound method) is kept, as a phrase: a root or a named list,
+    dict or set holding it; else the container found by following the links that hold it
+    (an anonymous tuple, a closure), with the links said."""
     parents = _parents(m, ctx)
     for p in parents:
         r = _root(m, p, ctx)
         if r is not None:
             return '%s %s' % r
     for p in parents:
+        if type(p) in (list, dict, set, frozenset) and _name(p, ctx, 1) is not None:
+            return _phrase(p, ctx)
+    ch = _chain(m, ctx)
+    if ch is not None:
+        return _said(ch)
+    for p in parents:
         if type(p) in (list, tuple, dict, set, frozenset):
             return _phrase(p, ctx)
     return 'unnamed place'
 
 
-def _func_of_cell(cell, ctx):
+def _closure_of(f):
+    """Function f's closure tuple (None for a function without one): a C attribute."""
+    try:
+        return getattr(f, '__closure__', getattr(f, 'func_closure', None))
+    except Exception:
+        return None
+
+
+def _funcs_of_cell(cell, ctx):
+    """The functions whose closure holds cell (through their closure tuple)."""
+    out = []
     for p in _parents(cell, ctx):
         if type(p) is tuple:
             for f in _parents(p, ctx):
-                if type(f) is _FunctionType and getattr(f, '__closure__', getattr(f, 'func_closure', None)) is p:
-                    return f.__name__
+                if type(f) is _FunctionType and _closure_of(f) is p:
+                    out.append(f)
+    return out
+
+
+def _func_of_cell(cell, ctx):
+    fs = _funcs_of_cell(cell, ctx)
+    if fs:
+        return fs[0].__name__
     return '?'
+
+
+# ---- following links up to the container a person edits
+# Some holders only carry a reference: a closure's cell (held by the closure tuple, held by
+# the function), a function, a bound method, an anonymous tuple (a (deadline, callback)
+# pair, an argument tuple). Named as the nearest link ("closure cell of function on_tick")
+# they tell nobody what to fix; the walk goes on up through them to the first container a
+# person names in code (a module global, a class or instance attribute, a dict, list or set
+# such a name holds) and says it in one phrase:
+#     HOLDER in CONTAINER (via LINK, LINK, ...)
+#     HOLDER     closure `f` | closure tuple of `f` | closure cell of `f` | function `f` |
+#                bound method W.m | list item | tuple item | dict value | dict key |
+#                set member
+#     CONTAINER  module global `mod.NAME` | attribute `mod.Class.attr` |
+#                class attribute `mod.Class.attr` | dict|list|set `PATH` where PATH
+#                names it from such a root (`mod.Class.attr['key'][*]`); a tuple is a
+#                link (named as a path it would name one entry: `pending[28]`)
+#     LINK       a (float, function) tuple | closure `f` | function `f` | bound method `W.m`
+#                | a closure cell
+# e.g. "closure `on_tick` in dict `ui.Scheduler.pending` (via a (float, function) tuple)".
+# Names in it are module-qualified (in backticks); a holder named directly (a module
+# global, an attribute, a named container) keeps its shorter phrase. Each link costs heap
+# scans (deadline checks before each, as everywhere); at most _LINK_MAX links are followed.
+_LINK_MAX = 6
+
+
+def _link_text(o):
+    t = type(o)
+    if t is tuple:
+        names = []
+        for y in o[:4]:
+            names.append(_short(y))
+        if len(o) > 4:
+            names.append('...')
+        if len(names) == 1:
+            return 'a (%s,) tuple' % names[0]
+        return 'a (%s) tuple' % ', '.join(names)
+    if t is _FunctionType:
+        if _closure_of(o) is not None:
+            return 'closure `%s`' % _func_name(o)
+        return 'function `%s`' % _func_name(o)
+    if t is _MethodType:
+        return 'bound method `%s`' % _method_text(o)
+    if t is _CellType:
+        return 'a closure cell'
+    return 'a ' + _short(o)
+
+
+def _method_text(m):
+    return '%s.%s' % (_short(_METHOD_SELF.__get__(m, _MethodType)), _func_name(_METHOD_FUNC.__get__(m, _MethodType)))
+
+
+_METHOD_SELF = _MethodType.__dict__.get('__self__')
+if _METHOD_SELF is None:
+    _METHOD_SELF = _MethodType.__dict__['im_self']     # 2.5
+
+
+def _is_link(o):
+    t = type(o)
+    return t is tuple or t is _FunctionType or t is _MethodType or t is _CellType
+
+
+def _chain(c, ctx):
+    """(CONTAINER, [LINK, ...]) for link c: its holders followed up through links to the
+    first named container; None when there is none within _LINK_MAX links."""
+    ctx['qual'] = True
+    try:
+        return _chain_walk(c, ctx)
+    finally:
+        ctx['qual'] = False
+
+
+def _chain_walk(c, ctx):
+    links = []
+    seen = {}
+    steps = 0
+    while steps <= _LINK_MAX:
+        steps += 1
+        seen[id(c)] = 1
+        parents = _parents(c, ctx)
+        for p in parents:
+            tp = type(p)
+            if tp is _FrameType or tp is _GenType:
+                continue
+            r = _root(c, p, ctx)
+            if r is not None:
+                return ('%s `%s`' % r, links)
+        for p in parents:
+            tp = type(p)
+            # (a tuple is a link: named as a path, `pending[28]`, it would name one entry)
+            if tp is dict or tp is list or tp is set or tp is frozenset:
+                n = _name(p, ctx, 1)
+                if n is not None:
+                    return ('%s `%s`' % (_KIND.get(tp, _short(p)), n[1]), links)
+        nxt = None
+        for p in parents:
+            if _is_link(p) and id(p) not in seen:
+                nxt = p
+                break
+        if nxt is None:
+            return None
+        if type(nxt) is tuple:
+            owner = _closure_owner(nxt, ctx)
+            if owner is not None:
+                nxt = owner              # cell <- closure tuple <- function: one link
+        if type(nxt) is not _CellType:
+            links.append(_link_text(nxt))
+        c = nxt
+    return None
+
+
+def _closure_owner(tup, ctx):
+    """The function whose closure tuple tup is, or None."""
+    for f in _parents(tup, ctx):
+        if type(f) is _FunctionType and _closure_of(f) is tup:
+            return f
+    return None
+
+
+def _said(ch, first=None):
+    """'CONTAINER (via LINK, ...)' for a chain; `first`: the direct holder, said first."""
+    container, links = ch
+    if first is not None:
+        links = [first] + links
+    if links:
+        return '%s (via %s)' % (container, ', '.join(links))
+    return container
+
+
+def _in_chain(head, c, ctx):
+    """'HEAD in CONTAINER (via ...)' following the links up from c, or None."""
+    ch = _chain(c, ctx)
+    if ch is None:
+        return None
+    return '%s in %s' % (head, _said(ch))
+
+
+def _item_phrase(head, r, ctx):
+    """'HEAD in CONTAINER' for an item of list, dict, tuple or set r: r named from a root;
+    else r followed up as a link (an anonymous tuple; an unnamed container held by one)."""
+    n = _name(r, ctx, 1)
+    if n is not None:
+        return '%s in %s %s' % (head, n[0], n[1])
+    ch = _chain(r, ctx)
+    if ch is not None:
+        if type(r) is tuple:
+            return '%s in %s' % (head, _said(ch, _link_text(r)))
+        return '%s in %s' % (head, _said(ch, 'an unnamed ' + _KIND.get(type(r), _short(r))))
+    return '%s in unnamed %s' % (head, _KIND.get(type(r), _short(r)))
 
 
 def _describe(x, r, ctx):
@@ -2212,24 +2442,43 @@ def _describe(x, r, ctx):
         if root is not None:
             return '%s %s' % root
         if _key_of(r, x) is not None:
-            return 'dict value in ' + _phrase(r, ctx)
-        return 'dict key in ' + _phrase(r, ctx)
+            return _item_phrase('dict value', r, ctx)
+        return _item_phrase('dict key', r, ctx)
     if tr is list:
-        return 'list item in ' + _phrase(r, ctx)
+        return _item_phrase('list item', r, ctx)
     if tr is tuple:
-        return 'tuple item in ' + _phrase(r, ctx)
+        if type(x) is _CellType:
+            f = _closure_owner(r, ctx)
+            if f is not None:
+                s = _in_chain('closure cell of `%s`' % _func_name(f), f, ctx)
+                if s is not None:
+                    return s
+        return _item_phrase('tuple item', r, ctx)
     if tr is set or tr is frozenset:
-        return 'set member in ' + _phrase(r, ctx)
+        return _item_phrase('set member', r, ctx)
     if tr is _MethodType:
         fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
         return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
     if tr is _CellType:
-        return 'closure cell of function ' + _func_of_cell(r, ctx)
+        fs = _funcs_of_cell(r, ctx)
+        for f in fs:
+            s = _in_chain('closure `%s`' % _func_name(f), f, ctx)
+            if s is not None:
+                return s
+        if fs:
+            return 'closure cell of function ' + fs[0].__name__
+        return 'closure cell of function ?'
     if tr is _FrameType:
         return 'local variable in function ' + r.f_code.co_name
     if tr is _GenType:
         return 'local variable in generator ' + getattr(r, '__name__', '?')
     if tr is _FunctionType:
+        head = 'function `%s`' % _func_name(r)
+        if _closure_of(r) is x:
+            head = 'closure tuple of `%s`' % _func_name(r)
+        s = _in_chain(head, r, ctx)
+        if s is not None:
+            return s
         return 'function ' + r.__name__
     root = _root(x, r, ctx)
     if root is not None:

@@ -537,7 +537,13 @@ def _probe_ids():
 
 
 def _pick_samples(objs, chosen):
-    """Up to 3 live instances of each chosen type, youngest generation first."""
+    """Up to 3 live instances of each chosen type, the newest survivors first: taken from
+    the end of gc.get_objects(), which lists each generation oldest first and the oldest
+    generation last (a collection appends the survivors to the older generation's end).
+    The survivors the collector promoted last are the ones a leak left behind; taken from
+    the front after a collection (everything then in the oldest generation) the samples
+    were the interpreter's own startup objects (a `function` sampled as Registry.__init__,
+    a `tuple` as a class's MRO, a lock as the main thread's), unrelated to the growth."""
     by_type = {}
     for t in _names:
         name = _names[t]
@@ -548,7 +554,10 @@ def _pick_samples(objs, chosen):
     left = 3 * len(by_type)
     inst = _InstanceType
     mine = _probe_ids()
-    for o in objs:
+    i = len(objs)
+    while i > 0:
+        i -= 1
+        o = objs[i]
         t = type(o)
         if t is inst:
             t = o.__class__
