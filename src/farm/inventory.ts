@@ -196,12 +196,25 @@ export function loadFarm(file: string): Farm {
   return parseFarm(text, file);
 }
 
-/** `i/n` → [i, n], 1-based. */
+/**
+ * `i/n` → [i, n], 1-based, as CI engines give them: GitLab's `$CI_NODE_INDEX/$CI_NODE_TOTAL`
+ * (1 to N) as given, a Jenkins matrix axis of 1..N. A 0-based index (`0/4`, a loop from 0)
+ * is refused, not shifted: shifting would silently run one shard twice and another never.
+ */
 export function parseShard(s: string): [number, number] {
-  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
+  const t = s.trim();
+  if (/^\s*\/\s*\d*$/.test(t) || /^\d+\/$/.test(t) || t === '') {
+    throw new RefscopeError('ERR_USAGE', `--shard '${s}' has an empty index or total: the CI variables it was built from are not set`,
+      "In GitLab, give the job 'parallel: N' (it sets CI_NODE_INDEX and CI_NODE_TOTAL); in Jenkins, name the matrix axis");
+  }
+  const m = /^(\d+)\/(\d+)$/.exec(t);
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
-  if (!m || n < 1 || i < 1 || i > n) throw new RefscopeError('ERR_USAGE', `--shard '${s}' is not i/n with 1 <= i <= n`, 'For example --shard 2/4');
+  if (m && i === 0 && n >= 1) {
+    throw new RefscopeError('ERR_USAGE', `--shard '${s}': shard indexes start at 1 (GitLab's CI_NODE_INDEX does), not 0`,
+      `A 0-based index must add one: --shard "$((i + 1))/${n}"`);
+  }
+  if (!m || n < 1 || i < 1 || i > n) throw new RefscopeError('ERR_USAGE', `--shard '${s}' is not i/n with 1 <= i <= n`, 'For example --shard 2/4, or --shard "$CI_NODE_INDEX/$CI_NODE_TOTAL" in GitLab');
   return [i, n];
 }
 

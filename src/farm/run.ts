@@ -4,9 +4,10 @@
  * each in its own session, then a summary, a
  * merged JUnit file and one exit code: 3 if any device was unreachable (the others still
  * ran), else 1 if any leaks, else 0. `--shard i/n` runs a deterministic slice so an
- * existing CI system spreads a large farm over workers; `farm merge` joins the slices.
+ * existing CI system spreads a large farm over workers, each shard into OUT/shard-i-of-n/
+ * with its shard.json manifest; `farm merge` (merge.ts) joins the slices.
  */
-import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -87,7 +88,7 @@ export function runPlan(farm: Farm, d: FarmDevice, app: FarmApp, session: string
   };
 }
 
-function readReport(session: string): Report | null {
+export function readReport(session: string): Report | null {
   try {
     return JSON.parse(readFileSync(join(session, 'report.json'), 'utf8')) as Report;
   } catch {
@@ -203,6 +204,10 @@ export async function runFarm(farm: Farm, opts: FarmRunOptions): Promise<FarmSum
     results,
   };
   await writeOutputs(out, summary);
+  if (opts.shard) {
+    const { writeShardManifest } = await import('./merge.js');
+    await writeShardManifest(out, farm, summary, shardDevices(farm.devices, opts.shard).map((d) => d.name));
+  }
   return summary;
 }
 
@@ -212,37 +217,6 @@ export async function writeOutputs(out: string, summary: FarmSummary): Promise<v
   const reports = summary.results.map((r) => readReport(r.session)).filter((r): r is Report => r !== null);
   await writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   await writeFileAtomic(join(out, 'junit.xml'), renderJunit(reports));
-}
-
-/** `farm merge`: join the shard-*-of-N summaries under OUT into one. */
-export async function mergeShards(farm: Farm, outDir: string): Promise<FarmSummary> {
-  const out = resolve(outDir);
-  const dirs = existsSync(out) ? readdirSync(out).filter((n) => /^shard-\d+-of-\d+$/.test(n)).sort() : [];
-  if (dirs.length === 0) throw new RefscopeError('ERR_INPUT', `no shard results under ${outDir}`, 'Run `refscope farm run FARM --shard i/n --out DIR` on each worker into DIR first');
-  const parts: FarmSummary[] = [];
-  for (const d of dirs) {
-    const p = join(out, d, 'summary.json');
-    try {
-      parts.push(JSON.parse(readFileSync(p, 'utf8')) as FarmSummary);
-    } catch {
-      throw new RefscopeError('ERR_INPUT', `${p} is missing or unreadable`, 'That shard did not finish: run it again');
-    }
-  }
-  const n = parts[0]?.shard?.[1] ?? 1;
-  const have = new Set(parts.map((p) => p.shard?.[0]));
-  const missing = Array.from({ length: n }, (_, k) => k + 1).filter((k) => !have.has(k));
-  if (missing.length) throw new RefscopeError('ERR_INPUT', `shard(s) ${missing.map((k) => `${k}/${n}`).join(', ')} missing under ${outDir}`, 'Run the missing shards, then merge');
-  const summary: FarmSummary = {
-    schema: FARM_SUMMARY_SCHEMA,
-    farm: resolve(farm.file),
-    shard: null,
-    startedAt: parts.map((p) => p.startedAt).sort()[0]!,
-    seconds: Math.max(...parts.map((p) => p.seconds)),
-    controllerMaxRssKiB: Math.max(...parts.map((p) => p.controllerMaxRssKiB)),
-    results: parts.flatMap((p) => p.results).sort((a, b) => a.device.localeCompare(b.device) || a.app.localeCompare(b.app)),
-  };
-  await writeOutputs(out, summary);
-  return summary;
 }
 
 /** The table for people. */

@@ -48,6 +48,14 @@ describe('farm inventory', () => {
     expect(() => parseShard('5/4')).toThrow(/not i\/n/);
     expect(parseShard('2/4')).toEqual([2, 4]);
   });
+
+  it('takes the CI engines\' variables as given: GitLab\'s 1-based CI_NODE_INDEX/CI_NODE_TOTAL; refuses a 0-based index and unset variables', () => {
+    expect(parseShard('4/4')).toEqual([4, 4]);
+    expect(parseShard(' 1/1 ')).toEqual([1, 1]);
+    expect(() => parseShard('0/4')).toThrow(/--shard '0\/4': shard indexes start at 1 \(GitLab's CI_NODE_INDEX does\), not 0/);
+    for (const unset of ['/', '/4', '2/', '']) expect(() => parseShard(unset)).toThrow(/has an empty index or total: the CI variables it was built from are not set/);
+    expect(() => parseShard('x/4')).toThrow(/is not i\/n with 1 <= i <= n/);
+  });
 });
 
 describe('farm run plan', () => {

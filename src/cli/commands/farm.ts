@@ -6,6 +6,7 @@ import { printable } from '../../report/text.js';
 
 interface FarmArgs {
   farm: string;
+  shards?: string[];
   out: string;
   concurrency: number;
   shard?: string;
@@ -65,12 +66,13 @@ const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
 };
 
 const merge: CommandModule<{ verbose: boolean }, FarmArgs> = {
-  command: 'merge <farm>',
-  describe: 'Join the results of `farm run --shard i/n` (all shards, same --out) into one summary and JUnit',
-  builder: (y) => json(common(y)) as Argv<FarmArgs>,
+  command: 'merge <farm> [shards..]',
+  describe: 'Join the results of `farm run --shard i/n` (shard folders, or folders holding them; default --out) into one summary, JUnit and session layout in --out',
+  builder: (y) => json(common(y))
+    .positional('shards', { type: 'string', array: true, describe: 'shard folders (OUT/shard-i-of-n) or folders holding them; default: --out' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
-    const [{ loadFarm }, { mergeShards }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
-    process.exitCode = await print(await mergeShards(loadFarm(args.farm), args.out), args.json);
+    const [{ loadFarm }, { mergeShards }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/merge.js')]);
+    process.exitCode = await print(await mergeShards(loadFarm(args.farm), args.out, args.shards ?? []), args.json);
   },
 };
 
