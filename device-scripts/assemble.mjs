@@ -29,6 +29,7 @@ export const MODULES = [
   'storage.py',    // --max-device-mb: merging and thinning closed segments
   'census.py',     // type names, the census, which types to ask about
   'referrers.py',  // who holds the sampled objects, named from a root
+  'links.py',      // a holder that only carries a reference, followed to its container
   'sizes.py',      // bytes a sampled object holds alone
   'sampler.py',    // the sampler thread, samples, the census cadence
   'api.py',        // refscope.mark / watch, calibration

@@ -1339,8 +1339,13 @@ def census(collect=False):
 DEEP_SHARE = 0.5
 DEEP_SEEN_MAX = 8192
 DEEP_MAX = 1.0
+# Like the census, it is front-loaded: a start-up allowance of CPU seconds (repaid from its
+# share over the first REPAY seconds, so a longer run keeps to the share as a whole) lets
+# the first deep censuses come with the fast censuses, and a short run still gets enough of
+# them to measure a trend; afterwards it comes at its share's pace.
+DEEP_ALLOWANCE = 0.06
 DEEP_CHUNK = 256
-_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
+_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0}
 
 
 def _tracked_test():
@@ -1424,10 +1429,19 @@ def _type_refs():
 
 
 def _deep_due(now):
+    """Whether the deep census runs with this census: its tokens (its share of the time
+    since the cadence started, plus what is left of its start-up allowance, less what it
+    spent) cover its cost. Saved tokens are capped at a few deep censuses' worth."""
     if _DEEP['runs'] == 0:
         return True
-    gap = _DEEP['cost'] / max(1e-6, _S['budget'] * DEEP_SHARE)
-    return now - _DEEP['last'] >= gap
+    rate = max(1e-6, _S['budget'] * DEEP_SHARE)
+    el = max(0.0, now - _S['cad_t0'])
+    tokens = rate * el + DEEP_ALLOWANCE * max(0.0, 1.0 - el / REPAY) - _DEEP['spent']
+    cap = max(DEEP_ALLOWANCE, 4 * _DEEP['cost'])
+    if tokens > cap:
+        _DEEP['spent'] += tokens - cap
+        tokens = cap
+    return tokens >= _DEEP['cost']
 
 
 def _deep_walk(objs, bits, deadline, off):
@@ -1520,6 +1534,7 @@ def _deep_census(objs):
     _DEEP['last'] = time.time()
     _DEEP['runs'] += 1
     _DEEP['cost'] = dur if _DEEP['cost'] <= 0 else 0.5 * _DEEP['cost'] + 0.5 * dur
+    _DEEP['spent'] += dur
     if got is None or isinstance(got, int):
         # too many to hold, or too slow: take fewer next time (dropped, this one is not written)
         _DEEP['bits'] = min(bits + (got or 1), 16)
@@ -1721,14 +1736,15 @@ def _pick_samples(objs, chosen):
 # name (a module global, an attribute, a class attribute), as sentences with counts.
 # A holder that only carries the reference (a closure's cell, a function, a bound method,
 # an anonymous tuple) is followed up to the first container a person names in code, and
-# said in one phrase (see "following links" below).
+# said in one phrase (probe/links.py, which follows them).
 # The walk runs on the sampler thread or inside the app's mark(): it stops at its time
 # cap, and it never runs the app's code (see "reading app objects" below).
 # Defines: referrers_pass (census calls it with the deadline), CUT, _describe, _root,
-#   _name, _parents, _short, _inst_dict, _sample_rc, _chain, _LINK_MAX.
+#   _name, _parents, _short, _inst_dict, _sample_rc, _func_name, _KIND, _CellType.
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
-#   api (_WATCHES).
+#   api (_WATCHES), links (_chain, _in_chain, _item_phrase, _closure_owner,
+#   _funcs_of_cell, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -2145,37 +2161,6 @@ def _short_class(k):
     return str(n)
 
 
-def _qual_class(k):
-    """'module.QualName' of class k (builtins bare), read through `type`'s own descriptors
-    (an old-style class's C attributes): no hook of the app's runs."""
-    n = _type_attr(k, '__qualname__')
-    if type(n) is not str and type(n) is not _unicode:
-        n = _type_attr(k, '__name__')
-    if type(n) is not str and type(n) is not _unicode:
-        return '?'
-    m = _type_attr(k, '__module__')
-    if (type(m) is not str and type(m) is not _unicode) or m in ('builtins', '__builtin__', 'exceptions'):
-        return str(n)
-    return '%s.%s' % (m, n)
-
-
-def _class_text(k, ctx):
-    """Class k as a holder phrase names it: its own name; module-qualified in a chain's."""
-    if ctx.get('qual'):
-        return _qual_class(k)
-    return _short_class(k)
-
-
-def _owner_text(o, ctx):
-    """The class of instance o as a holder phrase names it (see _class_text)."""
-    if ctx.get('qual'):
-        t = type(o)
-        if t is _InstanceType:
-            t = o.__class__      # an old-style instance's class: a C attribute, no hook
-        return _qual_class(t)
-    return _short(o)
-
-
 _KIND = {list: 'list', tuple: 'tuple', dict: 'dict', set: 'set', frozenset: 'frozenset',
          _MethodType: 'bound method'}
 
@@ -2259,6 +2244,105 @@ def _holder_phrase(m, ctx):
     return 'unnamed place'
 
 
+def _describe(x, r, ctx):
+    """One sentence: how referrer r holds x, named from a root."""
+    tr = type(r)
+    if tr is dict:
+        root = _root(x, r, ctx)
+        if root is not None:
+            return '%s %s' % root
+        if _key_of(r, x) is not None:
+            return _item_phrase('dict value', r, ctx)
+        return _item_phrase('dict key', r, ctx)
+    if tr is list:
+        return _item_phrase('list item', r, ctx)
+    if tr is tuple:
+        if type(x) is _CellType:
+            f = _closure_owner(r, ctx)
+            if f is not None:
+                s = _in_chain('closure cell of `%s`' % _func_name(f), f, ctx)
+                if s is not None:
+                    return s
+        return _item_phrase('tuple item', r, ctx)
+    if tr is set or tr is frozenset:
+        return _item_phrase('set member', r, ctx)
+    if tr is _MethodType:
+        fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
+        return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
+    if tr is _CellType:
+        fs = _funcs_of_cell(r, ctx)
+        for f in fs:
+            s = _in_chain('closure `%s`' % _func_name(f), f, ctx)
+            if s is not None:
+                return s
+        if fs:
+            return 'closure cell of function ' + fs[0].__name__
+        return 'closure cell of function ?'
+    if tr is _FrameType:
+        return 'local variable in function ' + r.f_code.co_name
+    if tr is _GenType:
+        return 'local variable in generator ' + getattr(r, '__name__', '?')
+    if tr is _FunctionType:
+        head = 'function `%s`' % _func_name(r)
+        if _closure_of(r) is x:
+            head = 'closure tuple of `%s`' % _func_name(r)
+        s = _in_chain(head, r, ctx)
+        if s is not None:
+            return s
+        return 'function ' + r.__name__
+    root = _root(x, r, ctx)
+    if root is not None:
+        return '%s %s' % root
+    try:
+        if type(x) is dict and _inst_dict(r) is x:
+            return '__dict__ of ' + _short(r)
+    except Exception:
+        pass
+    return 'referenced by ' + _short(r)
+
+
+# ---------------------------------------------------------------- links  (probe/links.py)
+# Following the links that only carry a reference (a closure's cell and tuple, a function, a
+# bound method, an anonymous tuple) up from a holder to the first container a person names
+# in code, for the referrer walk's phrases; and the module-qualified class names those
+# phrases use. Reads app objects only as referrers.py does (type(), _type_attr, C
+# attributes of functions, methods and tuples).
+# Defines: _chain, _in_chain, _said, _item_phrase, _link_text, _closure_of,
+#   _closure_owner, _funcs_of_cell, _qual_class, _class_text, _owner_text, _LINK_MAX.
+# Uses: base (_type_attr, the type handles), referrers (_parents, _root, _name, _short,
+#   _func_name, _KIND, _CellType, _METHOD_FUNC).
+
+def _qual_class(k):
+    """'module.QualName' of class k (builtins bare), read through `type`'s own descriptors
+    (an old-style class's C attributes): no hook of the app's runs."""
+    n = _type_attr(k, '__qualname__')
+    if type(n) is not str and type(n) is not _unicode:
+        n = _type_attr(k, '__name__')
+    if type(n) is not str and type(n) is not _unicode:
+        return '?'
+    m = _type_attr(k, '__module__')
+    if (type(m) is not str and type(m) is not _unicode) or m in ('builtins', '__builtin__', 'exceptions'):
+        return str(n)
+    return '%s.%s' % (m, n)
+
+
+def _class_text(k, ctx):
+    """Class k as a holder phrase names it: its own name; module-qualified in a chain's."""
+    if ctx.get('qual'):
+        return _qual_class(k)
+    return _short_class(k)
+
+
+def _owner_text(o, ctx):
+    """The class of instance o as a holder phrase names it (see _class_text)."""
+    if ctx.get('qual'):
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__      # an old-style instance's class: a C attribute, no hook
+        return _qual_class(t)
+    return _short(o)
+
+
 def _closure_of(f):
     """Function f's closure tuple (None for a function without one): a C attribute."""
     try:
@@ -2276,13 +2360,6 @@ def _funcs_of_cell(cell, ctx):
                 if type(f) is _FunctionType and _closure_of(f) is p:
                     out.append(f)
     return out
-
-
-def _func_of_cell(cell, ctx):
-    fs = _funcs_of_cell(cell, ctx)
-    if fs:
-        return fs[0].__name__
-    return '?'
 
 
 # ---- following links up to the container a person edits
@@ -2432,63 +2509,6 @@ def _item_phrase(head, r, ctx):
             return '%s in %s' % (head, _said(ch, _link_text(r)))
         return '%s in %s' % (head, _said(ch, 'an unnamed ' + _KIND.get(type(r), _short(r))))
     return '%s in unnamed %s' % (head, _KIND.get(type(r), _short(r)))
-
-
-def _describe(x, r, ctx):
-    """One sentence: how referrer r holds x, named from a root."""
-    tr = type(r)
-    if tr is dict:
-        root = _root(x, r, ctx)
-        if root is not None:
-            return '%s %s' % root
-        if _key_of(r, x) is not None:
-            return _item_phrase('dict value', r, ctx)
-        return _item_phrase('dict key', r, ctx)
-    if tr is list:
-        return _item_phrase('list item', r, ctx)
-    if tr is tuple:
-        if type(x) is _CellType:
-            f = _closure_owner(r, ctx)
-            if f is not None:
-                s = _in_chain('closure cell of `%s`' % _func_name(f), f, ctx)
-                if s is not None:
-                    return s
-        return _item_phrase('tuple item', r, ctx)
-    if tr is set or tr is frozenset:
-        return _item_phrase('set member', r, ctx)
-    if tr is _MethodType:
-        fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
-        return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
-    if tr is _CellType:
-        fs = _funcs_of_cell(r, ctx)
-        for f in fs:
-            s = _in_chain('closure `%s`' % _func_name(f), f, ctx)
-            if s is not None:
-                return s
-        if fs:
-            return 'closure cell of function ' + fs[0].__name__
-        return 'closure cell of function ?'
-    if tr is _FrameType:
-        return 'local variable in function ' + r.f_code.co_name
-    if tr is _GenType:
-        return 'local variable in generator ' + getattr(r, '__name__', '?')
-    if tr is _FunctionType:
-        head = 'function `%s`' % _func_name(r)
-        if _closure_of(r) is x:
-            head = 'closure tuple of `%s`' % _func_name(r)
-        s = _in_chain(head, r, ctx)
-        if s is not None:
-            return s
-        return 'function ' + r.__name__
-    root = _root(x, r, ctx)
-    if root is not None:
-        return '%s %s' % root
-    try:
-        if type(x) is dict and _inst_dict(r) is x:
-            return '__dict__ of ' + _short(r)
-    except Exception:
-        pass
-    return 'referenced by ' + _short(r)
 
 
 # ---------------------------------------------------------------- sizes  (probe/sizes.py)
