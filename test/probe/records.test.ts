@@ -81,7 +81,8 @@ describe.skipIf(interps.length === 0).each(interps)('probe records under python 
     expect(pass.unexplained).toBe(0);
     expect(new Map(pass.holders)).toEqual(new Map([
       ['class attribute Registry.single', 1],
-      ['closure cell of function f', 1],
+      // issue 14: the closure followed up to where it is kept (was 'closure cell of function f')
+      ['closure `f` in module global `__main__.fn`', 1],
       ['list item in attribute Session.history', 1],
       ['list item in class attribute Registry.items', 1],
       ["list item in list __main__.REG['a']['b']", 1],
