@@ -58,14 +58,17 @@ describe.skipIf(!py)(`live status line and interrupts${py ? '' : ' (no CPython u
     try {
       await term.waitFor(LIVE, 20_000);
       await inLoop(out);
-      expect(term.output()).toContain('\r');
+      // drawn on the terminal's bottom row (30 rows), kept apart by a scroll region
+      expect(term.output()).toContain('\x1b[1;29r');
+      expect(term.output()).toContain('\x1b7\x1b[30;1H');
       term.write('\x03');
       const { code } = await within(term.exited, 30_000, 'refscope to end after Ctrl-C');
       // an app that keeps nothing: no leak, exit 0
       expect(code, term.output()).toBe(0);
       expect((JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report).verdict).not.toBe('leak');
       expect(term.output()).toContain('forever: interrupted');
-      expect(term.output()).toContain('\r\x1b[K');
+      // and at the end blanked, the whole screen scrolling again
+      expect(term.output()).toContain('\x1b[30;1H\x1b[0m\x1b[2K\x1b[r');
       expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))).toMatchObject({ state: 'aborted', exitCode: 0 } satisfies Partial<Manifest>);
     } finally {
       term.kill();

@@ -132,11 +132,15 @@ async function runWith(
   }, log);
   process.stderr.write(`refscope: session ${shown(prep.sessionDir)}\n`);
 
-  const ttySize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+  // the live line keeps the terminal's bottom row apart (live.ts says why): with --tty the
+  // app's terminal is one row shorter
+  const reserved = LiveLine.wanted(process.stderr) && process.stdout.isTTY ? 1 : 0;
+  const appRows = (rows: number) => Math.max(1, rows - reserved);
+  const ttySize = { cols: process.stdout.columns || 80, rows: appRows(process.stdout.rows || 24) };
   const handle = await startRun(prep, log, { ttySize });
   // from here on nothing awaits before the signal handlers are in place
   const live = LiveLine.for(process.stderr);
-  const say = (line: string) => { live?.clear(); process.stderr.write(`refscope: ${printable(line)}\n`); };
+  const say = (line: string) => { process.stderr.write(`refscope: ${printable(line)}\n`); };
 
   // Ctrl-C: the first reaches the app and we wait; the second kills it; a third leaves at once
   let userInterrupts = 0;
@@ -155,17 +159,17 @@ async function runWith(
   process.on('SIGTERM', onSigterm);
   process.on('SIGHUP', onSigterm);
 
-  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt, () => live?.clear(), args.json ? process.stderr : process.stdout) : async () => undefined;
+  const detachTerminal = args.tty ? attachTerminal(handle.proc, onInterrupt, appRows, args.json ? process.stderr : process.stdout) : async () => undefined;
   const ticker = live ? setInterval(() => live.render(handle.snapshot()), 250) : null;
   void handle.appEnded.then(() => {
     if (ticker) clearInterval(ticker);
-    live?.clear();
+    live?.close();
   });
 
   try {
     const outcome = await handle.done;
     if (ticker) clearInterval(ticker);
-    live?.clear();
+    live?.close();
     await detachTerminal();
     const [{ writeSessionReports }, { exitCodeOfRun }] = await Promise.all([import('../../report/session.js'), import('../../capture/finish.js')]);
     const written = await writeSessionReports(outcome.sessionDir, { log: log.logger, mayBeEmpty: outcome.startFailure !== null || outcome.deviceError !== undefined });
@@ -192,7 +196,7 @@ async function runWith(
     return exitCode;
   } finally {
     if (ticker) clearInterval(ticker);
-    live?.clear();
+    live?.close();
     await detachTerminal();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
@@ -200,20 +204,20 @@ async function runWith(
   }
 }
 
-/** --tty: the app's terminal output to our stdout, our stdin (raw) to it, our size to it. */
+/**
+ * --tty: the app's terminal output to our stdout, our stdin (raw) to it, our size to it
+ * (`appRows`: less the live line's row). The output goes through untouched: the live line
+ * has a row of its own.
+ */
 function attachTerminal(
   proc: import('../../transport/types.js').TransportProcess,
   onInterrupt: (delivered: boolean) => void,
-  beforeOutput: () => void,
+  appRows: (rows: number) => number,
   appOut: NodeJS.WritableStream,
 ): () => Promise<void> {
   const stdin = process.stdin;
   const raw = Boolean(stdin.isTTY);
-  // the app's output comes through us: take the live line away first, the next tick redraws it
-  const onOutput = (chunk: Buffer) => {
-    beforeOutput();
-    appOut.write(chunk);
-  };
+  const onOutput = (chunk: Buffer) => { appOut.write(chunk); };
   proc.stdout?.on('data', onOutput);
   // the app's last output must reach stdout before the report does
   const drained = new Promise<void>((resolve) => {
@@ -234,7 +238,7 @@ function attachTerminal(
   if (raw) stdin.setRawMode(true);
   stdin.on('data', onData);
   stdin.resume();
-  const onResize = () => proc.resize?.(process.stdout.columns || 80, process.stdout.rows || 24);
+  const onResize = () => proc.resize?.(process.stdout.columns || 80, appRows(process.stdout.rows || 24));
   process.stdout.on('resize', onResize);
   let detached = false;
   return async () => {
