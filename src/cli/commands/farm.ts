@@ -1,5 +1,5 @@
 /**
- * `refscope farm run|schedule|merge FARM_FILE`: many devices from one inventory.
+ * `refscope farm run|schedule|merge|export FARM_FILE`: many devices from one inventory.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { printable } from '../../report/text.js';
@@ -13,6 +13,7 @@ interface FarmArgs {
   app?: string;
   json: boolean;
   'max-runs'?: number;
+  lava?: boolean;
 }
 
 const say = (line: string): void => { process.stderr.write(`${printable(line)}\n`); };
@@ -91,13 +92,36 @@ const schedule: CommandModule<{ verbose: boolean }, FarmArgs> = {
   },
 };
 
+const exportCmd: CommandModule<{ verbose: boolean }, FarmArgs> = {
+  command: 'export <farm>',
+  describe: 'Write the farm for the engine that owns the devices: --lava, one LAVA test definition per device and app',
+  builder: (y) => json(y
+    .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
+    .option('lava', { type: 'boolean', default: false, describe: 'LAVA test definitions (Lava-Test Test Definition 1.0) that run the probe standalone' })
+    .option('app', { type: 'string', describe: 'export only this app of the inventory' })
+    .option('out', { type: 'string', default: 'refscope-lava', describe: 'the folder to write (a git repository LAVA jobs name)' })) as unknown as Argv<FarmArgs>,
+  handler: async (args) => {
+    if (!args.lava) {
+      const { RefscopeError } = await import('../../errors.js');
+      throw new RefscopeError('ERR_USAGE', 'name what to export', 'For example: refscope farm export --lava farm.yaml --out lava-tests');
+    }
+    const [{ loadFarm }, { exportLava }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/lava.js')]);
+    const r = await exportLava(loadFarm(args.farm), args.out, args.app);
+    if (args.json) process.stdout.write(`${JSON.stringify({ out: r.out, definitions: r.definitions.map(({ device, app, path, name }) => ({ device, app, path, name })) }, null, 2)}\n`);
+    else process.stdout.write(r.definitions.map((d) => `${d.path}\n`).join(''));
+    say(`farm export: ${r.definitions.length} LAVA test definition(s) in ${r.out}; commit it as a git repository and name each in a job's test action (docs/farm.md, "LAVA")`);
+    process.exitCode = 0;
+  },
+};
+
 export const farmCommand: CommandModule<{ verbose: boolean }, { verbose: boolean }> = {
   command: 'farm <action>',
-  describe: 'Device farms: run, schedule, merge shards',
+  describe: 'Device farms: run, schedule, merge shards, export for LAVA',
   builder: (y) => y
     .command(run as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
     .command(schedule as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
     .command(merge as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
-    .demandCommand(1, 'name a farm action: run, schedule or merge'),
+    .command(exportCmd as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .demandCommand(1, 'name a farm action: run, schedule, merge or export'),
   handler: () => undefined,
 };
