@@ -16,8 +16,9 @@
  *
  * The terminal is given back (region reset, row blanked) when the app ends, on every error
  * path (run.ts's finally) and at process exit (the third Ctrl-C leaves with process.exit);
- * only a SIGKILL leaves the region set (`reset` or `tput csr` undoes it). A terminal that
- * cannot do this (TERM=dumb) or has fewer than 3 rows gets no live line.
+ * while refscope is stopped (Ctrl-Z) the shell has the whole terminal, and the row is taken
+ * again on `fg`. Only a SIGKILL leaves the region set (`reset` or `tput csr` undoes it). A
+ * terminal that cannot do this (TERM=dumb) or has fewer than 3 rows gets no live line.
  */
 import type { LiveSnapshot } from '../capture/run.js';
 import { printable } from '../report/text.js';
@@ -74,11 +75,21 @@ export class LiveLine {
   private closed = false;
   private readonly onResize = () => this.resized();
   private readonly onExit = () => this.close();
+  /** Ctrl-Z: give the terminal back, then stop as the default action would have */
+  private readonly onStop = () => {
+    this.release();
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  private readonly onContinue = () => {
+    if (this.rows === 0) this.reserve(this.stream.rows);
+  };
 
   private constructor(private readonly stream: NodeJS.WriteStream) {
     this.reserve(stream.rows);
     stream.on('resize', this.onResize);
     process.on('exit', this.onExit);
+    process.on('SIGTSTP', this.onStop);
+    process.on('SIGCONT', this.onContinue);
   }
 
   /** only a terminal that can keep a row apart gets a live line */
@@ -106,6 +117,12 @@ export class LiveLine {
     this.closed = true;
     this.stream.off('resize', this.onResize);
     process.off('exit', this.onExit);
+    process.off('SIGTSTP', this.onStop);
+    process.off('SIGCONT', this.onContinue);
+    this.release();
+  }
+
+  private release(): void {
     if (this.rows > 0) this.stream.write(releaseSeq(this.rows));
     this.rows = 0;
   }

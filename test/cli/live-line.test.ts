@@ -5,13 +5,13 @@
  * --tty, --json); the live line is drawn while it runs and gone at the end, and the terminal's
  * scroll region is given back. The byte stream is replayed on a small terminal (helpers/screen.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LiveLine } from '../../src/cli/live.js';
+import { LiveLine, releaseSeq, reserveSeq } from '../../src/cli/live.js';
 import type { LiveSnapshot } from '../../src/capture/run.js';
-import { ROOT, runCli, startCli, startCliPty, within } from '../helpers/cli.js';
+import { ROOT, runCli, startCli, startCliPty, within, type PtyCli } from '../helpers/cli.js';
 import { coreInterpreters } from '../helpers/pythons.js';
 import { Screen } from '../helpers/screen.js';
 import { makeDevice, type RigDevice } from '../rig/device.js';
@@ -137,6 +137,22 @@ function replay(output: string): Replay {
   return { rows: [...screen.history, ...screen.text()], draws, faults: [...new Set(faults)].slice(0, 10), region: screen.region() };
 }
 
+/** the pid of the process whose command line holds `arg` (the run's own --out) */
+function pidWith(arg: string): number | undefined {
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg) && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('bin.js')) return Number(d);
+    } catch { /* gone */ }
+  }
+  return undefined;
+}
+
+/** the state letter of /proc/PID/stat (T: stopped) */
+function procState(pid: number): string {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+}
+
 /** the numbers of the app's lines of one stream, in the order they showed */
 function numbers(rows: string[], stream: 'out' | 'err'): number[] {
   return rows.map((r) => APP_LINE.exec(r)).filter((m) => m?.[1] === stream).map((m) => Number(m![2]));
@@ -146,7 +162,9 @@ function numbers(rows: string[], stream: 'out' | 'err'): number[] {
  * `refscope ARGS` on a pty, the app being frames.py told to stop by `stop` (a path the app
  * sees): once it has printed on across a few live draws, stop it, and check the replay.
  */
-async function printsAroundTheLiveLine(args: string[], stop: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function printsAroundTheLiveLine(
+  args: string[], stop: string, env: NodeJS.ProcessEnv = {}, midway?: (term: PtyCli) => Promise<void>,
+): Promise<void> {
   const term = await startCliPty(args, { cols: COLS, env: { TERM: 'xterm', ...env } });
   try {
     await term.waitFor(LIVE_TEXT, 60_000);
@@ -156,9 +174,11 @@ async function printsAroundTheLiveLine(args: string[], stop: string, env: NodeJS
       const after = o.slice(o.search(LIVE_TEXT));
       return (after.match(/out \d+ timers/g) ?? []).length >= 100 && (after.match(new RegExp(LIVE_TEXT, 'g')) ?? []).length >= 3;
     }, 30_000);
+    await midway?.(term);
     writeFileSync(stop, '');
     const { code } = await within(term.exited, 60_000, 'refscope to end after the app');
-    const r = replay(term.output());
+    // the terminal's own echo of a Ctrl-Z is not the app's nor ours
+    const r = replay(term.output().replaceAll('^Z', ''));
     expect(r.faults, term.output().slice(-3000)).toEqual([]);
     expect(r.draws).toBeGreaterThan(0);
     // nothing of the live line is left, and the terminal scrolls whole again
@@ -193,6 +213,22 @@ describe.skipIf(!py)(`the live line and an app printing every frame, on a real t
         join(work, `${tag}.stop`));
     }, 120_000);
   }
+
+  it('Ctrl-Z gives the shell the whole terminal; on fg the live line takes its row again', async () => {
+    const out = join(work, 'ctrlz');
+    const stop = join(work, 'ctrlz.stop');
+    await printsAroundTheLiveLine(['run', '--local', '--python', py!.path, '--out', out, '--', FRAMES_APP, stop], stop, {}, async (term) => {
+      const from = term.output().length;
+      term.write('\x1a');
+      const pid = await waitFor('refscope to stop', () => { const p = pidWith(out); return p !== undefined && procState(p) === 'T' && p; }, 20_000);
+      await waitFor('the row given back', () => term.output().slice(from).includes(releaseSeq(ROWS)), 5_000)
+        .catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(term.output().slice(from).slice(0, 600))}`); });
+      const continued = term.output().length;
+      // what a shell's fg does: SIGCONT to the job's process group (refscope leads it on this pty)
+      process.kill(-pid, 'SIGCONT');
+      await waitFor('the row taken again', () => term.output().slice(continued).includes(reserveSeq(ROWS)), 20_000);
+    });
+  }, 120_000);
 
   it('on pipes nothing but the app\'s bytes: its stdout on stdout, unchanged, its stderr on stderr, no control characters', async () => {
     const out = join(work, 'pipes');
