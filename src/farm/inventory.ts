@@ -4,9 +4,11 @@
  *   farm.yaml: devices[3].port: must be a whole number from 1 to 65535 (got "22x")
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { RefscopeError } from '../errors.js';
 import { DURATION_HINT, parseDuration } from '../duration.js';
+import { labgridDevices } from './labgrid.js';
 
 export interface FarmDevice {
   name: string;
@@ -133,7 +135,12 @@ function section(file: string, doc: Obj, name: string, required: boolean): Obj[]
   });
 }
 
-export function parseFarm(text: string, file: string): Farm {
+export interface FarmSources {
+  /** a labgrid environment whose targets' NetworkServices are devices too (`--labgrid ENV`) */
+  labgrid?: string;
+}
+
+export function parseFarm(text: string, file: string, opts: FarmSources = {}): Farm {
   let doc: unknown;
   try {
     doc = parse(text, { maxAliasCount: 100 });
@@ -143,18 +150,32 @@ export function parseFarm(text: string, file: string): Farm {
   if (!isObj(doc)) throw new RefscopeError('ERR_INPUT', `${file}: must be a mapping with devices, apps and schedules`, 'See docs/usage.md, "refscope farm"');
   new Fields(file, '(top)', doc).known(['devices', 'apps', 'schedules']);
 
-  const devices = section(file, doc, 'devices', true).map((o, i): FarmDevice => {
+  const base = dirname(resolve(file));
+  const devices = section(file, doc, 'devices', !opts.labgrid).flatMap((o, i): FarmDevice[] => {
     const f = new Fields(file, `devices[${i}]`, o);
+    if (o.labgrid !== undefined) {
+      // every NetworkService of a labgrid environment, with this entry's fields for what labgrid does not say
+      f.known(['labgrid', 'targets', 'tags', 'python', 'deviceDir', 'identityFile', 'knownHosts']);
+      const targets = f.list('targets');
+      return labgridDevices(resolve(base, f.str('labgrid', true)), {
+        ...(targets.length ? { targets } : {}),
+        defaults: { tags: f.list('tags'), python: f.str('python'), deviceDir: f.str('deviceDir'), identityFile: f.str('identityFile'), knownHosts: f.str('knownHosts') },
+      }).devices;
+    }
     f.known(['name', 'host', 'user', 'port', 'tags', 'python', 'deviceDir', 'identityFile', 'knownHosts']);
     const host = f.str('host', true);
-    return {
+    return [{
       name: f.str('name') ?? host, host, user: f.str('user'), port: f.port('port'), tags: f.list('tags'),
       python: f.str('python'), deviceDir: f.str('deviceDir'), identityFile: f.str('identityFile'), knownHosts: f.str('knownHosts'),
-    };
+    }];
   });
+  if (opts.labgrid) {
+    // --labgrid ENV: its targets join the inventory's devices, with the user's own known_hosts and keys
+    devices.push(...labgridDevices(resolve(opts.labgrid), { defaults: { tags: [], python: null, deviceDir: null, identityFile: null, knownHosts: null } }).devices);
+  }
   const seen = new Set<string>();
   devices.forEach((d, i) => {
-    if (seen.has(d.name)) throw new RefscopeError('ERR_INPUT', `${file}: devices[${i}].name: '${d.name}' is used twice`, 'Give every device its own name');
+    if (seen.has(d.name)) throw new RefscopeError('ERR_INPUT', `${file}: devices[${i}].name: '${d.name}' is used twice`, 'Give every device its own name (a labgrid target is named as in its environment)');
     seen.add(d.name);
   });
 
@@ -186,14 +207,14 @@ export function parseFarm(text: string, file: string): Farm {
   return { file, devices, apps, schedules };
 }
 
-export function loadFarm(file: string): Farm {
+export function loadFarm(file: string, opts: FarmSources = {}): Farm {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new RefscopeError('ERR_INPUT', `cannot read the farm file ${file} (${(e as NodeJS.ErrnoException).code ?? e})`, 'Check the path');
   }
-  return parseFarm(text, file);
+  return parseFarm(text, file, opts);
 }
 
 /**

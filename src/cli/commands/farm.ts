@@ -1,5 +1,5 @@
 /**
- * `refscope farm run|schedule|merge|export FARM_FILE`: many devices from one inventory.
+ * `refscope farm run|schedule|merge|export|devices FARM_FILE`: many devices from one inventory.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { printable } from '../../report/text.js';
@@ -14,6 +14,7 @@ interface FarmArgs {
   json: boolean;
   'max-runs'?: number;
   lava?: boolean;
+  labgrid?: string;
 }
 
 const say = (line: string): void => { process.stderr.write(`${printable(line)}\n`); };
@@ -23,6 +24,9 @@ function common<T>(y: Argv<T>): Argv<T & FarmArgs> {
     .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
     .option('out', { type: 'string', default: 'refscope-farm', describe: 'where sessions, summary.json and junit.xml go' }) as unknown as Argv<T & FarmArgs>;
 }
+
+const labgrid = <T>(y: Argv<T>): Argv<T> => y.option('labgrid', { type: 'string', describe: 'a labgrid environment file: its targets\' NetworkServices are devices too' });
+const load = async (args: FarmArgs) => (await import('../../farm/inventory.js')).loadFarm(args.farm, args.labgrid ? { labgrid: args.labgrid } : {});
 
 const concurrency = <T>(y: Argv<T>): Argv<T> => y.option('concurrency', { type: 'number', default: 8, describe: 'devices run at once' });
 const json = <T>(y: Argv<T>): Argv<T> => y.option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' });
@@ -36,12 +40,12 @@ async function print(summary: import('../../farm/run.js').FarmSummary, json: boo
 const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'run <farm>',
   describe: 'Run every app on every matching device, N at a time; summary and merged JUnit',
-  builder: (y) => json(concurrency(common(y)))
+  builder: (y) => labgrid(json(concurrency(common(y))))
     .option('shard', { type: 'string', describe: 'run only slice i of n of the devices (i/n), for CI workers' })
     .option('app', { type: 'string', describe: 'run only this app of the inventory' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
-    const [{ loadFarm, parseShard }, { runFarm, FarmControl }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
-    const farm = loadFarm(args.farm);
+    const [{ parseShard }, { runFarm, FarmControl }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/run.js')]);
+    const farm = await load(args);
     // Ctrl-C: every app is asked to stop and its report follows; no new run starts. Again: leave.
     const control = new FarmControl();
     let interrupts = 0;
@@ -69,11 +73,11 @@ const run: CommandModule<{ verbose: boolean }, FarmArgs> = {
 const merge: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'merge <farm> [shards..]',
   describe: 'Join the results of `farm run --shard i/n` (shard folders, or folders holding them; default --out) into one summary, JUnit and session layout in --out',
-  builder: (y) => json(common(y))
+  builder: (y) => labgrid(json(common(y)))
     .positional('shards', { type: 'string', array: true, describe: 'shard folders (OUT/shard-i-of-n) or folders holding them; default: --out' }) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
-    const [{ loadFarm }, { mergeShards }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/merge.js')]);
-    process.exitCode = await print(await mergeShards(loadFarm(args.farm), args.out, args.shards ?? []), args.json);
+    const { mergeShards } = await import('../../farm/merge.js');
+    process.exitCode = await print(await mergeShards(await load(args), args.out, args.shards ?? []), args.json);
   },
 };
 
@@ -95,18 +99,18 @@ const schedule: CommandModule<{ verbose: boolean }, FarmArgs> = {
 const exportCmd: CommandModule<{ verbose: boolean }, FarmArgs> = {
   command: 'export <farm>',
   describe: 'Write the farm for the engine that owns the devices: --lava, one LAVA test definition per device and app',
-  builder: (y) => json(y
+  builder: (y) => labgrid(json(y
     .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
     .option('lava', { type: 'boolean', default: false, describe: 'LAVA test definitions (Lava-Test Test Definition 1.0) that run the probe standalone' })
     .option('app', { type: 'string', describe: 'export only this app of the inventory' })
-    .option('out', { type: 'string', default: 'refscope-lava', describe: 'the folder to write (a git repository LAVA jobs name)' })) as unknown as Argv<FarmArgs>,
+    .option('out', { type: 'string', default: 'refscope-lava', describe: 'the folder to write (a git repository LAVA jobs name)' }))) as unknown as Argv<FarmArgs>,
   handler: async (args) => {
     if (!args.lava) {
       const { RefscopeError } = await import('../../errors.js');
       throw new RefscopeError('ERR_USAGE', 'name what to export', 'For example: refscope farm export --lava farm.yaml --out lava-tests');
     }
-    const [{ loadFarm }, { exportLava }] = await Promise.all([import('../../farm/inventory.js'), import('../../farm/lava.js')]);
-    const r = await exportLava(loadFarm(args.farm), args.out, args.app);
+    const { exportLava } = await import('../../farm/lava.js');
+    const r = await exportLava(await load(args), args.out, args.app);
     if (args.json) process.stdout.write(`${JSON.stringify({ out: r.out, definitions: r.definitions.map(({ device, app, path, name }) => ({ device, app, path, name })) }, null, 2)}\n`);
     else process.stdout.write(r.definitions.map((d) => `${d.path}\n`).join(''));
     say(`farm export: ${r.definitions.length} LAVA test definition(s) in ${r.out}; commit it as a git repository and name each in a job's test action (docs/farm.md, "LAVA")`);
@@ -114,14 +118,32 @@ const exportCmd: CommandModule<{ verbose: boolean }, FarmArgs> = {
   },
 };
 
+const devices: CommandModule<{ verbose: boolean }, FarmArgs> = {
+  command: 'devices <farm>',
+  describe: 'List the farm\'s devices (labgrid targets included) and the shard each lands in',
+  builder: (y) => labgrid(json(y
+    .positional('farm', { type: 'string', demandOption: true, describe: 'the farm inventory (YAML)' })
+    .option('shard', { type: 'string', describe: 'list only the devices of shard i/n' }))) as unknown as Argv<FarmArgs>,
+  handler: async (args) => {
+    const { parseShard, shardDevices } = await import('../../farm/inventory.js');
+    const farm = await load(args);
+    const shard = args.shard ? parseShard(args.shard) : null;
+    const list = shardDevices(farm.devices, shard);
+    if (args.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    else process.stdout.write(list.map((d) => `${d.name}\t${d.user ? `${d.user}@` : ''}${d.host.includes(':') ? `[${d.host}]` : d.host}${d.port ? `:${d.port}` : ''}\t${d.tags.join(',')}\n`).join(''));
+    process.exitCode = 0;
+  },
+};
+
 export const farmCommand: CommandModule<{ verbose: boolean }, { verbose: boolean }> = {
   command: 'farm <action>',
-  describe: 'Device farms: run, schedule, merge shards, export for LAVA',
+  describe: 'Device farms: run, schedule, merge shards, export for LAVA, list devices',
   builder: (y) => y
     .command(run as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
     .command(schedule as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
     .command(merge as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
     .command(exportCmd as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
-    .demandCommand(1, 'name a farm action: run, schedule, merge or export'),
+    .command(devices as unknown as CommandModule<{ verbose: boolean }, { verbose: boolean }>)
+    .demandCommand(1, 'name a farm action: run, schedule, merge, export or devices'),
   handler: () => undefined,
 };
