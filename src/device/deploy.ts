@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, posix, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pack as tarPack } from 'tar-stream';
 import { RefscopeError } from '../errors.js';
 import { faultyAnswer, type Transport } from '../transport/types.js';
@@ -143,13 +143,19 @@ export async function deploy(
       return { dir, hash: payload.hash, bytesSent: 0, roundTrips: 1 };
     }
   }
-  const stream = packPayload(payload);
+  let stream: Readable = packPayload(payload);
   if (onProgress) {
     let sent = 0;
     // tar adds a 512-byte header per entry and pads to 512: close enough for a bar
     const total = payload.bytes + 1024 * (payload.files.length + 2);
-    stream.on('data', (b: Buffer) => { sent += b.length; onProgress(Math.min(sent, total), total); });
-    stream.on('end', () => onProgress(total, total));
+    // counted as the bytes pass, not with a 'data' listener: one would set the archive
+    // flowing before the command's channel is open, and what flowed then would be lost
+    // (the extract saw a short archive: "tar: short read", on a terminal's first deploy)
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) { sent += chunk.length; onProgress(Math.min(sent, total), total); done(null, chunk); },
+      flush(done) { onProgress(total, total); done(); },
+    });
+    stream = stream.pipe(counter);
   }
   const r = await t.pipeInto(['sh', '-c', EXTRACT, 'sh', dir], stream);
   if (r.code !== 0 || r.timedOut) throw deviceDirError(baseDir, r.stderr, t.device);

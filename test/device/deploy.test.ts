@@ -87,6 +87,21 @@ for (const kind of ['openssh', 'dropbear'] as ServerKind[]) {
       expect(changed.bytesSent).toBeGreaterThan(0);
     });
 
+    it('a progress callback (the terminal\'s bar) loses no byte of the archive, and counts to the end', async () => {
+      // a first deploy from a terminal failed with "tar: short read": the bar's listener set
+      // the archive flowing before the command's channel was open
+      const base = await resolveDeviceDir(t);
+      writeFileSync(join(src, 'probe.py'), 'import sys\nsys.stdout.write("probe v3")\n');
+      const seen: Array<[number, number]> = [];
+      const r = await deploy(t, collectPayload(src), base, 'probe', (sent, total) => seen.push([sent, total]));
+      expect((await t.run(['sh', '-c', 'cat probe.py; wc -c < "sub/it\'s here.txt"'], { cwd: r.dir })).stdout)
+        .toMatch(/^import sys\nsys\.stdout\.write\("probe v3"\)\n\s*100000\s*$/);
+      expect(seen.length).toBeGreaterThan(1);
+      const [sent, total] = seen.at(-1)!;
+      expect(sent).toBe(total);
+      expect(r.bytesSent).toBeGreaterThan(100_000);
+    });
+
     it('refuses an unwritable device dir in one line', async () => {
       const ro = `${device.root}/ro`;
       await t.run(['mkdir', '-p', ro]);
