@@ -1250,7 +1250,7 @@ def _heap_flagged(t):
         return False
 
 
-_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': []}
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'refs_only': {}}
 
 
 def census(collect=False):
@@ -1339,13 +1339,8 @@ def census(collect=False):
 DEEP_SHARE = 0.5
 DEEP_SEEN_MAX = 8192
 DEEP_MAX = 1.0
-# Like the census, it is front-loaded: a start-up allowance of CPU seconds (repaid from its
-# share over the first REPAY seconds, so a longer run keeps to the share as a whole) lets
-# the first deep censuses come with the fast censuses, and a short run still gets enough of
-# them to measure a trend; afterwards it comes at its share's pace.
-DEEP_ALLOWANCE = 0.06
 DEEP_CHUNK = 256
-_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0}
+_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
 
 
 def _tracked_test():
@@ -1429,19 +1424,10 @@ def _type_refs():
 
 
 def _deep_due(now):
-    """Whether the deep census runs with this census: its tokens (its share of the time
-    since the cadence started, plus what is left of its start-up allowance, less what it
-    spent) cover its cost. Saved tokens are capped at a few deep censuses' worth."""
     if _DEEP['runs'] == 0:
         return True
-    rate = max(1e-6, _S['budget'] * DEEP_SHARE)
-    el = max(0.0, now - _S['cad_t0'])
-    tokens = rate * el + DEEP_ALLOWANCE * max(0.0, 1.0 - el / REPAY) - _DEEP['spent']
-    cap = max(DEEP_ALLOWANCE, 4 * _DEEP['cost'])
-    if tokens > cap:
-        _DEEP['spent'] += tokens - cap
-        tokens = cap
-    return tokens >= _DEEP['cost']
+    gap = _DEEP['cost'] / max(1e-6, _S['budget'] * DEEP_SHARE)
+    return now - _DEEP['last'] >= gap
 
 
 def _deep_walk(objs, bits, deadline, off):
@@ -1534,7 +1520,6 @@ def _deep_census(objs):
     _DEEP['last'] = time.time()
     _DEEP['runs'] += 1
     _DEEP['cost'] = dur if _DEEP['cost'] <= 0 else 0.5 * _DEEP['cost'] + 0.5 * dur
-    _DEEP['spent'] += dur
     if got is None or isinstance(got, int):
         # too many to hold, or too slow: take fewer next time (dropped, this one is not written)
         _DEEP['bits'] = min(bits + (got or 1), 16)
@@ -1650,6 +1635,7 @@ def _choose(result):
     last = _STATE['last_ref']
     scored = []
     growing = 0
+    refs_only = {}
     for name in hist:
         h = hist[name]
         if name in _STATE['watch_types']:
@@ -1665,6 +1651,7 @@ def _choose(result):
             score = growth                      # more objects, census after census
         elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
             score = _POPCOUNT[h[5]]             # same objects, more references
+            refs_only[name] = 1
         else:
             continue
         builtin = 1
@@ -1672,6 +1659,7 @@ def _choose(result):
             builtin = 0
         scored.append((builtin, -score, name))
     _S['growing'] = growing
+    _STATE['refs_only'] = refs_only
     scored.sort()
     chosen = {}
     n = 0
@@ -1693,26 +1681,47 @@ def _probe_ids():
 
 
 def _pick_samples(objs, chosen):
-    """Up to 3 live instances of each chosen type, the newest survivors first: taken from
-    the end of gc.get_objects(), which lists each generation oldest first and the oldest
-    generation last (a collection appends the survivors to the older generation's end).
-    The survivors the collector promoted last are the ones a leak left behind; taken from
-    the front after a collection (everything then in the oldest generation) the samples
-    were the interpreter's own startup objects (a `function` sampled as Registry.__init__,
-    a `tuple` as a class's MRO, a lock as the main thread's), unrelated to the growth."""
-    by_type = {}
+    """Up to 3 live instances of each chosen type. Of a type whose count grows, the newest
+    survivors: taken from the end of gc.get_objects(), which lists each generation oldest
+    first and the oldest generation last (a collection appends the survivors to the older
+    generation's end), the survivors the collector promoted last, the ones a leak left
+    behind. Taken from the front after a collection (everything then in the oldest
+    generation), they were the interpreter's own startup objects (a `function` sampled as
+    Registry.__init__, a `tuple` as a class's MRO, a lock as the main thread's), unrelated to
+    the growth. Of a type whose count is flat but whose references grow, any instance may be
+    the one referenced, and the newest are the leak's own helpers (its class, its methods'
+    functions: hundreds of referrers each, a long walk): the youngest generation first."""
+    newest = {}
+    front = {}
+    refs_only = _STATE['refs_only']
     for t in _names:
         name = _names[t]
         if name in chosen:
-            by_type[t] = chosen[name]
-    if not by_type:
+            if name in refs_only:
+                front[t] = chosen[name]
+            else:
+                newest[t] = chosen[name]
+    if not newest and not front:
         return None
+    mine = _probe_ids()
+    if newest:
+        _take_samples(objs, newest, mine, len(objs) - 1, -1, -1)
+    if front:
+        _take_samples(objs, front, mine, 0, len(objs), 1)
+    out = []
+    for name in chosen:
+        out.append((name, chosen[name]))
+    chosen.clear()
+    newest.clear()
+    front.clear()
+    return out
+
+
+def _take_samples(objs, by_type, mine, start, stop, step):
+    """Fill by_type's lists (up to 3 each) with objs[start:stop:step] of their types."""
     left = 3 * len(by_type)
     inst = _InstanceType
-    mine = _probe_ids()
-    i = len(objs)
-    while i > 0:
-        i -= 1
+    for i in _xrange(start, stop, step):
         o = objs[i]
         t = type(o)
         if t is inst:
@@ -1723,12 +1732,7 @@ def _pick_samples(objs, chosen):
             left -= 1
             if left <= 0:
                 break
-    out = []
-    for name in chosen:
-        out.append((name, chosen[name]))
-    chosen.clear()
-    by_type.clear()
-    return out
+    o = None
 
 
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)
@@ -2267,8 +2271,9 @@ def _describe(x, r, ctx):
     if tr is set or tr is frozenset:
         return _item_phrase('set member', r, ctx)
     if tr is _MethodType:
-        fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
-        return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
+        # (x is its __self__; or its function, or on 2.x its class: the method is still
+        # named by the instance it is bound to)
+        return 'bound method %s in %s' % (_method_text(r), _holder_phrase(r, ctx))
     if tr is _CellType:
         fs = _funcs_of_cell(r, ctx)
         for f in fs:

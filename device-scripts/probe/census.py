@@ -109,7 +109,7 @@ def _heap_flagged(t):
         return False
 
 
-_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': []}
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'refs_only': {}}
 
 
 def census(collect=False):
@@ -494,6 +494,7 @@ def _choose(result):
     last = _STATE['last_ref']
     scored = []
     growing = 0
+    refs_only = {}
     for name in hist:
         h = hist[name]
         if name in _STATE['watch_types']:
@@ -509,6 +510,7 @@ def _choose(result):
             score = growth                      # more objects, census after census
         elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
             score = _POPCOUNT[h[5]]             # same objects, more references
+            refs_only[name] = 1
         else:
             continue
         builtin = 1
@@ -516,6 +518,7 @@ def _choose(result):
             builtin = 0
         scored.append((builtin, -score, name))
     _S['growing'] = growing
+    _STATE['refs_only'] = refs_only
     scored.sort()
     chosen = {}
     n = 0
@@ -537,26 +540,47 @@ def _probe_ids():
 
 
 def _pick_samples(objs, chosen):
-    """Up to 3 live instances of each chosen type, the newest survivors first: taken from
-    the end of gc.get_objects(), which lists each generation oldest first and the oldest
-    generation last (a collection appends the survivors to the older generation's end).
-    The survivors the collector promoted last are the ones a leak left behind; taken from
-    the front after a collection (everything then in the oldest generation) the samples
-    were the interpreter's own startup objects (a `function` sampled as Registry.__init__,
-    a `tuple` as a class's MRO, a lock as the main thread's), unrelated to the growth."""
-    by_type = {}
+    """Up to 3 live instances of each chosen type. Of a type whose count grows, the newest
+    survivors: taken from the end of gc.get_objects(), which lists each generation oldest
+    first and the oldest generation last (a collection appends the survivors to the older
+    generation's end), the survivors the collector promoted last, the ones a leak left
+    behind. Taken from the front after a collection (everything then in the oldest
+    generation), they were the interpreter's own startup objects (a `function` sampled as
+    Registry.__init__, a `tuple` as a class's MRO, a lock as the main thread's), unrelated to
+    the growth. Of a type whose count is flat but whose references grow, any instance may be
+    the one referenced, and the newest are the leak's own helpers (its class, its methods'
+    functions: hundreds of referrers each, a long walk): the youngest generation first."""
+    newest = {}
+    front = {}
+    refs_only = _STATE['refs_only']
     for t in _names:
         name = _names[t]
         if name in chosen:
-            by_type[t] = chosen[name]
-    if not by_type:
+            if name in refs_only:
+                front[t] = chosen[name]
+            else:
+                newest[t] = chosen[name]
+    if not newest and not front:
         return None
+    mine = _probe_ids()
+    if newest:
+        _take_samples(objs, newest, mine, len(objs) - 1, -1, -1)
+    if front:
+        _take_samples(objs, front, mine, 0, len(objs), 1)
+    out = []
+    for name in chosen:
+        out.append((name, chosen[name]))
+    chosen.clear()
+    newest.clear()
+    front.clear()
+    return out
+
+
+def _take_samples(objs, by_type, mine, start, stop, step):
+    """Fill by_type's lists (up to 3 each) with objs[start:stop:step] of their types."""
     left = 3 * len(by_type)
     inst = _InstanceType
-    mine = _probe_ids()
-    i = len(objs)
-    while i > 0:
-        i -= 1
+    for i in _xrange(start, stop, step):
         o = objs[i]
         t = type(o)
         if t is inst:
@@ -567,9 +591,4 @@ def _pick_samples(objs, chosen):
             left -= 1
             if left <= 0:
                 break
-    out = []
-    for name in chosen:
-        out.append((name, chosen[name]))
-    chosen.clear()
-    by_type.clear()
-    return out
+    o = None

@@ -534,8 +534,9 @@ def _describe(x, r, ctx):
     if tr is set or tr is frozenset:
         return _item_phrase('set member', r, ctx)
     if tr is _MethodType:
-        fname = _func_name(_METHOD_FUNC.__get__(r, _MethodType))
-        return 'bound method %s.%s in %s' % (_short(x), fname, _holder_phrase(r, ctx))
+        # (x is its __self__; or its function, or on 2.x its class: the method is still
+        # named by the instance it is bound to)
+        return 'bound method %s in %s' % (_method_text(r), _holder_phrase(r, ctx))
     if tr is _CellType:
         fs = _funcs_of_cell(r, ctx)
         for f in fs:
