@@ -2506,8 +2506,8 @@ def _item_phrase(head, r, ctx):
     """'HEAD in CONTAINER' for an item of list, dict, tuple or set r: r named from a root;
     else r followed up as a link (an anonymous tuple; an unnamed container held by one)."""
     n = _name(r, ctx, 1)
-    if n is not None:
-        return '%s in %s %s' % (head, n[0], n[1])
+    if n is not None and not (type(r) is tuple and n[0] == 'tuple'):
+        return '%s in %s %s' % (head, n[0], n[1])      # (a tuple named as a path is a link)
     ch = _chain(r, ctx)
     if ch is not None:
         if type(r) is tuple:
