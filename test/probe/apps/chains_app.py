@@ -1,5 +1,6 @@
 # One object per chain of links between it and the container a person edits; the probe must
-# follow each chain up and name the container (--watch-type __main__.Obj).
+# follow each chain up and name the container (--watch-type __main__.Obj and
+# __main__.Res: three and two objects, all of them sampled).
 # argv: OUTDIR. Waits (deadline 20 s) until a referrers record is out.
 import os
 import sys
@@ -10,6 +11,10 @@ import refscope
 class Obj(object):
     def on_event(self):
         return self
+
+
+class Res(object):
+    pass
 
 
 class Scheduler(object):
@@ -55,8 +60,8 @@ SCHED.call_later(3600.0, tick_for(o))            # a closure in a (deadline, cal
 o = Obj()
 BUS.listeners.append((5, o.on_event))            # a bound method in a (priority, handler) tuple
 JOBS.append((7, Obj()))                          # an object in an anonymous tuple
-HOOKS['w'] = wrapped(Obj())                      # a closure kept by another closure
-BUTTON.on_press = tick_for(Obj())                # a closure in an instance attribute
+HOOKS['w'] = wrapped(Res())                      # a closure kept by another closure
+BUTTON.on_press = tick_for(Res())                # a closure in an instance attribute
 o = None
 
 
@@ -64,7 +69,8 @@ def seen():
     for n in os.listdir(sys.argv[1]):
         f = open(os.path.join(sys.argv[1], n))
         try:
-            if f.read().find('"type":"__main__.Obj"') >= 0:
+            text = f.read()
+            if text.find('"type":"__main__.Obj"') >= 0 and text.find('"type":"__main__.Res"') >= 0:
                 return True
         finally:
             f.close()
