@@ -1339,8 +1339,25 @@ def census(collect=False):
 DEEP_SHARE = 0.5
 DEEP_SEEN_MAX = 8192
 DEEP_MAX = 1.0
+# It is front-loaded: a start-up allowance of CPU seconds (spent once: 0.12 s in a whole
+# run) lets a short run still get enough deep censuses to measure a trend, spread over the
+# run at gaps as long as the time so far (0.1, 0.2, 0.4, 0.8 s, ...); afterwards it comes at
+# its share's pace.
+DEEP_ALLOWANCE = 0.12
+# While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
+# next bits of the same hash), and the record gives each type's count and refsum per
+# sub-sample (`parts`): how far they differ is how far the sample's estimate can be off
+# (a refsum that grows in one of 60 strings, sampled 1 in 4, is off by far more than one
+# that grows in all of them), so the report's interval can say so.
+DEEP_PART_BITS = 3
+DEEP_PARTS = 1 << DEEP_PART_BITS
+# The walk counts by buckets of the hash (DEEP_BUCKET_BITS more bits), so that when it meets
+# more objects than it may hold ids for, it goes on taking half the buckets instead of
+# starting over: a deep census on a heap bigger than the last is not lost.
+DEEP_BUCKET_BITS = 5
+DEEP_BUCKETS = 1 << DEEP_BUCKET_BITS
 DEEP_CHUNK = 256
-_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0}
+_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0, 't0': 0.0}
 
 
 def _tracked_test():
@@ -1424,24 +1441,46 @@ def _type_refs():
 
 
 def _deep_due(now):
+    """Whether the deep census runs with this census: at least the gap after the last,
+    and its tokens (its share of the time since the first one, plus its start-up
+    allowance, less what it spent) cover its cost. Saved tokens are capped at a few deep
+    censuses' worth."""
     if _DEEP['runs'] == 0:
+        _DEEP['t0'] = now
         return True
-    gap = _DEEP['cost'] / max(1e-6, _S['budget'] * DEEP_SHARE)
-    return now - _DEEP['last'] >= gap
+    rate = max(1e-6, _S['budget'] * DEEP_SHARE)
+    el = max(0.0, now - _DEEP['t0'])
+    # spread over the run: a trend is measured over time, and points bunched at the start
+    # (the allowance spent census after census) say little of the rest of a run; the gap
+    # grows with the run (doubling) up to the share's own pace
+    if now - _DEEP['last'] < max(FAST_GAP, min(0.5 * el, _DEEP['cost'] / rate)):
+        return False
+    tokens = rate * el + DEEP_ALLOWANCE - _DEEP['spent']
+    cap = max(DEEP_ALLOWANCE, 4 * _DEEP['cost'])
+    if tokens > cap:
+        _DEEP['spent'] += tokens - cap
+        tokens = cap
+    return tokens >= _DEEP['cost']
 
 
 def _deep_walk(objs, bits, deadline, off):
-    """(counts, refsums, walked, ids held) by type of the untracked objects referenced from
-    objs, each taken once when its address hash falls in 1/2**bits; or, when more than
-    DEEP_SEEN_MAX ids would be held or the deadline passed, how many more bits to sample with."""
+    """The untracked objects referenced from objs, each taken once when its address hash
+    falls in 1/2**bits: (by type a list of DEEP_BUCKETS counts then DEEP_BUCKETS refsums,
+    one per bucket of the next DEEP_BUCKET_BITS hash bits; the bits in the end; walked; ids
+    held). When more than DEEP_SEEN_MAX ids would be held the walk goes on taking half as
+    many (the buckets no longer taken are left out, their ids forgotten), so it is not lost;
+    None when that is not enough (the next one starts sampling less) or past the deadline."""
     is_tracked = _tracked
     getr = gc.get_referents
     grc = _grc
     skip = _DEEP_SKIP
-    shift = 32 - bits
+    shift = 32 - bits                       # taken: the top `bits` hash bits are 0
+    low = shift - DEEP_BUCKET_BITS          # the bucket: the next DEEP_BUCKET_BITS bits
+    mask = DEEP_BUCKETS - 1
+    take = DEEP_BUCKETS                     # buckets taken (fewer as the walk samples less)
+    nb = DEEP_BUCKETS
     seen = {}
-    cnt = {}
-    rs = {}
+    bk = {}
     walked = 0
     nseen = 0
     lim = IMMORTAL_MIN
@@ -1470,9 +1509,12 @@ def _deep_walk(objs, bits, deadline, off):
                 pending.append(r)      # an untracked container: what it holds is untracked too
             elif t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
-            if bits:
-                if ((((id(r) >> 4) * 2654435761) & 0xffffffff) >> shift) != 0:
-                    continue
+            h = (((id(r) >> 4) * 2654435761) & 0xffffffff)
+            if bits and (h >> shift) != 0:
+                continue
+            j = (h >> low) & mask
+            if j >= take:
+                continue
             c = grc(r)
             if c - off > 1:
                 # met again through another reference: count it once (an object referenced
@@ -1484,24 +1526,28 @@ def _deep_walk(objs, bits, deadline, off):
                 nseen += 1
             if c >= lim:
                 c = 0
-            if t in cnt:
-                cnt[t] += 1
-                rs[t] += c - off
-            else:
-                cnt[t] = 1
-                rs[t] = c - off
+            p = bk.get(t)
+            if p is None:
+                p = bk[t] = [0] * (2 * nb)
+            p[j] += 1
+            p[nb + j] += c - off
         refs = None
-        if nseen > DEEP_SEEN_MAX:
-            # too many to hold: how many more bits the whole walk would need, from how far it got
-            need = nseen * float(n + len(pending)) / max(1, min(i, n)) / DEEP_SEEN_MAX
-            more = 1
-            while (1 << more) < 2 * need and more < 16:
-                more += 1
-            return more
+        while nseen > DEEP_SEEN_MAX:
+            # too many ids to hold: take half as many from here on (and forget the rest)
+            take >>= 1
+            if take < DEEP_PARTS:
+                return None
+            for k in list(seen):
+                if (((((k >> 4) * 2654435761) & 0xffffffff) >> low) & mask) >= take:
+                    del seen[k]
+            nseen = len(seen)
         if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
-            # too slow, or a shared untracked container met again and again: sample less
-            return 1
-    return cnt, rs, walked, nseen
+            # too slow, or a shared untracked container met again and again
+            return None
+    extra = 0
+    while (DEEP_BUCKETS >> extra) > take:
+        extra += 1
+    return bk, take, bits + extra, walked, nseen
 
 
 def _deep_census(objs):
@@ -1520,24 +1566,45 @@ def _deep_census(objs):
     _DEEP['last'] = time.time()
     _DEEP['runs'] += 1
     _DEEP['cost'] = dur if _DEEP['cost'] <= 0 else 0.5 * _DEEP['cost'] + 0.5 * dur
-    if got is None or isinstance(got, int):
-        # too many to hold, or too slow: take fewer next time (dropped, this one is not written)
-        _DEEP['bits'] = min(bits + (got or 1), 16)
+    _DEEP['spent'] += dur
+    if got is None:
+        # too many to hold even so, or too slow: start sampling less next time (not written)
+        _DEEP['bits'] = min(bits + DEEP_BUCKET_BITS - DEEP_PART_BITS, 16)
         return None, dur
-    cnt, rs, walked, held = got
-    taken = 0
+    bk, take, bits, walked, held = got
+    # the objects taken are in buckets 0..take-1; their DEEP_PARTS sub-samples are runs of
+    # take/DEEP_PARTS buckets
+    nb = DEEP_BUCKETS
+    w = take // DEEP_PARTS
     types_out = []
-    for t in cnt:
-        taken += cnt[t]
+    parts_out = []
+    for t in bk:
+        p = bk[t]
+        cs = []
+        rsum = []
+        for q in _xrange(DEEP_PARTS):
+            cs.append(sum(p[q * w:(q + 1) * w]))
+            rsum.append(sum(p[nb + q * w:nb + (q + 1) * w]))
+        count = sum(cs)
+        if not count:
+            continue
         name = _names.get(t)
         if name is None:
             name = type_name(t)
-        types_out.append([name, cnt[t], rs[t]])
+        types_out.append([name, count, sum(rsum)])
+        if bits:
+            parts_out.append([name] + cs + rsum)
     types_out.sort(key=_census_sort_key)
-    if bits and held * 8 < DEEP_SEEN_MAX:
+    parts_out.sort()
+    _DEEP['bits'] = bits
+    if bits and held * 2 < DEEP_SEEN_MAX * 3 // 4:
+        # half the sampling would about double the ids held: only with room to spare
         _DEEP['bits'] = bits - 1
-    return ['dur', round(dur, 6), 'sample', 1 << bits, 'walked', walked, 'held', held,
-            'types', types_out], _thread_clock() - c0
+    out = ['dur', round(dur, 6), 'sample', 1 << bits, 'walked', walked, 'held', held,
+           'types', types_out]
+    if bits:
+        out += ['parts', parts_out]
+    return out, _thread_clock() - c0
 
 
 def _drop_list(objs):

@@ -15,6 +15,7 @@ import type {
   SampleRecord,
   StartRecord,
 } from '../session/records.js';
+import { DEEP_PARTS } from '../session/records.js';
 
 export const DEFAULT_MAX_POINTS = 2000;
 /** Hostile-input caps: beyond these, new names are ignored (and counted). */
@@ -178,6 +179,11 @@ export interface Series {
    * already scaled by the sampling factor; without one taken with the teardown census
    */
   deep: CensusSeries;
+  /**
+   * while the deep census samples: per type, how much each of its sub-samples grew over the
+   * last stretch of deep censuses at one sampling factor (the sample's own spread, issue 13)
+   */
+  deepSpread: Map<string, DeepSpread>;
   /** census types counted by the references their instances hold to the type (C heap types without GC, 3.8+): untracked instances */
   typeCounted: Set<string>;
   rss: {
@@ -196,11 +202,21 @@ export interface Series {
   droppedNames: number;
 }
 
+/** One type's growth in each sub-sample of a sampled deep census (DeepRecord.parts), over a stretch at one factor. */
+export interface DeepSpread {
+  /** 1 in `sample` objects taken */
+  sample: number;
+  count: number[];
+  refsum: number[];
+}
+
 /** Accumulates records into series; feed it in stream order, then call `finish`. */
 export class SeriesBuilder {
   private census: DecimatedTable;
   private deep: DecimatedTable;
   private deepMarks = new Map<string, number>();
+  /** the stretch of deep censuses at one sampling factor: its first and latest sub-samples by type */
+  private deepStretch: { sample: number; first: Map<string, [number[], number[]]>; last: Map<string, [number[], number[]]> } | null = null;
   private typeCounted = new Set<string>();
   private rss: DecimatedTable;
   private markMax = new Map<string, number>();
@@ -300,6 +316,29 @@ export class SeriesBuilder {
   private addDeep(r: DeepRecord): void {
     // the probe took 1 in `sample` of the objects (by address): the estimate of all of them
     this.deep.append(this.typeRow(r, this.deepMarks, r.sample));
+    if (!r.parts || r.sample <= 1) {
+      this.deepStretch = null;
+      return;
+    }
+    const parts = new Map<string, [number[], number[]]>();
+    for (const [raw, count, refsum] of r.parts) {
+      if (parts.size >= MAX_TYPES) break;
+      parts.set(clipName(raw), [count, refsum]);
+    }
+    if (this.deepStretch?.sample === r.sample) this.deepStretch.last = parts;
+    else this.deepStretch = { sample: r.sample, first: parts, last: parts };
+  }
+
+  private spread(): Map<string, DeepSpread> {
+    const out = new Map<string, DeepSpread>();
+    const s = this.deepStretch;
+    if (!s || s.first === s.last) return out;
+    const zero = new Array<number>(DEEP_PARTS).fill(0);
+    for (const [type, [count, refsum]] of s.last) {
+      const [c0, r0] = s.first.get(type) ?? [zero, zero];
+      out.set(type, { sample: s.sample, count: count.map((v, j) => v - c0[j]!), refsum: refsum.map((v, j) => v - r0[j]!) });
+    }
+    return out;
   }
 
   private addSample(r: SampleRecord): void {
@@ -386,6 +425,7 @@ export class SeriesBuilder {
       marks: Object.fromEntries(this.markMax),
       census: table(c),
       deep: table(d),
+      deepSpread: this.spread(),
       typeCounted: this.typeCounted,
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,

@@ -6,8 +6,8 @@
  */
 import type { Referrer, Suspect } from './report.js';
 import { adjustedP, fitGrowth, growthConfidence, isGrowing, mainSlope, mayGrow, OBJECT_TEST, round2, RSS_FLOOR_KIB, type GrowthFit } from './fit.js';
-import { measuredSize, type CensusSeries, type ReferrerAgg, type Series } from './series.js';
-import { median } from './stats.js';
+import { measuredSize, type CensusSeries, type DeepSpread, type ReferrerAgg, type Series } from './series.js';
+import { median, studentTQuantile } from './stats.js';
 import {
   bytesPerObject,
   holderMentions,
@@ -69,7 +69,7 @@ export interface RankedSuspect extends Suspect {
   p: number;
 }
 
-interface Rate {
+export interface Rate {
   value: number;
   low: number;
   high: number;
@@ -79,6 +79,36 @@ interface Rate {
 function rateOf(f: GrowthFit): Rate {
   const s = mainSlope(f)!;
   return { value: s.slope, low: s.low, high: s.high, per: f.perMark ? 'mark' : 'second' };
+}
+
+/**
+ * The rate of a type the deep census sampled (1 in k objects, by address), its interval
+ * widened by what the sample itself can be off. The sampled objects fall in m sub-samples
+ * (DeepRecord.parts): taken together the objects make k·m equal buckets, of which the
+ * sample holds m, chosen by a hash that knows nothing of the app. From the growth of those
+ * m (d_j), the estimate k·Σd_j has the standard error k·m·sqrt((1 − 1/k)·s²/m) of a sample
+ * of m buckets from k·m (s² the variance of the d_j), on m − 1 degrees of freedom. A refsum
+ * that climbs in all 60 strings of a catalog is measured closely; one that climbs in a
+ * handful of objects, which the sample may or may not hold, gets the wide interval it
+ * deserves. Its half-width is added in quadrature to the fit's.
+ */
+export function sampledRate(rate: Rate, spread: DeepSpread | undefined, what: 'count' | 'refsum'): Rate {
+  if (!spread || spread.sample <= 1) return rate;
+  const d = spread[what];
+  const m = d.length;
+  const total = d.reduce((a, b) => a + b, 0);
+  if (m < 2 || !(total > 0)) return rate;
+  const mean = total / m;
+  const s2 = d.reduce((a, b) => a + (b - mean) ** 2, 0) / (m - 1);
+  const k = spread.sample;
+  const relSe = (k * m * Math.sqrt((1 - 1 / k) * s2 / m)) / (k * total);
+  const half = studentTQuantile(0.025, m - 1) * relSe * Math.abs(rate.value);
+  if (!(half > 0)) return rate;
+  return {
+    ...rate,
+    low: rate.value - Math.hypot(rate.value - rate.low, half),
+    high: rate.value + Math.hypot(rate.high - rate.value, half),
+  };
 }
 
 const fmt = (v: number): string => {
@@ -226,12 +256,14 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
       const may = mayGrow(ys.count, tests);
       const fc = may ? growthOf(t, x, ys.count, tests) : null;
       if (fc) {
-        objects.push({ type, fit: fc.fit, rate: rateOf(fc.fit), confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked, typeCounted: !untracked && series.typeCounted.has(type) });
+        const rate = untracked ? sampledRate(rateOf(fc.fit), series.deepSpread.get(type), 'count') : rateOf(fc.fit);
+        objects.push({ type, fit: fc.fit, rate, confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked, typeCounted: !untracked && series.typeCounted.has(type) });
         continue;
       }
       const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
       if (fr) {
-        refs.push({ type, fit: fr.fit, rate: rateOf(fr.fit), confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked, typeCounted: false });
+        const rate = untracked ? sampledRate(rateOf(fr.fit), series.deepSpread.get(type), 'refsum') : rateOf(fr.fit);
+        refs.push({ type, fit: fr.fit, rate, confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked, typeCounted: false });
       }
     }
   }

@@ -80,7 +80,17 @@ export interface DeepRecord extends Base {
   /** ids the walk held at most (its memory bound; 0 from probes before it said) */
   held: number;
   types: CensusEntry[];
+  /**
+   * while it samples (`sample` > 1): each type's taken objects split into DEEP_PARTS
+   * sub-samples by the next bits of the same hash, `[name, count_0..7, refsum_0..7]`; their
+   * spread is how far the sample's estimate can be off (absent at 1 in 1, and from older probes)
+   */
+  parts?: DeepParts[];
 }
+
+/** Sub-samples of a sampled deep census (see DeepRecord.parts). */
+export const DEEP_PARTS = 8;
+export type DeepParts = [string, number[], number[]];
 
 /** [sentence naming the holder, references it accounts for] */
 export type HolderEntry = [string, number];
@@ -259,7 +269,16 @@ export function toRecord(v: unknown): ProbeRecord | null {
       const types = censusEntries(v.types);
       const sample = v.sample;
       if (!marks || !types || !isNum(sample) || !(sample >= 1) || sample > 1 << 16) return null;
-      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types };
+      let parts: DeepParts[] | undefined;
+      if (v.parts !== undefined) {
+        if (!Array.isArray(v.parts)) return null;
+        parts = [];
+        for (const e of v.parts) {
+          if (!Array.isArray(e) || e.length !== 1 + 2 * DEEP_PARTS || !isStr(e[0]) || !e.slice(1).every(isNum)) return null;
+          parts.push([e[0], e.slice(1, 1 + DEEP_PARTS) as number[], e.slice(1 + DEEP_PARTS) as number[]]);
+        }
+      }
+      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types, ...(parts ? { parts } : {}) };
     }
     case 'referrers': {
       if (!isStr(v.type) || !Array.isArray(v.holders)) return null;

@@ -1,5 +1,5 @@
 /**
- * Builds the test C extensions (test/fixtures/ext/NAME.c: leakyiter, chandle) for one interpreter, with
+ * Builds the test C extensions (test/fixtures/ext/NAME.c: leakyiter, chandle, keyleak) for one interpreter, with
  * plain gcc, into test/.tmp/ext/<version>/. The include directory and the extension
  * suffix come from the interpreter itself. Returns the folder to put on PYTHONPATH.
  *
@@ -56,6 +56,11 @@ export function buildLeakyIter(interp: ExtInterp): Promise<string> {
 /** test/fixtures/ext/chandle.c: Handle objects without GC support, leaked with no referrer (issue 13). */
 export function buildChandle(interp: ExtInterp): Promise<string> {
   return buildExt(interp, 'chandle');
+}
+
+/** test/fixtures/ext/keyleak.c: an encoder that leaks a reference to each dict key it reads (issue 13). */
+export function buildKeyleak(interp: ExtInterp): Promise<string> {
+  return buildExt(interp, 'keyleak');
 }
 
 function buildExt(interp: ExtInterp, name: string): Promise<string> {
