@@ -1491,6 +1491,7 @@ def _deep_walk(objs, bits, deadline, off):
     n = len(objs)
     i = 0
     clock = _thread_clock
+    chunk = 0
     while i < n or pending:
         if i < n:
             refs = getr(*objs[i:i + DEEP_CHUNK])
@@ -1499,6 +1500,7 @@ def _deep_walk(objs, bits, deadline, off):
             refs = getr(*pending[:DEEP_CHUNK])
             del pending[:DEEP_CHUNK]
         walked += len(refs)
+        chunk += 1
         for r in refs:
             if is_tracked(r):
                 continue
@@ -1521,8 +1523,12 @@ def _deep_walk(objs, bits, deadline, off):
                 # once is met once, and needs no id held)
                 k = id(r)
                 if k in seen:
+                    if seen[k] == chunk and c < lim:
+                        # its count was read while this chunk's list held it this time too:
+                        # one reference the walk made, not the app
+                        bk[t][nb + j] -= 1
                     continue
-                seen[k] = 1
+                seen[k] = chunk
                 nseen += 1
             if c >= lim:
                 c = 0

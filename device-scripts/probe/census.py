@@ -350,6 +350,7 @@ def _deep_walk(objs, bits, deadline, off):
     n = len(objs)
     i = 0
     clock = _thread_clock
+    chunk = 0
     while i < n or pending:
         if i < n:
             refs = getr(*objs[i:i + DEEP_CHUNK])
@@ -358,6 +359,7 @@ def _deep_walk(objs, bits, deadline, off):
             refs = getr(*pending[:DEEP_CHUNK])
             del pending[:DEEP_CHUNK]
         walked += len(refs)
+        chunk += 1
         for r in refs:
             if is_tracked(r):
                 continue
@@ -380,8 +382,12 @@ def _deep_walk(objs, bits, deadline, off):
                 # once is met once, and needs no id held)
                 k = id(r)
                 if k in seen:
+                    if seen[k] == chunk and c < lim:
+                        # its count was read while this chunk's list held it this time too:
+                        # one reference the walk made, not the app
+                        bk[t][nb + j] -= 1
                     continue
-                seen[k] = 1
+                seen[k] = chunk
                 nseen += 1
             if c >= lim:
                 c = 0

@@ -3,7 +3,8 @@
  * interpreter found: untracked floats counted once each (3000 held by a list), with one
  * reference each (the observer's own references corrected by the calibration), the
  * interpreter's cached small ints left out,
- * and the walk's bound (ids held) reported and within its cap.
+ * and the walk's bound (ids held) reported and within its cap; and, with more objects than
+ * that cap, the walk sampling less as it goes (no deep census lost), its sub-samples adding up.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeepRecord } from '../../src/session/records.js';
@@ -46,6 +47,36 @@ for (const py of interpreters()) {
       const after = during.filter((d) => d.marks.frame! > 31).at(-1);
       expect(before && after).toBeTruthy();
       expect(Math.abs(intRefs(after!) - intRefs(before!))).toBeLessThan(100);
+    });
+
+    it('meeting more objects than it may hold ids for, it samples less and goes on: no deep census lost, its sub-samples add up', async () => {
+      const out = tempDir('deep-many');
+      dirs.push(out);
+      const r = await runProbe(py, out, ['--census-budget', '0.5'], ['deep_many.py'], { timeoutMs: 60_000 });
+      expect(r.status, r.stderr.toString()).toBe(0);
+      const all = readRecords(out).all;
+      const deep = all.filter((x): x is DeepRecord => x.k === 'deep');
+      // the very first census (before the app's first frame) has its deep census: the walk
+      // that met too many went on with half the buckets instead of being thrown away
+      const firstCensus = all.find((x) => x.k === 'census')!;
+      expect(deep.length).toBeGreaterThanOrEqual(2);
+      expect(Math.abs(deep[0]!.t - firstCensus.t)).toBeLessThan(1);
+      for (const d of deep.filter((x) => (x.marks.frame ?? 0) >= 1)) {
+        expect(d.held).toBeLessThanOrEqual(8192);
+        expect(d.sample).toBeGreaterThanOrEqual(4);
+        const floats = d.types.find((e) => e[0] === 'float')!;
+        // 20000 floats (and a few of the interpreter's), estimated from 1 in `sample`: within a fifth
+        expect(floats[1] * d.sample).toBeGreaterThan(16000);
+        expect(floats[1] * d.sample).toBeLessThan(24000);
+        // each float has two references
+        expect(floats[2] / floats[1]).toBeGreaterThan(1.8);
+        expect(floats[2] / floats[1]).toBeLessThan(2.3);
+        // the sub-samples are the sample split in 8: they add up to it
+        const parts = d.parts!.find((e) => e[0] === 'float')!;
+        expect(parts[1].length).toBe(8);
+        expect(parts[1].reduce((a, b) => a + b, 0)).toBe(floats[1]);
+        expect(parts[2].reduce((a, b) => a + b, 0)).toBe(floats[2]);
+      }
     });
   });
 }
