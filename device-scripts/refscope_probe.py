@@ -1820,8 +1820,8 @@ def _take_samples(objs, by_type, mine, start, stop, step):
 #   _name, _parents, _short, _inst_dict, _sample_rc, _func_name, _KIND, _CellType.
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
-#   api (_WATCHES), links (_chain, _in_chain, _item_phrase, _closure_owner,
-#   _funcs_of_cell, _class_text, _owner_text).
+#   api (_WATCHES), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
+#   _funcs_of_cell, _method_text, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -2346,7 +2346,7 @@ def _describe(x, r, ctx):
     if tr is _MethodType:
         # (x is its __self__; or its function, or on 2.x its class: the method is still
         # named by the instance it is bound to)
-        return 'bound method %s in %s' % (_method_text(r), _holder_phrase(r, ctx))
+        return 'bound method %s in %s' % (_method_text(r, x), _holder_phrase(r, ctx))
     if tr is _CellType:
         fs = _funcs_of_cell(r, ctx)
         for f in fs:
@@ -2385,8 +2385,9 @@ def _describe(x, r, ctx):
 # in code, for the referrer walk's phrases; and the module-qualified class names those
 # phrases use. Reads app objects only as referrers.py does (type(), _type_attr, C
 # attributes of functions, methods and tuples).
-# Defines: _chain, _in_chain, _said, _item_phrase, _link_text, _closure_of,
-#   _closure_owner, _funcs_of_cell, _qual_class, _class_text, _owner_text, _LINK_MAX.
+# Defines: _chain, _in_chain, _said, _item_phrase, _link_text, _method_text, _is_link,
+#   _closure_of, _closure_owner, _funcs_of_cell, _qual_class, _class_text, _owner_text,
+#   _LINK_MAX.
 # Uses: base (_type_attr, the type handles), referrers (_parents, _root, _name, _short,
 #   _func_name, _KIND, _CellType, _METHOD_FUNC).
 
@@ -2486,8 +2487,13 @@ def _link_text(o):
     return 'a ' + _short(o)
 
 
-def _method_text(m):
-    return '%s.%s' % (_short(_METHOD_SELF.__get__(m, _MethodType)), _func_name(_METHOD_FUNC.__get__(m, _MethodType)))
+def _method_text(m, x=None):
+    """'Class.method' of bound method m, by the instance it is bound to (2.x's unbound
+    method, bound to nothing: by x, the object it holds)."""
+    s = _METHOD_SELF.__get__(m, _MethodType)
+    if s is None:
+        s = x
+    return '%s.%s' % (_short(s), _func_name(_METHOD_FUNC.__get__(m, _MethodType)))
 
 
 _METHOD_SELF = _MethodType.__dict__.get('__self__')

@@ -4,8 +4,9 @@
 # in code, for the referrer walk's phrases; and the module-qualified class names those
 # phrases use. Reads app objects only as referrers.py does (type(), _type_attr, C
 # attributes of functions, methods and tuples).
-# Defines: _chain, _in_chain, _said, _item_phrase, _link_text, _closure_of,
-#   _closure_owner, _funcs_of_cell, _qual_class, _class_text, _owner_text, _LINK_MAX.
+# Defines: _chain, _in_chain, _said, _item_phrase, _link_text, _method_text, _is_link,
+#   _closure_of, _closure_owner, _funcs_of_cell, _qual_class, _class_text, _owner_text,
+#   _LINK_MAX.
 # Uses: base (_type_attr, the type handles), referrers (_parents, _root, _name, _short,
 #   _func_name, _KIND, _CellType, _METHOD_FUNC).
 
@@ -105,8 +106,13 @@ def _link_text(o):
     return 'a ' + _short(o)
 
 
-def _method_text(m):
-    return '%s.%s' % (_short(_METHOD_SELF.__get__(m, _MethodType)), _func_name(_METHOD_FUNC.__get__(m, _MethodType)))
+def _method_text(m, x=None):
+    """'Class.method' of bound method m, by the instance it is bound to (2.x's unbound
+    method, bound to nothing: by x, the object it holds)."""
+    s = _METHOD_SELF.__get__(m, _MethodType)
+    if s is None:
+        s = x
+    return '%s.%s' % (_short(s), _func_name(_METHOD_FUNC.__get__(m, _MethodType)))
 
 
 _METHOD_SELF = _MethodType.__dict__.get('__self__')

@@ -10,8 +10,8 @@
 #   _name, _parents, _short, _inst_dict, _sample_rc, _func_name, _KIND, _CellType.
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
-#   api (_WATCHES), links (_chain, _in_chain, _item_phrase, _closure_owner,
-#   _funcs_of_cell, _class_text, _owner_text).
+#   api (_WATCHES), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
+#   _funcs_of_cell, _method_text, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -536,7 +536,7 @@ def _describe(x, r, ctx):
     if tr is _MethodType:
         # (x is its __self__; or its function, or on 2.x its class: the method is still
         # named by the instance it is bound to)
-        return 'bound method %s in %s' % (_method_text(r), _holder_phrase(r, ctx))
+        return 'bound method %s in %s' % (_method_text(r, x), _holder_phrase(r, ctx))
     if tr is _CellType:
         fs = _funcs_of_cell(r, ctx)
         for f in fs:
