@@ -181,6 +181,16 @@ function decide(series: Series, suspects: Suspect[]): { verdict: Verdict; summar
     short.push(plural(marks, `'${mark}' mark`));
     needs.push(`needs ${plural(MIN_MARKS - marks, 'more mark')}`);
   }
+  if (needs.length && series.end?.how === 'exception') {
+    // the app stopped on an error before there was enough to judge: running longer is not
+    // the fix, the error is
+    const error = series.end.error ? `: ${series.end.error.slice(0, MAX_ERROR)}` : '';
+    return {
+      verdict: 'inconclusive',
+      summary: `the app stopped on an error after ${plural(censusPoints, 'census', 'censuses')}${error}; ` +
+        'fix it (its traceback went to stderr) and run it again',
+    };
+  }
   if (needs.length) {
     return { verdict: 'inconclusive', summary: `only ${short.join(' and ')}: ${needs.join('; ')}` };
   }

@@ -96,6 +96,17 @@ describe.each(interps.map((i) => [i.label, i] as const))('refscope run --local o
     expect(readJson<Manifest>(join(out, 'manifest.json')).state).toMatch(/complete|aborted/);
   });
 
+  it('an app that stops on its own error before enough censuses: the headline names the error, not "run longer"', async () => {
+    const out = join(work, `importerr-${py.label}`);
+    const r = await runCli(['run', '--local', '--python', py.path, '--out', out, '--', join(APPS, 'import_error.py')], { timeoutMs: 60_000 });
+    expect(r.stderr.toString()).toMatch(/no_such_module_refscope_test/);
+    const report = readJson<Report>(join(out, 'report.json'));
+    expect(report.verdict).toBe('inconclusive');
+    expect(report.summary).toMatch(/^the app stopped on an error after \d+ census(es)?: \w*Error: No module named '?no_such_module_refscope_test'?; fix it/);
+    expect(report.summary).not.toMatch(/run longer/);
+    expect(r.stdout.toString()).toMatch(/^INCONCLUSIVE {2}the app stopped on an error/m);
+  });
+
   it('--duration 2 stops an app that loops forever after 2 s of its own time (counted from its start, however slow the interpreter was to start), then reports', async () => {
     const out = join(work, `duration-${py.label}`);
     const t0 = Date.now();
