@@ -186,6 +186,31 @@ describe.skipIf(why !== null)(`CI templates on ${SHARDS * PER_SHARD} dropbear de
     expect(twice.stderr).toMatch(/shard 2\/4 found twice: .*soak-2.* and .*soak-2/);
   }, 60_000);
 
+  it('farm merge refuses a device in two shards, shards of two splits, and shards that ran another farm file', async () => {
+    const shard = (k: number) => join(shardWork, `soak-${k}`, 'refscope-farm', `shard-${k}-of-${SHARDS}`);
+    const edited = (name: string, k: number, edit: (m: ShardManifest) => void): string => {
+      const dir = join(work, name, `shard-${k}-of-${SHARDS}`);
+      cpSync(shard(k), dir, { recursive: true });
+      const m = JSON.parse(readFileSync(join(dir, 'shard.json'), 'utf8')) as ShardManifest;
+      edit(m);
+      writeFileSync(join(dir, 'shard.json'), JSON.stringify(m));
+      return dir;
+    };
+    const others = [1, 2, 3].map(shard);
+    const two = edited('dev-twice', 4, (m) => { m.devices = [...m.devices, 'board00']; });
+    const r1 = await runCli(['farm', 'merge', lab.farmFile, ...others, two, '--out', join(work, 'm1')]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/device 'board00' is in shard 1\/4 \(.*\) and in shard 4\/4 \(.*dev-twice/);
+    const split = edited('split', 4, (m) => { m.shard = [4, 5]; });
+    const r2 = await runCli(['farm', 'merge', lab.farmFile, ...others, split, '--out', join(work, 'm2')]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/is shard 4\/5 and .* is shard 1\/4: not one split/);
+    const foreign = edited('foreign', 4, (m) => { m.farmSha256 = '0'.repeat(64); });
+    const r3 = await runCli(['farm', 'merge', lab.farmFile, ...others, foreign, '--out', join(work, 'm3')]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/\(shard 4\/4\) ran another farm file than .*farm\.yaml \(sha256 000000000000…/);
+  }, 60_000);
+
   it('the Jenkinsfile: its sh steps with the matrix\'s SHARD and the environment block, then its merge', async () => {
     const text = readFileSync(JENKINS, 'utf8');
     const steps = [...text.matchAll(/^\s*sh '([^']*)'/gm)].map((m) => m[1]!);
