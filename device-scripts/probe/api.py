@@ -83,8 +83,8 @@ def calibrate():
     # the deep census: a fresh string whose one reference is a list
     holder = ['refscope-calibration-%d' % id(keep)]
     got = _deep_walk([holder], 0, _thread_clock() + 1.0, 0)
-    if isinstance(got, tuple) and str in got[1]:
-        _S['off_deep'] = got[1][str] - 1
+    if got is not None and str in got[0]:
+        _S['off_deep'] = sum(got[0][str][DEEP_BUCKETS:]) - 1
     holder = got = None
     _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
     w = keep[0]

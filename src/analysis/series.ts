@@ -20,6 +20,7 @@ import { DEEP_PARTS } from '../session/records.js';
 export const DEFAULT_MAX_POINTS = 2000;
 /** Hostile-input caps: beyond these, new names are ignored (and counted). */
 export const MAX_TYPES = 5000;
+export const MAX_C_TYPES = 64;
 export const MAX_MARK_NAMES = 32;
 export const MAX_VIAS_PER_TYPE = 256;
 export const MAX_REFERRER_TYPES = 2000;
@@ -184,6 +185,8 @@ export interface Series {
    * last stretch of deep censuses at one sampling factor (the sample's own spread, issue 13)
    */
   deepSpread: Map<string, DeepSpread>;
+  /** static C types without GC that the app's extensions define (name → basic size in bytes): instances no census counts */
+  cTypes: Map<string, number>;
   /** census types counted by the references their instances hold to the type (C heap types without GC, 3.8+): untracked instances */
   typeCounted: Set<string>;
   rss: {
@@ -215,6 +218,7 @@ export class SeriesBuilder {
   private census: DecimatedTable;
   private deep: DecimatedTable;
   private deepMarks = new Map<string, number>();
+  private cTypes = new Map<string, number>();
   /** the stretch of deep censuses at one sampling factor: its first and latest sub-samples by type */
   private deepStretch: { sample: number; first: Map<string, [number[], number[]]>; last: Map<string, [number[], number[]]> } | null = null;
   private typeCounted = new Set<string>();
@@ -316,6 +320,10 @@ export class SeriesBuilder {
   private addDeep(r: DeepRecord): void {
     // the probe took 1 in `sample` of the objects (by address): the estimate of all of them
     this.deep.append(this.typeRow(r, this.deepMarks, r.sample));
+    for (const [raw, size] of r.ctypes ?? []) {
+      if (this.cTypes.size >= MAX_C_TYPES) break;
+      this.cTypes.set(clipName(raw), size);
+    }
     if (!r.parts || r.sample <= 1) {
       this.deepStretch = null;
       return;
@@ -426,6 +434,7 @@ export class SeriesBuilder {
       census: table(c),
       deep: table(d),
       deepSpread: this.spread(),
+      cTypes: this.cTypes,
       typeCounted: this.typeCounted,
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,

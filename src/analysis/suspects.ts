@@ -664,13 +664,34 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
           `explain ${fmt(explained / 1024)} KiB of it, leaving ${fmt(unexplained / 1024)} KiB ${per} ` +
           `(95 % CI ${fmt(Math.max(0, unexplainedLow) / 1024)}-${fmt((s.high * 1024 - explained) / 1024)}) that no Python type explains`
         : `RSS grows by ${fmt(unexplained / 1024)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)}) and no Python type explains it`) +
-      `: a native (C heap) leak`,
+      `: a native (C heap) leak` + cTypesPhrase(series, unexplained, per),
     referrers: [],
     interval: { low: unexplainedLow, high: s.high * 1024 - explained, per: perMark ? 'mark' : 'second' },
     unit: 'bytes',
     score: unexplained * confidence,
     p: adjustedP(f, 1, RSS_FLOOR_KIB),
   };
+}
+
+/**
+ * The C types without GC support that the app's own extensions define as static types (the
+ * Python 2 era's bindings): no census sees their instances, so when native memory grows they
+ * are the likely cause. Each is named with the bytes an instance takes in the allocator
+ * (pymalloc's 8-byte size classes up to 512 B, malloc's 16-byte header above) and how many a
+ * mark would have to leak to make the growth: a handful of whole objects says more than a
+ * fraction of one. At most three, the nearest to a whole number per mark first.
+ */
+function cTypesPhrase(series: Series, bytes: number, per: string): string {
+  if (series.cTypes.size === 0 || !(bytes > 0)) return '';
+  const sized = [...series.cTypes].map(([type, basic]) => {
+    const size = basic <= 512 ? Math.ceil(basic / 8) * 8 : basic + 16;
+    const n = bytes / size;
+    return { type, size, n, off: n >= 1 ? Math.abs(n - Math.round(n)) / n : 1 };
+  }).filter((c) => c.n >= 0.5).sort((a, b) => a.off - b.off || a.type.localeCompare(b.type)).slice(0, 3);
+  if (sized.length === 0) return '';
+  const list = sized.map((c) => `${c.type} (${c.size} B each: ~${fmt(c.n)} ${per} would make it)`).join(', ');
+  return `; the app's C extensions define types without GC support whose instances no census counts, ` +
+    `the likely cause: ${list}`;
 }
 
 /** All suspects, most likely first (dependents after the rest), before the confidence cut. */

@@ -86,6 +86,8 @@ export interface DeepRecord extends Base {
    * spread is how far the sample's estimate can be off (absent at 1 in 1, and from older probes)
    */
   parts?: DeepParts[];
+  /** static C types without GC support that the app's own extension modules define: [name, basic size in bytes] */
+  ctypes?: Array<[string, number]>;
 }
 
 /** Sub-samples of a sampled deep census (see DeepRecord.parts). */
@@ -278,7 +280,19 @@ export function toRecord(v: unknown): ProbeRecord | null {
           parts.push([e[0], e.slice(1, 1 + DEEP_PARTS) as number[], e.slice(1 + DEEP_PARTS) as number[]]);
         }
       }
-      return { seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types, ...(parts ? { parts } : {}) };
+      let ctypes: Array<[string, number]> | undefined;
+      if (v.ctypes !== undefined) {
+        if (!Array.isArray(v.ctypes)) return null;
+        ctypes = [];
+        for (const e of v.ctypes) {
+          if (!Array.isArray(e) || !isStr(e[0]) || !isNum(e[1]) || !(e[1] > 0)) return null;
+          ctypes.push([e[0], e[1]]);
+        }
+      }
+      return {
+        seq, t, k: 'deep', marks, dur: isNum(v.dur) ? v.dur : 0, sample, walked: isNum(v.walked) ? v.walked : 0, held: isNum(v.held) ? v.held : 0, types,
+        ...(parts ? { parts } : {}), ...(ctypes ? { ctypes } : {}),
+      };
     }
     case 'referrers': {
       if (!isStr(v.type) || !Array.isArray(v.holders)) return null;
