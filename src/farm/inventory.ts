@@ -49,6 +49,8 @@ export interface Farm {
   devices: FarmDevice[];
   apps: FarmApp[];
   schedules: FarmSchedule[];
+  /** what people should know about how the devices were found (labgrid targets left out) */
+  notes: string[];
 }
 
 type Obj = Record<string, unknown>;
@@ -151,16 +153,22 @@ export function parseFarm(text: string, file: string, opts: FarmSources = {}): F
   new Fields(file, '(top)', doc).known(['devices', 'apps', 'schedules']);
 
   const base = dirname(resolve(file));
+  const notes: string[] = [];
+  const fromLabgrid = (env: string, opts: Omit<Parameters<typeof labgridDevices>[1], 'env'>): FarmDevice[] => {
+    const r = labgridDevices(env, opts);
+    if (r.skipped.length) notes.push(`${env}: target(s) without a NetworkService left out: ${r.skipped.join(', ')}`);
+    return r.devices;
+  };
   const devices = section(file, doc, 'devices', !opts.labgrid).flatMap((o, i): FarmDevice[] => {
     const f = new Fields(file, `devices[${i}]`, o);
     if (o.labgrid !== undefined) {
       // every NetworkService of a labgrid environment, with this entry's fields for what labgrid does not say
       f.known(['labgrid', 'targets', 'tags', 'python', 'deviceDir', 'identityFile', 'knownHosts']);
       const targets = f.list('targets');
-      return labgridDevices(resolve(base, f.str('labgrid', true)), {
+      return fromLabgrid(resolve(base, f.str('labgrid', true)), {
         ...(targets.length ? { targets } : {}),
         defaults: { tags: f.list('tags'), python: f.str('python'), deviceDir: f.str('deviceDir'), identityFile: f.str('identityFile'), knownHosts: f.str('knownHosts') },
-      }).devices;
+      });
     }
     f.known(['name', 'host', 'user', 'port', 'tags', 'python', 'deviceDir', 'identityFile', 'knownHosts']);
     const host = f.str('host', true);
@@ -171,7 +179,7 @@ export function parseFarm(text: string, file: string, opts: FarmSources = {}): F
   });
   if (opts.labgrid) {
     // --labgrid ENV: its targets join the inventory's devices, with the user's own known_hosts and keys
-    devices.push(...labgridDevices(resolve(opts.labgrid), { defaults: { tags: [], python: null, deviceDir: null, identityFile: null, knownHosts: null } }).devices);
+    devices.push(...fromLabgrid(resolve(opts.labgrid), { defaults: { tags: [], python: null, deviceDir: null, identityFile: null, knownHosts: null } }));
   }
   const seen = new Set<string>();
   devices.forEach((d, i) => {
@@ -204,7 +212,7 @@ export function parseFarm(text: string, file: string, opts: FarmSources = {}): F
     if (!apps.some((a) => a.name === app)) throw new RefscopeError('ERR_INPUT', `${file}: schedules[${i}].app: no app named '${app}'`, 'Use a name from the apps list');
     return { app, cron: f.str('cron', true) };
   });
-  return { file, devices, apps, schedules };
+  return { file, devices, apps, schedules, notes };
 }
 
 export function loadFarm(file: string, opts: FarmSources = {}): Farm {

@@ -113,6 +113,7 @@ describe.skipIf(why !== null)(`labgrid environments as the farm's devices${why ?
     expect(theirs.map((t) => t.target)).toEqual(['board00', 'board01', 'stranger', 'twin', 'twin']);
     const r = await runCli(['farm', 'devices', join(work, 'apps.yaml'), '--labgrid', both, '--json'], { env: env() });
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('env-both.yaml: target(s) without a NetworkService left out: shelf\n');
     const ours = JSON.parse(r.stdout.toString()) as FarmDevice[];
     expect(ours.map((d) => ({ device: d.name, address: d.host, username: d.user, port: d.port })))
       .toEqual(theirs.map(({ target, name, address, username, port }) => ({ device: name ? `${target}.${name}` : target, address, username, port })));

@@ -26,7 +26,11 @@ function common<T>(y: Argv<T>): Argv<T & FarmArgs> {
 }
 
 const labgrid = <T>(y: Argv<T>): Argv<T> => y.option('labgrid', { type: 'string', describe: 'a labgrid environment file: its targets\' NetworkServices are devices too' });
-const load = async (args: FarmArgs) => (await import('../../farm/inventory.js')).loadFarm(args.farm, args.labgrid ? { labgrid: args.labgrid } : {});
+const load = async (args: FarmArgs) => {
+  const farm = (await import('../../farm/inventory.js')).loadFarm(args.farm, args.labgrid ? { labgrid: args.labgrid } : {});
+  for (const n of farm.notes) say(`farm: ${n}`);
+  return farm;
+};
 
 const concurrency = <T>(y: Argv<T>): Argv<T> => y.option('concurrency', { type: 'number', default: 8, describe: 'devices run at once' });
 const json = <T>(y: Argv<T>): Argv<T> => y.option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON on stdout' });
