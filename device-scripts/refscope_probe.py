@@ -1440,6 +1440,70 @@ def _type_refs():
     return out
 
 
+# C types the app's own extensions define without GC support and as static types (the
+# bindings of the Python 2 era; many 3.x ones too): their instances are in no census, not
+# even counted through their type (a static type holds no reference per instance). When RSS
+# grows and no Python object explains it, the report names them, with their size, as the
+# likely cause. Found in the same walk of object's subclasses; only types of extension
+# modules outside the interpreter's own (lib-dynload) are taken, at most C_TYPES_MAX.
+C_TYPES_MAX = 32
+_C_TYPES = {'at': -1e9, 'direct': -1, 'out': []}
+_EXT_SUFFIXES = ('.so', '.pyd', '.dylib', '.sl')
+
+
+def _ext_module_file(modname):
+    """The file of loaded module `modname` when it is a C extension outside the stdlib."""
+    mod = sys.modules.get(modname)
+    if type(mod) is not _ModuleType:
+        return None
+    try:
+        f = _MODULE_DICT.__get__(mod, _ModuleType).get('__file__')
+    except Exception:
+        return None
+    if type(f) is not str or not f.endswith(_EXT_SUFFIXES) or '/lib-dynload/' in f:
+        return None
+    return f
+
+
+def _c_types():
+    """[[name, basic size in bytes], ...] of the static C types without GC of the app's
+    extension modules (cached like _type_refs)."""
+    now = time.time()
+    direct = len(type.__subclasses__(object))
+    if now - _C_TYPES['at'] < TYPE_CACHE_SECONDS and direct == _C_TYPES['direct']:
+        return _C_TYPES['out']
+    _C_TYPES['at'] = now
+    _C_TYPES['direct'] = direct
+    out = []
+    stack = [object]
+    seen = {}
+    subclasses = type.__subclasses__
+    while stack and len(out) < C_TYPES_MAX:
+        t = stack.pop()
+        try:
+            subs = subclasses(t)
+        except Exception:
+            continue
+        for c in subs:
+            if id(c) in seen:
+                continue
+            seen[id(c)] = 1
+            stack.append(c)
+            f = _type_attr(c, '__flags__', 0)
+            if f & (_HEAPTYPE | _HAVE_GC) or c in _PROBE_TYPES:
+                continue
+            mod = _type_attr(c, '__module__')
+            size = _type_attr(c, '__basicsize__')
+            if type(mod) is not str or type(size) is not int or _ext_module_file(mod) is None:
+                continue
+            out.append([type_name(c), size])
+            if len(out) >= C_TYPES_MAX:
+                break
+    out.sort()
+    _C_TYPES['out'] = out
+    return out
+
+
 def _deep_due(now):
     """Whether the deep census runs with this census: at least the gap after the last,
     and its tokens (its share of the time since the first one, plus its start-up
@@ -1610,6 +1674,13 @@ def _deep_census(objs):
            'types', types_out]
     if bits:
         out += ['parts', parts_out]
+    try:
+        ct = _c_types()
+    except Exception:
+        ct = []
+        probe_error('c types')
+    if ct:
+        out += ['ctypes', ct]
     return out, _thread_clock() - c0
 
 
@@ -1821,7 +1892,7 @@ def _take_samples(objs, by_type, mine, start, stop, step):
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
 #   api (_WATCHES), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
-#   _funcs_of_cell, _method_text, _class_text, _owner_text).
+#   _funcs_of_cell, _method_text, _is_link, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -2376,6 +2447,10 @@ def _describe(x, r, ctx):
             return '__dict__ of ' + _short(r)
     except Exception:
         pass
+    if _is_link(r):              # a built-in object that only carries it (a partial...)
+        s = _in_chain('referenced by ' + _short(r), r, ctx)
+        if s is not None:
+            return s
     return 'referenced by ' + _short(r)
 
 
@@ -2457,7 +2532,7 @@ def _funcs_of_cell(cell, ctx):
 #                names it from such a root (`mod.Class.attr['key'][*]`); a tuple is a
 #                link (named as a path it would name one entry: `pending[28]`)
 #     LINK       a (float, function) tuple | closure `f` | function `f` | bound method `W.m`
-#                | a closure cell
+#                | a closure cell | a partial (any other built-in object holding it)
 # e.g. "closure `on_tick` in dict `ui.Scheduler.pending` (via a (float, function) tuple)".
 # Names in it are module-qualified (in backticks); a holder named directly (a module
 # global, an attribute, a named container) keeps its shorter phrase. Each link costs heap
@@ -2501,9 +2576,18 @@ if _METHOD_SELF is None:
     _METHOD_SELF = _MethodType.__dict__['im_self']     # 2.5
 
 
+_NOT_LINKS = {dict: 1, list: 1, set: 1, frozenset: 1, _FrameType: 1, _GenType: 1, _ModuleType: 1}
+
+
 def _is_link(o):
+    """Can o be followed as a link: a tuple, a function, a bound method, a cell, or any
+    other object the walk could not name as a namespace (a functools.partial, holding its
+    argument tuple; a weak reference's callback; an object holding it in a C field)? Not a
+    named container's type, a frame, a generator, a module or a class."""
     t = type(o)
-    return t is tuple or t is _FunctionType or t is _MethodType or t is _CellType
+    if t is tuple or t is _FunctionType or t is _MethodType or t is _CellType:
+        return True
+    return not (t in _NOT_LINKS or _is_class(o))
 
 
 def _chain(c, ctx):
@@ -3242,8 +3326,8 @@ def calibrate():
     # the deep census: a fresh string whose one reference is a list
     holder = ['refscope-calibration-%d' % id(keep)]
     got = _deep_walk([holder], 0, _thread_clock() + 1.0, 0)
-    if isinstance(got, tuple) and str in got[1]:
-        _S['off_deep'] = got[1][str] - 1
+    if got is not None and str in got[0]:
+        _S['off_deep'] = sum(got[0][str][DEEP_BUCKETS:]) - 1
     holder = got = None
     _S['off_sample'] = _sample_rc(keep, 0)   # keep plays the samples list
     w = keep[0]

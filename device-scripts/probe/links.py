@@ -76,7 +76,7 @@ def _funcs_of_cell(cell, ctx):
 #                names it from such a root (`mod.Class.attr['key'][*]`); a tuple is a
 #                link (named as a path it would name one entry: `pending[28]`)
 #     LINK       a (float, function) tuple | closure `f` | function `f` | bound method `W.m`
-#                | a closure cell
+#                | a closure cell | a partial (any other built-in object holding it)
 # e.g. "closure `on_tick` in dict `ui.Scheduler.pending` (via a (float, function) tuple)".
 # Names in it are module-qualified (in backticks); a holder named directly (a module
 # global, an attribute, a named container) keeps its shorter phrase. Each link costs heap
@@ -120,9 +120,18 @@ if _METHOD_SELF is None:
     _METHOD_SELF = _MethodType.__dict__['im_self']     # 2.5
 
 
+_NOT_LINKS = {dict: 1, list: 1, set: 1, frozenset: 1, _FrameType: 1, _GenType: 1, _ModuleType: 1}
+
+
 def _is_link(o):
+    """Can o be followed as a link: a tuple, a function, a bound method, a cell, or any
+    other object the walk could not name as a namespace (a functools.partial, holding its
+    argument tuple; a weak reference's callback; an object holding it in a C field)? Not a
+    named container's type, a frame, a generator, a module or a class."""
     t = type(o)
-    return t is tuple or t is _FunctionType or t is _MethodType or t is _CellType
+    if t is tuple or t is _FunctionType or t is _MethodType or t is _CellType:
+        return True
+    return not (t in _NOT_LINKS or _is_class(o))
 
 
 def _chain(c, ctx):

@@ -11,7 +11,7 @@
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
 #   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
 #   api (_WATCHES), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
-#   _funcs_of_cell, _method_text, _class_text, _owner_text).
+#   _funcs_of_cell, _method_text, _is_link, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
     else type((lambda x: (lambda: x))(0).func_closure[0])
@@ -566,4 +566,8 @@ def _describe(x, r, ctx):
             return '__dict__ of ' + _short(r)
     except Exception:
         pass
+    if _is_link(r):              # a built-in object that only carries it (a partial...)
+        s = _in_chain('referenced by ' + _short(r), r, ctx)
+        if s is not None:
+            return s
     return 'referenced by ' + _short(r)

@@ -1,7 +1,8 @@
 # One object per chain of links between it and the container a person edits; the probe must
 # follow each chain up and name the container (--watch-type __main__.Obj and
-# __main__.Res: three and two objects, all of them sampled).
+# __main__.Res: three objects each, all of them sampled).
 # argv: OUTDIR. Waits (deadline 20 s) until a referrers record is out.
+import functools
 import os
 import sys
 import time
@@ -49,11 +50,16 @@ def wrapped(o):
     return wrapper
 
 
+def save(res):
+    return res
+
+
 SCHED = Scheduler()
 BUS = Bus()
 JOBS = []
 HOOKS = {}
 BUTTON = Button()
+HANDLERS = {}
 
 o = Obj()
 SCHED.call_later(3600.0, tick_for(o))            # a closure in a (deadline, callback) tuple
@@ -62,6 +68,7 @@ BUS.listeners.append((5, o.on_event))            # a bound method in a (priority
 JOBS.append((7, Obj()))                          # an object in an anonymous tuple
 HOOKS['w'] = wrapped(Res())                      # a closure kept by another closure
 BUTTON.on_press = tick_for(Res())                # a closure in an instance attribute
+HANDLERS['save'] = functools.partial(save, Res())  # an argument of a partial
 o = None
 
 
