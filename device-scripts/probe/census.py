@@ -213,7 +213,7 @@ DEEP_PARTS = 1 << DEEP_PART_BITS
 # The walk counts by buckets of the hash (DEEP_BUCKET_BITS more bits), so that when it meets
 # more objects than it may hold ids for, it goes on taking half the buckets instead of
 # starting over: a deep census on a heap bigger than the last is not lost.
-DEEP_BUCKET_BITS = 5
+DEEP_BUCKET_BITS = 6
 DEEP_BUCKETS = 1 << DEEP_BUCKET_BITS
 DEEP_CHUNK = 256
 _DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0, 't0': 0.0}
