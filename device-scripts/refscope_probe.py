@@ -1141,15 +1141,15 @@ def _thinned_events(done):
 
 # ---------------------------------------------------------------- census  (probe/census.py)
 # Type names and the census: count the live objects per type and sum their refcounts
-# (corrected for the observer), then pick the types to ask "who holds these?" and a few
-# live samples of each; with it, when due, the deep census of what the collector does not
-# track (the `deep` record).
+# (corrected for the observer), then pick the types to ask "who holds these?" (their live
+# samples are taken by referrers._pick_samples); with it, when due, the deep census of what
+# the collector does not track (the `deep` record).
 # Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
-#   _pick_samples, _name_of_obj, _heap_flagged, _tracked, _deep_census, _deep_walk,
-#   _deep_due, _DEEP, _type_refs.
-# Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error, _W), storage (_Seg,
-#   _Run, _Thinned: the probe's own types), referrers (referrers_pass), sampler
-#   (_read_proc, _spend), api (_WATCHES, _mark_next, _mark_pairs, marks_snapshot).
+#   _name_of_obj, _heap_flagged, _tracked, _deep_census, _deep_walk, _deep_due, _DEEP,
+#   _type_refs.
+# Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error), storage (_Seg,
+#   _Run, _Thinned: the probe's own types), referrers (referrers_pass, _pick_samples),
+#   sampler (_read_proc, _spend), api (_WATCHES, marks_snapshot).
 
 class _Calib(object):
     """Objects of known refcount, for measuring the observer (never in a census)."""
@@ -1354,7 +1354,7 @@ DEEP_PARTS = 1 << DEEP_PART_BITS
 # The walk counts by buckets of the hash (DEEP_BUCKET_BITS more bits), so that when it meets
 # more objects than it may hold ids for, it goes on taking half the buckets instead of
 # starting over: a deep census on a heap bigger than the last is not lost.
-DEEP_BUCKET_BITS = 5
+DEEP_BUCKET_BITS = 6
 DEEP_BUCKETS = 1 << DEEP_BUCKET_BITS
 DEEP_CHUNK = 256
 _DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0, 't0': 0.0}
@@ -1816,69 +1816,6 @@ def _choose(result):
     return chosen
 
 
-def _probe_ids():
-    out = {}
-    for o in (_S, _W, _STATE, _G, _names, _WATCHES, _mark_pairs, _mark_next,
-              _STATE['hist'], _STATE['last_ref'], _STATE['watch_types']):
-        out[id(o)] = 1
-    return out
-
-
-def _pick_samples(objs, chosen):
-    """Up to 3 live instances of each chosen type. Of a type whose count grows, the newest
-    survivors: taken from the end of gc.get_objects(), which lists each generation oldest
-    first and the oldest generation last (a collection appends the survivors to the older
-    generation's end), the survivors the collector promoted last, the ones a leak left
-    behind. Taken from the front after a collection (everything then in the oldest
-    generation), they were the interpreter's own startup objects (a `function` sampled as
-    Registry.__init__, a `tuple` as a class's MRO, a lock as the main thread's), unrelated to
-    the growth. Of a type whose count is flat but whose references grow, any instance may be
-    the one referenced, and the newest are the leak's own helpers (its class, its methods'
-    functions: hundreds of referrers each, a long walk): the youngest generation first."""
-    newest = {}
-    front = {}
-    refs_only = _STATE['refs_only']
-    for t in _names:
-        name = _names[t]
-        if name in chosen:
-            if name in refs_only:
-                front[t] = chosen[name]
-            else:
-                newest[t] = chosen[name]
-    if not newest and not front:
-        return None
-    mine = _probe_ids()
-    if newest:
-        _take_samples(objs, newest, mine, len(objs) - 1, -1, -1)
-    if front:
-        _take_samples(objs, front, mine, 0, len(objs), 1)
-    out = []
-    for name in chosen:
-        out.append((name, chosen[name]))
-    chosen.clear()
-    newest.clear()
-    front.clear()
-    return out
-
-
-def _take_samples(objs, by_type, mine, start, stop, step):
-    """Fill by_type's lists (up to 3 each) with objs[start:stop:step] of their types."""
-    left = 3 * len(by_type)
-    inst = _InstanceType
-    for i in _xrange(start, stop, step):
-        o = objs[i]
-        t = type(o)
-        if t is inst:
-            t = o.__class__
-        lst = by_type.get(t)
-        if lst is not None and len(lst) < 3 and id(o) not in mine:
-            lst.append(o)
-            left -= 1
-            if left <= 0:
-                break
-    o = None
-
-
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)
 # Who holds the sampled objects: gc.get_referrers, walked up to a root the probe can
 # name (a module global, an attribute, a class attribute), as sentences with counts.
@@ -1887,11 +1824,12 @@ def _take_samples(objs, by_type, mine, start, stop, step):
 # said in one phrase (probe/links.py, which follows them).
 # The walk runs on the sampler thread or inside the app's mark(): it stops at its time
 # cap, and it never runs the app's code (see "reading app objects" below).
-# Defines: referrers_pass (census calls it with the deadline), CUT, _describe, _root,
+# Defines: referrers_pass (census calls it with the deadline), _pick_samples (census calls
+#   it with the types _choose picked), _take_samples, _probe_ids, CUT, _describe, _root,
 #   _name, _parents, _short, _inst_dict, _sample_rc, _func_name, _KIND, _CellType.
 # Uses: base (_type_attr, _GetSetType, _MemberType, _thread_clock, the type handles),
-#   writer (emit, probe_error), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
-#   api (_WATCHES), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
+#   writer (emit, probe_error, _W), census (_names, _STATE), sizes (sample_sizes, _HEAPTYPE),
+#   api (_WATCHES, _mark_next, _mark_pairs), links (_chain, _in_chain, _said, _item_phrase, _closure_owner,
 #   _funcs_of_cell, _method_text, _is_link, _class_text, _owner_text).
 
 _CellType = type((lambda x: (lambda: x))(0).__closure__[0]) if hasattr(_FunctionType, '__closure__') \
@@ -2004,6 +1942,71 @@ def _key_text(k):
 def _sample_rc(samples, i):
     x = samples[i]
     return _grc(x)
+
+
+# ---- the samples: which live objects of a chosen type the walk starts from
+
+def _probe_ids():
+    out = {}
+    for o in (_S, _W, _STATE, _G, _names, _WATCHES, _mark_pairs, _mark_next,
+              _STATE['hist'], _STATE['last_ref'], _STATE['watch_types']):
+        out[id(o)] = 1
+    return out
+
+
+def _pick_samples(objs, chosen):
+    """Up to 3 live instances of each chosen type. Of a type whose count grows, the newest
+    survivors: taken from the end of gc.get_objects(), which lists each generation oldest
+    first and the oldest generation last (a collection appends the survivors to the older
+    generation's end), the survivors the collector promoted last, the ones a leak left
+    behind. Taken from the front after a collection (everything then in the oldest
+    generation), they were the interpreter's own startup objects (a `function` sampled as
+    Registry.__init__, a `tuple` as a class's MRO, a lock as the main thread's), unrelated to
+    the growth. Of a type whose count is flat but whose references grow, any instance may be
+    the one referenced, and the newest are the leak's own helpers (its class, its methods'
+    functions: hundreds of referrers each, a long walk): the youngest generation first."""
+    newest = {}
+    front = {}
+    refs_only = _STATE['refs_only']
+    for t in _names:
+        name = _names[t]
+        if name in chosen:
+            if name in refs_only:
+                front[t] = chosen[name]
+            else:
+                newest[t] = chosen[name]
+    if not newest and not front:
+        return None
+    mine = _probe_ids()
+    if newest:
+        _take_samples(objs, newest, mine, len(objs) - 1, -1, -1)
+    if front:
+        _take_samples(objs, front, mine, 0, len(objs), 1)
+    out = []
+    for name in chosen:
+        out.append((name, chosen[name]))
+    chosen.clear()
+    newest.clear()
+    front.clear()
+    return out
+
+
+def _take_samples(objs, by_type, mine, start, stop, step):
+    """Fill by_type's lists (up to 3 each) with objs[start:stop:step] of their types."""
+    left = 3 * len(by_type)
+    inst = _InstanceType
+    for i in _xrange(start, stop, step):
+        o = objs[i]
+        t = type(o)
+        if t is inst:
+            t = o.__class__
+        lst = by_type.get(t)
+        if lst is not None and len(lst) < 3 and id(o) not in mine:
+            lst.append(o)
+            left -= 1
+            if left <= 0:
+                break
+    o = None
 
 
 # ---- the walk, bounded in time
