@@ -18,7 +18,7 @@ import { finishSession, type RunOutcome } from './finish.js';
 import { localPlacement, type Placement } from './placement.js';
 import { prepareRemote, devicePlacement, type RemoteOptions, type RemoteSetup, type DevicePlacement } from './remote.js';
 import { probeArgv, readProbeVersion } from './probe.js';
-import { RecentGrowth } from './growth.js';
+import { RecentGrowth, type Growth } from './growth.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 import { Stopper } from './stop.js';
 import { SegmentTail } from './tail.js';
@@ -155,6 +155,8 @@ export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRu
 
 export interface LiveSnapshot extends ProgressSnapshot {
   elapsedSeconds: number;
+  /** the type whose live count rose most over the recent window (growth.ts), or null */
+  topGrowth: Growth | null;
 }
 
 export interface RunHandle {
