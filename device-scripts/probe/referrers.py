@@ -232,9 +232,9 @@ def _count_in(sub, samples, ks, ctx):
     part = x = y = None
 
 
-def referrers_pass(name, objs_of, pending, deadline):
-    """Who holds the sampled objects of type `name`: one referrers record. Stops at
-    deadline (a _thread_clock() value)."""
+def referrers_pass(name, objs_of, pending, deadline, extra=()):
+    """Who holds the sampled objects of type `name`: one referrers record (with the
+    fields in `extra` too). Stops at deadline (a _thread_clock() value)."""
     t0 = _thread_clock()
     samples = list(objs_of)
     del objs_of[:]
@@ -314,7 +314,7 @@ def referrers_pass(name, objs_of, pending, deadline):
     samples = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
                        'unexplained', unexplained, 'size', size,
-                       'dur', round(_thread_clock() - t0, 6)])
+                       'dur', round(_thread_clock() - t0, 6)] + list(extra))
 
 
 # 3.11+: a running function's locals are no Python object, so get_referrers cannot see
