@@ -232,9 +232,14 @@ def _count_in(sub, samples, ks, ctx):
     part = x = y = None
 
 
+NO_REFERRER = 'no referrer (reference leaked by C code)'
+NO_TRACKED_REFERRER = 'no tracked referrer (C code, or a tuple or dict the collector does not track)'
+
+
 def referrers_pass(name, objs_of, pending, deadline, extra=()):
     """Who holds the sampled objects of type `name`: one referrers record (with the
-    fields in `extra` too). Stops at deadline (a _thread_clock() value)."""
+    fields in `extra` too: the deep census's passes over untracked objects). Stops at
+    deadline (a _thread_clock() value)."""
     t0 = _thread_clock()
     samples = list(objs_of)
     del objs_of[:]
@@ -302,7 +307,11 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
         if u > 0:
             unexplained += u
     if unexplained:
-        s = 'no referrer (reference leaked by C code)'
+        s = NO_REFERRER
+        if extra:
+            # an untracked object's holder may itself be untracked (a tuple or a dict of
+            # numbers and strings), which gc.get_referrers cannot see
+            s = NO_TRACKED_REFERRER
         holders[s] = holders.get(s, 0) + unexplained
     out = []
     for s in holders:
