@@ -2050,8 +2050,13 @@ def _count_in(sub, samples, ks, ctx):
     part = x = y = None
 
 
-def referrers_pass(name, objs_of, pending, deadline):
-    """Who holds the sampled objects of type `name`: one referrers record. Stops at
+NO_REFERRER = 'no referrer (reference leaked by C code)'
+NO_TRACKED_REFERRER = 'no tracked referrer (C code, or a tuple or dict the collector does not track)'
+
+
+def referrers_pass(name, objs_of, pending, deadline, extra=()):
+    """Who holds the sampled objects of type `name`: one referrers record (with the
+    fields in `extra` too: the deep census's passes over untracked objects). Stops at
     deadline (a _thread_clock() value)."""
     t0 = _thread_clock()
     samples = list(objs_of)
@@ -2120,7 +2125,11 @@ def referrers_pass(name, objs_of, pending, deadline):
         if u > 0:
             unexplained += u
     if unexplained:
-        s = 'no referrer (reference leaked by C code)'
+        s = NO_REFERRER
+        if extra:
+            # an untracked object's holder may itself be untracked (a tuple or a dict of
+            # numbers and strings), which gc.get_referrers cannot see
+            s = NO_TRACKED_REFERRER
         holders[s] = holders.get(s, 0) + unexplained
     out = []
     for s in holders:
@@ -2132,7 +2141,7 @@ def referrers_pass(name, objs_of, pending, deadline):
     samples = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
                        'unexplained', unexplained, 'size', size,
-                       'dur', round(_thread_clock() - t0, 6)])
+                       'dur', round(_thread_clock() - t0, 6)] + list(extra))
 
 
 # 3.11+: a running function's locals are no Python object, so get_referrers cannot see
@@ -2535,7 +2544,8 @@ def _funcs_of_cell(cell, ctx):
 #                names it from such a root (`mod.Class.attr['key'][*]`); a tuple is a
 #                link (named as a path it would name one entry: `pending[28]`)
 #     LINK       a (float, function) tuple | closure `f` | function `f` | bound method `W.m`
-#                | a closure cell | a partial (any other built-in object holding it)
+#                | a closure cell | a partial (any other object holding it that the walk
+#                cannot name as a namespace, by its type)
 # e.g. "closure `on_tick` in dict `ui.Scheduler.pending` (via a (float, function) tuple)".
 # Names in it are module-qualified (in backticks); a holder named directly (a module
 # global, an attribute, a named container) keeps its shorter phrase. Each link costs heap

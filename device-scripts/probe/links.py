@@ -76,7 +76,8 @@ def _funcs_of_cell(cell, ctx):
 #                names it from such a root (`mod.Class.attr['key'][*]`); a tuple is a
 #                link (named as a path it would name one entry: `pending[28]`)
 #     LINK       a (float, function) tuple | closure `f` | function `f` | bound method `W.m`
-#                | a closure cell | a partial (any other built-in object holding it)
+#                | a closure cell | a partial (any other object holding it that the walk
+#                cannot name as a namespace, by its type)
 # e.g. "closure `on_tick` in dict `ui.Scheduler.pending` (via a (float, function) tuple)".
 # Names in it are module-qualified (in backticks); a holder named directly (a module
 # global, an attribute, a named container) keeps its shorter phrase. Each link costs heap
