@@ -28,6 +28,7 @@ export const MODULES = [
   'writer.py',     // records into rotating segments; probe-error events
   'storage.py',    // --max-device-mb: merging and thinning closed segments
   'census.py',     // type names, the census, which types to ask about
+  'deep.py',       // the deep census: what the collector does not track
   'referrers.py',  // who holds the sampled objects, named from a root
   'links.py',      // a holder that only carries a reference, followed to its container
   'sizes.py',      // bytes a sampled object holds alone

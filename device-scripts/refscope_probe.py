@@ -1143,13 +1143,13 @@ def _thinned_events(done):
 # Type names and the census: count the live objects per type and sum their refcounts
 # (corrected for the observer), then pick the types to ask "who holds these?" (their live
 # samples are taken by referrers._pick_samples); with it, when due, the deep census of what
-# the collector does not track (the `deep` record).
-# Defines: census, type_name, _names, _STATE, _Calib, _PROBE_TYPES, _tally, _choose,
-#   _name_of_obj, _heap_flagged, _tracked, _deep_census, _deep_walk, _deep_due, _DEEP,
-#   _type_refs.
+# the collector does not track (probe/deep.py: the `deep` record).
+# Defines: census, type_name, _names, _STATE, _DEEP_STATE, _Calib, _PROBE_TYPES, _tally,
+#   _choose, _name_of_obj, _heap_flagged.
 # Uses: base (_type_attr, REFERRER_MAX), writer (emit, probe_error), storage (_Seg,
 #   _Run, _Thinned: the probe's own types), referrers (referrers_pass, _pick_samples),
-#   sampler (_read_proc, _spend), api (_WATCHES, marks_snapshot).
+#   sampler (_read_proc, _spend), api (_WATCHES, marks_snapshot), deep (_deep_census,
+#   _type_refs, _TYPE_REFS).
 
 class _Calib(object):
     """Objects of known refcount, for measuring the observer (never in a census)."""
@@ -1250,7 +1250,11 @@ def _heap_flagged(t):
         return False
 
 
-_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'refs_only': {}}
+_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'refs_only': {}, 'growing': 0,
+          'order': [], 'base_r': {}, 'loose': 0}
+# the deep census's own: which untracked types grow, and which to sample at its next walk
+_DEEP_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'refs_only': {},
+               'growing': 0, 'sample': 1, 'runs': 0, 'order': [], 'base_r': {}, 'loose': 1}
 
 
 def census(collect=False):
@@ -1270,12 +1274,13 @@ def census(collect=False):
     result, correction = _census_result(cnt, rs, imm)
     cnt = rs = imm = None
     n_total -= correction
-    chosen = _choose(result)
+    chosen = _choose(result, _STATE)
+    _S['growing'] = _STATE['growing']
     samples = None
     if chosen:
         samples = _pick_samples(objs, chosen)
     dur = _thread_clock() - c0
-    deep, deep_cost = _deep_census(objs)
+    deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
     _S['censuses'] += 1
@@ -1316,13 +1321,192 @@ def census(collect=False):
                 break
         samples = None
         spent = _thread_clock() - c0
+    if deep_samples:
+        # who holds the untracked objects of the types the deep census saw growing: paid
+        # from the census budget, like the census's own referrer passes
+        c1 = _thread_clock()
+        pending = {id(deep_samples): 1}
+        for pair in deep_samples:
+            pending[id(pair)] = 1
+            pending[id(pair[1])] = 1
+        deadline = c1 + REFERRER_MAX
+        for name, objs_of in deep_samples:
+            try:
+                referrers_pass(name, objs_of, pending, deadline, ('untracked', 1))
+            except Exception:
+                probe_error('referrers %s' % name)
+            if _thread_clock() > deadline:
+                break
+        deep_samples = pair = None
+        spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
     # the deep census keeps to its own share (DEEP_SHARE of the budget, on top of it): the
     # plain census's cadence and allowance are not spent on it
     _spend(spent - deep_cost)
 
 
-# ---------------------------------------------------------------- the deep census
+def _drop_list(objs):
+    """Empty a big list from the end, 8192 items at a time. Freed whole, its block
+    (8 bytes an object) would be the biggest mmapped block glibc ever freed, and glibc
+    would raise its mmap threshold to that size and from then on keep every census
+    list in the heap for good: the probe would hold that memory for the whole run.
+    Shrunk in place, the block goes back to the system at once."""
+    n = len(objs)
+    while n > 8192:
+        n -= 8192
+        del objs[n:]
+    del objs[:]
+
+
+def _census_sort_key(e):
+    return (-e[1], e[0])
+
+
+def _census_result(cnt, rs, imm):
+    """Name the tallied types, correct for the observer, merge by name."""
+    off = _S['off_census']
+    ncache = 3  # references the probe holds to a known type: _names, cnt and rs keys
+    for t in list(_names.keys()):
+        if _heap_flagged(t):
+            mt = type(t)
+            if mt in rs:
+                rs[mt] -= ncache
+    for e in _WATCHES:
+        if e[3]:
+            o = e[1]
+            mt = type(o)
+            if mt is _InstanceType:
+                mt = o.__class__
+            if mt in rs and _tracked(o):
+                rs[mt] -= 1
+    out = {}
+    correction = 0
+    for t in cnt:
+        c = cnt[t]
+        if t in _PROBE_TYPES:
+            correction += c
+            continue
+        if c == 0:
+            if t in _names:
+                del _names[t]   # no instances: stop holding it (let dead classes go)
+            continue
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+            _names[t] = name
+        r = rs[t] - off * (c - imm.get(t, 0))
+        prev = out.get(name)
+        if prev is None:
+            out[name] = (c, r)
+        else:
+            out[name] = (prev[0] + c, prev[1] + r)
+    for name in _STATE['watch_types']:
+        if name not in out:
+            out[name] = (0, 0)
+    return out, correction
+
+
+_POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
+
+
+def _choose(result, st):
+    """Which types to ask 'who holds these?' after this census (st: _STATE for the
+    census, _DEEP_STATE for the deep census; each keeps its own history).
+
+    Per type the probe keeps one small tuple (memory: one per type, not one per
+    census): (count, refsum, comparisons, count-up bits, count-changed bits,
+    refsum-up bits), the bits over the last 4 census comparisons. st['loose'] (the deep
+    census, whose points are few): a type may be chosen after one comparison, and one whose
+    references grow may have a count that moved a little."""
+    hist = st['hist']
+    base = st['base']
+    first = base is None
+    if first:
+        base = {}
+        base_r = {}
+        for name in result:
+            base[name] = result[name][0]
+            base_r[name] = result[name][1]
+        st['base'] = base
+        st['base_r'] = base_r
+    base_r = st['base_r']
+    loose = st['loose']
+    for name in result:
+        c, r = result[name]
+        h = hist.get(name)
+        if h is None:
+            hist[name] = (c, r, 0, 0, 0, 0)
+        else:
+            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
+                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
+    for name in list(hist.keys()):
+        if name not in result:
+            del hist[name]
+    if first:
+        st['order'] = []
+        return {}
+    now = time.time()
+    last = st['last_ref']
+    watched = st['watch_types']
+    scored = []
+    growing = 0
+    refs_only = {}
+    for name in hist:
+        h = hist[name]
+        if name in watched:
+            scored.append((0, 0, name))
+            continue
+        steps = h[2]
+        if steps >= 3 and (h[3] & 7 == 7 or (h[4] & 7 == 0 and h[5] & 7 == 7)):
+            growing = 1    # rose at each of the last 3 censuses: not decided yet
+        if steps < 2 - loose or now - last.get(name, -1e9) < REFERRER_PERIOD:
+            continue
+        growth = h[0] - base.get(name, 0)
+        refs_up = _POPCOUNT[h[5]] * 2 > steps
+        if loose and refs_up and h[1] - base_r.get(name, 0) > 8 * abs(growth) + 8:
+            # the deep census, with its few points: the references climbed many times more
+            # than a count that moved a little (a few strings more): same objects, more references
+            score = _POPCOUNT[h[5]]
+            refs_only[name] = 1
+        elif _POPCOUNT[h[3]] >= min(steps, 3) and growth >= 2:
+            score = growth                      # more objects, census after census
+        elif refs_up and h[4] == 0:
+            score = _POPCOUNT[h[5]]             # same objects, more references
+            refs_only[name] = 1
+        else:
+            continue
+        builtin = 1
+        if '.' in name:
+            builtin = 0
+        scored.append((builtin, -score, name))
+    st['growing'] = growing
+    st['refs_only'] = refs_only
+    scored.sort()
+    chosen = {}
+    order = []
+    n = 0
+    for b, s, name in scored:
+        if name in watched or n < 3:
+            chosen[name] = []
+            order.append(name)
+            if name not in watched:
+                n += 1
+            last[name] = now
+    st['order'] = order
+    return chosen
+
+
+# ---------------------------------------------------------------- deep census  (probe/deep.py)
+# The deep census: what gc.get_objects() never returns, found as the referents of tracked
+# objects (the `deep` record); the heap types without GC counted by their references
+# (`typeRefs`), the static C types of the app's extensions (`ctypes`), and the samples
+# of growing untracked types for their referrers passes.
+# Defines: _deep_census, _deep_walk, _deep_due, _DEEP, _tracked, _type_refs, _TYPE_REFS,
+#   _c_types, DEEP_BUCKETS, DEEP_PARTS.
+# Uses: base (_type_attr, _thread_clock, REPAY via sampler), census (_names, type_name,
+#   _choose, _DEEP_STATE, _census_sort_key, _HEAPTYPE, _HAVE_GC, _PROBE_TYPES), writer
+#   (probe_error), referrers (_ModuleType, _MODULE_DICT), sampler (FAST_GAP).
+
 # What gc.get_objects() never returns: objects the collector does not track (strings,
 # numbers, locks, instances of C types without GC support, and tuples and dicts that hold
 # only such objects). They are found as the referents of tracked objects (and, inside
@@ -1343,7 +1527,7 @@ DEEP_MAX = 1.0
 # run) lets a short run still get enough deep censuses to measure a trend, spread over the
 # run at gaps as long as the time so far (0.1, 0.2, 0.4, 0.8 s, ...); afterwards it comes at
 # its share's pace.
-DEEP_ALLOWANCE = 0.12
+DEEP_ALLOWANCE = 0.2
 # While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
 # next bits of the same hash), and the record gives each type's count and refsum per
 # sub-sample (`parts`): how far they differ is how far the sample's estimate can be off
@@ -1357,7 +1541,8 @@ DEEP_PARTS = 1 << DEEP_PART_BITS
 DEEP_BUCKET_BITS = 6
 DEEP_BUCKETS = 1 << DEEP_BUCKET_BITS
 DEEP_CHUNK = 256
-_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0, 't0': 0.0}
+_DEEP = {'bits': 0, 'cost': 0.0, 'last': -1e9, 'runs': 0, 'spent': 0.0, 't0': 0.0, 'want': {},
+         'rc': {}}
 
 
 def _tracked_test():
@@ -1517,7 +1702,12 @@ def _deep_due(now):
     # spread over the run: a trend is measured over time, and points bunched at the start
     # (the allowance spent census after census) say little of the rest of a run; the gap
     # grows with the run (doubling) up to the share's own pace
-    if now - _DEEP['last'] < max(FAST_GAP, min(0.5 * el, _DEEP['cost'] / rate)):
+    gap = max(FAST_GAP, min(0.5 * el, _DEEP['cost'] / rate))
+    if _DEEP['want']:
+        # a sample is wanted (its referrers pass): sooner, but not at once (a deep census is
+        # also a point of the trend, and points bunched together measure less of it)
+        gap = max(FAST_GAP, min(0.25 * el, _DEEP['cost'] / rate))
+    if now - _DEEP['last'] < gap:
         return False
     tokens = rate * el + DEEP_ALLOWANCE - _DEEP['spent']
     cap = max(DEEP_ALLOWANCE, 4 * _DEEP['cost'])
@@ -1527,24 +1717,89 @@ def _deep_due(now):
     return tokens >= _DEEP['cost']
 
 
-def _deep_walk(objs, bits, deadline, off):
+DEEP_PICKS = 3         # untracked objects of a growing type kept for its referrers pass
+DEEP_PICK_TYPES = 2    # untracked types sampled at once
+DEEP_RC_MAX = 2048     # references recorded per type whose references grow, between two walks
+
+
+def _pick_key(e):
+    return e[0]
+
+
+def _deep_pick(picks, t, r, key):
+    """Keep r among the DEEP_PICKS objects of type t with the largest key."""
+    p = picks.get(t)
+    if p is None:
+        p = picks[t] = []
+    if len(p) < DEEP_PICKS:
+        p.append((key, r))
+        p.sort(key=_pick_key)
+    elif key > p[0][0]:
+        p[0] = (key, r)
+        p.sort(key=_pick_key)
+
+
+def _addr_hash(o):
+    """A 32-bit hash of o's address (its 30 bits above the alignment, times Knuth's
+    constant: no long arithmetic on a 64-bit Python 2)."""
+    return (((id(o) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff
+
+
+def _deep_keep(want, rcrec, rcprev, picks, t, r, c, off):
+    """An object of a wanted type: kept for its referrers pass (see _deep_walk)."""
+    if not want[t]:
+        _deep_pick(picks, t, r, _addr_hash(r))
+    elif t in rcrec:
+        rec = rcrec[t]
+        # a spread of them by hash (want[t]: how many in 65536), to fit the cap
+        if c and c - off >= 3 and (_addr_hash(r) & 0xffff) < want[t] and len(rec) < DEEP_RC_MAX:
+            rec[id(r)] = c
+    elif c:
+        d = c - rcprev[t].get(id(r), c)
+        if d > 0:
+            _deep_pick(picks, t, r, d)
+
+
+def _deep_walk(objs, bits, deadline, off, want=None, rcprev=None):
     """The untracked objects referenced from objs, each taken once when its address hash
     falls in 1/2**bits: (by type a list of DEEP_BUCKETS counts then DEEP_BUCKETS refsums,
     one per bucket of the next DEEP_BUCKET_BITS hash bits; the bits in the end; walked; ids
-    held). When more than DEEP_SEEN_MAX ids would be held the walk goes on taking half as
-    many (the buckets no longer taken are left out, their ids forgotten), so it is not lost;
-    None when that is not enough (the next one starts sampling less) or past the deadline."""
+    held; picks; rcrec), or None when it cannot be done (the next one starts sampling less)
+    or past the deadline. Taking every object (bits 0) is the plain walk, without hashing;
+    when it meets more than DEEP_SEEN_MAX objects to hold ids for, it starts again at once,
+    sampling. While sampling, the walk goes on taking half as many when the ids would be
+    too many (the buckets no longer taken are left out, their ids forgotten).
+    want: {type: 0 or n}: keep a few objects of these types taken (see _deep_pick). Of a
+    type whose count grows (0), a spread by hash. Of one whose references grow (n), those
+    whose references grew most since the last walk: rcprev[type] holds their counts then
+    ({id: refcount}); without it this walk records them (rcrec: of those with 3 references
+    or more, n in 65536 by hash, at most DEEP_RC_MAX), returned for the next."""
+    rcrec = {}
+    if want:
+        for t in want:
+            if want[t] and not (rcprev and t in rcprev):
+                rcrec[t] = {}
+    if not bits:
+        got = _deep_walk_all(objs, deadline, off, want, rcprev, rcrec)
+        if type(got) is not int:
+            return got
+        bits = got        # too many ids to hold: again, sampling
+        for t in rcrec:
+            rcrec[t] = {}
+    return _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec)
+
+
+def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec):
+    """_deep_walk taking every object; or how many bits to sample with when more ids would
+    be held than DEEP_SEEN_MAX (estimated from how far it got); None past the deadline."""
     is_tracked = _tracked
     getr = gc.get_referents
     grc = _grc
     skip = _DEEP_SKIP
-    shift = 32 - bits                       # taken: the top `bits` hash bits are 0
-    low = shift - DEEP_BUCKET_BITS          # the bucket: the next DEEP_BUCKET_BITS bits
-    mask = DEEP_BUCKETS - 1
-    take = DEEP_BUCKETS                     # buckets taken (fewer as the walk samples less)
-    nb = DEEP_BUCKETS
     seen = {}
-    bk = {}
+    cnt = {}
+    rs = {}
+    picks = {}
     walked = 0
     nseen = 0
     lim = IMMORTAL_MIN
@@ -1575,12 +1830,6 @@ def _deep_walk(objs, bits, deadline, off):
                 pending.append(r)      # an untracked container: what it holds is untracked too
             elif t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
-            h = (((id(r) >> 4) * 2654435761) & 0xffffffff)
-            if bits and (h >> shift) != 0:
-                continue
-            j = (h >> low) & mask
-            if j >= take:
-                continue
             c = grc(r)
             if c - off > 1:
                 # met again through another reference: count it once (an object referenced
@@ -1590,7 +1839,97 @@ def _deep_walk(objs, bits, deadline, off):
                     if seen[k] == chunk and c < lim:
                         # its count was read while this chunk's list held it this time too:
                         # one reference the walk made, not the app
-                        bk[t][nb + j] -= 1
+                        rs[t] -= 1
+                    continue
+                seen[k] = chunk
+                nseen += 1
+            if c >= lim:
+                c = 0
+            if t in cnt:
+                cnt[t] += 1
+                rs[t] += c - off
+            else:
+                cnt[t] = 1
+                rs[t] = c - off
+            if want and t in want:
+                _deep_keep(want, rcrec, rcprev, picks, t, r, c, off)
+        refs = None
+        if nseen > DEEP_SEEN_MAX:
+            # too many to hold: how many bits the whole walk would need, from how far it got
+            need = nseen * float(n + len(pending)) / max(1, min(i, n)) / DEEP_SEEN_MAX
+            more = 1
+            while (1 << more) < 2 * need and more < 16:
+                more += 1
+            return more
+        if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
+            # too slow, or a shared untracked container met again and again
+            return None
+    r = None
+    nb = DEEP_BUCKETS
+    bk = {}
+    for t in cnt:
+        p = bk[t] = [0] * (2 * nb)
+        p[0] = cnt[t]
+        p[nb] = rs[t]
+    return bk, nb, 0, walked, nseen, picks, rcrec
+
+
+def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
+    """_deep_walk taking 1 in 2**bits objects (bits > 0), by buckets."""
+    is_tracked = _tracked
+    getr = gc.get_referents
+    grc = _grc
+    skip = _DEEP_SKIP
+    shift = 32 - bits                       # taken: the top `bits` hash bits are 0
+    low = shift - DEEP_BUCKET_BITS          # the bucket: the next DEEP_BUCKET_BITS bits
+    mask = DEEP_BUCKETS - 1
+    take = DEEP_BUCKETS                     # buckets taken (fewer as the walk samples less)
+    nb = DEEP_BUCKETS
+    seen = {}
+    bk = {}
+    picks = {}
+    walked = 0
+    nseen = 0
+    lim = IMMORTAL_MIN
+    tup = tuple
+    dct = dict
+    intt = int
+    pending = []
+    n = len(objs)
+    i = 0
+    clock = _thread_clock
+    chunk = 0
+    while i < n or pending:
+        if i < n:
+            refs = getr(*objs[i:i + DEEP_CHUNK])
+            i += DEEP_CHUNK
+        else:
+            refs = getr(*pending[:DEEP_CHUNK])
+            del pending[:DEEP_CHUNK]
+        walked += len(refs)
+        chunk += 1
+        for r in refs:
+            if is_tracked(r):
+                continue
+            t = type(r)
+            if t in skip:
+                continue
+            if t is tup or t is dct:
+                pending.append(r)      # an untracked container: what it holds is untracked too
+            elif t is intt and -5 <= r <= 256:
+                continue               # the interpreter's cached small ints
+            h = (((id(r) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff     # _addr_hash
+            if (h >> shift) != 0:
+                continue
+            j = (h >> low) & mask
+            if j >= take:
+                continue
+            c = grc(r)
+            if c - off > 1:
+                k = id(r)
+                if k in seen:
+                    if seen[k] == chunk and c < lim:
+                        bk[t][nb + j] -= 1      # as in _deep_walk_all
                     continue
                 seen[k] = chunk
                 nseen += 1
@@ -1601,6 +1940,8 @@ def _deep_walk(objs, bits, deadline, off):
                 p = bk[t] = [0] * (2 * nb)
             p[j] += 1
             p[nb + j] += c - off
+            if want and t in want:
+                _deep_keep(want, rcrec, rcprev, picks, t, r, c, off)
         refs = None
         while nseen > DEEP_SEEN_MAX:
             # too many ids to hold: take half as many from here on (and forget the rest)
@@ -1608,7 +1949,7 @@ def _deep_walk(objs, bits, deadline, off):
             if take < DEEP_PARTS:
                 return None
             for k in list(seen):
-                if (((((k >> 4) * 2654435761) & 0xffffffff) >> low) & mask) >= take:
+                if ((((((k >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff) >> low) & mask) >= take:
                     del seen[k]
             nseen = len(seen)
         if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
@@ -1617,7 +1958,8 @@ def _deep_walk(objs, bits, deadline, off):
     extra = 0
     while (DEEP_BUCKETS >> extra) > take:
         extra += 1
-    return bk, take, bits + extra, walked, nseen
+    r = None
+    return bk, take, bits + extra, walked, nseen, picks, rcrec
 
 
 def _deep_census(objs):
@@ -1625,11 +1967,11 @@ def _deep_census(objs):
     None. Its cost is paid from the census budget with the census's."""
     c0 = _thread_clock()
     if not _deep_due(time.time()):
-        return None, 0.0
+        return None, 0.0, None
     bits = _DEEP['bits']
     got = None
     try:
-        got = _deep_walk(objs, bits, c0 + DEEP_MAX, _S['off_deep'])
+        got = _deep_walk(objs, bits, c0 + DEEP_MAX, _S['off_deep'], _DEEP['want'], _DEEP['rc'])
     except Exception:
         probe_error('deep census')
     dur = _thread_clock() - c0
@@ -1640,14 +1982,18 @@ def _deep_census(objs):
     if got is None:
         # too many to hold even so, or too slow: start sampling less next time (not written)
         _DEEP['bits'] = min(bits + DEEP_BUCKET_BITS - DEEP_PART_BITS, 16)
-        return None, dur
-    bk, take, bits, walked, held = got
+        return None, dur, None
+    bk, take, bits, walked, held, picks, rcrec = got
+    got = None
     # the objects taken are in buckets 0..take-1; their DEEP_PARTS sub-samples are runs of
     # take/DEEP_PARTS buckets
     nb = DEEP_BUCKETS
     w = take // DEEP_PARTS
     types_out = []
     parts_out = []
+    result = {}
+    by_name = {}
+    k = 1 << bits
     for t in bk:
         p = bk[t]
         cs = []
@@ -1662,8 +2008,50 @@ def _deep_census(objs):
         if name is None:
             name = type_name(t)
         types_out.append([name, count, sum(rsum)])
+        result[name] = (count * k, sum(rsum) * k)
+        by_name[name] = t
         if bits:
             parts_out.append([name] + cs + rsum)
+    # the samples this walk kept (for the types chosen last time), then what to sample next
+    samples = []
+    for t in picks:
+        name = _names.get(t)
+        if name is None:
+            name = type_name(t)
+        objs_of = []
+        for e in picks[t]:
+            objs_of.append(e[1])
+        samples.append((name, objs_of))
+    picks = e = None
+    st = _DEEP_STATE
+    st['runs'] += 1
+    if st['sample'] != k or st['runs'] == 2:
+        # another sampling factor takes other objects: the history starts again; and it
+        # starts after the baseline (taken before the app ran: its first change is the
+        # app's start-up, which would hide a flat count for the few deep censuses a short
+        # run has)
+        st['hist'] = {}
+        st['base'] = None
+        st['sample'] = k
+    _choose(result, st)
+    # a type whose references grow had them recorded by this walk: the next one picks those
+    # that grew most (so it stays wanted); every other wanted type was picked by this walk
+    want = {}
+    for t in rcrec:
+        want[t] = 1
+    for name in st['order']:
+        t = by_name.get(name)
+        if t is not None and t not in want and len(want) < DEEP_PICK_TYPES:
+            if name in st['refs_only']:
+                # record about DEEP_RC_MAX of them: a spread of the type's objects taken
+                taken = max(1, result[name][0] // k)
+                want[t] = max(1, min(65536, 65536 * DEEP_RC_MAX // taken // 2))
+            else:
+                want[t] = 0
+    _DEEP['want'] = want
+    _DEEP['rc'] = rcrec
+    rcrec = None
+    result = by_name = None
     types_out.sort(key=_census_sort_key)
     parts_out.sort()
     _DEEP['bits'] = bits
@@ -1681,139 +2069,7 @@ def _deep_census(objs):
         probe_error('c types')
     if ct:
         out += ['ctypes', ct]
-    return out, _thread_clock() - c0
-
-
-def _drop_list(objs):
-    """Empty a big list from the end, 8192 items at a time. Freed whole, its block
-    (8 bytes an object) would be the biggest mmapped block glibc ever freed, and glibc
-    would raise its mmap threshold to that size and from then on keep every census
-    list in the heap for good: the probe would hold that memory for the whole run.
-    Shrunk in place, the block goes back to the system at once."""
-    n = len(objs)
-    while n > 8192:
-        n -= 8192
-        del objs[n:]
-    del objs[:]
-
-
-def _census_sort_key(e):
-    return (-e[1], e[0])
-
-
-def _census_result(cnt, rs, imm):
-    """Name the tallied types, correct for the observer, merge by name."""
-    off = _S['off_census']
-    ncache = 3  # references the probe holds to a known type: _names, cnt and rs keys
-    for t in list(_names.keys()):
-        if _heap_flagged(t):
-            mt = type(t)
-            if mt in rs:
-                rs[mt] -= ncache
-    for e in _WATCHES:
-        if e[3]:
-            o = e[1]
-            mt = type(o)
-            if mt is _InstanceType:
-                mt = o.__class__
-            if mt in rs and _tracked(o):
-                rs[mt] -= 1
-    out = {}
-    correction = 0
-    for t in cnt:
-        c = cnt[t]
-        if t in _PROBE_TYPES:
-            correction += c
-            continue
-        if c == 0:
-            if t in _names:
-                del _names[t]   # no instances: stop holding it (let dead classes go)
-            continue
-        name = _names.get(t)
-        if name is None:
-            name = type_name(t)
-            _names[t] = name
-        r = rs[t] - off * (c - imm.get(t, 0))
-        prev = out.get(name)
-        if prev is None:
-            out[name] = (c, r)
-        else:
-            out[name] = (prev[0] + c, prev[1] + r)
-    for name in _STATE['watch_types']:
-        if name not in out:
-            out[name] = (0, 0)
-    return out, correction
-
-
-_POPCOUNT = (0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4)
-
-
-def _choose(result):
-    """Which types to ask 'who holds these?' after this census.
-
-    Per type the probe keeps one small tuple (memory: one per type, not one per
-    census): (count, refsum, comparisons, count-up bits, count-changed bits,
-    refsum-up bits), the bits over the last 4 census comparisons."""
-    hist = _STATE['hist']
-    base = _STATE['base']
-    first = base is None
-    if first:
-        base = {}
-        for name in result:
-            base[name] = result[name][0]
-        _STATE['base'] = base
-    for name in result:
-        c, r = result[name]
-        h = hist.get(name)
-        if h is None:
-            hist[name] = (c, r, 0, 0, 0, 0)
-        else:
-            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
-                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
-    for name in list(hist.keys()):
-        if name not in result:
-            del hist[name]
-    if first:
-        return []
-    now = time.time()
-    last = _STATE['last_ref']
-    scored = []
-    growing = 0
-    refs_only = {}
-    for name in hist:
-        h = hist[name]
-        if name in _STATE['watch_types']:
-            scored.append((0, 0, name))
-            continue
-        steps = h[2]
-        if steps >= 3 and (h[3] & 7 == 7 or (h[4] & 7 == 0 and h[5] & 7 == 7)):
-            growing = 1    # rose at each of the last 3 censuses: not decided yet
-        if steps < 2 or now - last.get(name, -1e9) < REFERRER_PERIOD:
-            continue
-        growth = h[0] - base.get(name, 0)
-        if _POPCOUNT[h[3]] >= min(steps, 3) and growth >= 2:
-            score = growth                      # more objects, census after census
-        elif h[4] == 0 and _POPCOUNT[h[5]] * 2 > steps:
-            score = _POPCOUNT[h[5]]             # same objects, more references
-            refs_only[name] = 1
-        else:
-            continue
-        builtin = 1
-        if '.' in name:
-            builtin = 0
-        scored.append((builtin, -score, name))
-    _S['growing'] = growing
-    _STATE['refs_only'] = refs_only
-    scored.sort()
-    chosen = {}
-    n = 0
-    for b, s, name in scored:
-        if name in _STATE['watch_types'] or n < 3:
-            chosen[name] = []
-            if name not in _STATE['watch_types']:
-                n += 1
-            last[name] = now
-    return chosen
+    return out, _thread_clock() - c0, samples
 
 
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)

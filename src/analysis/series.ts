@@ -195,6 +195,8 @@ export interface Series {
     kib: Float64Array;
   };
   referrers: Map<string, ReferrerAgg>;
+  /** who holds the untracked objects the deep census sampled, by type */
+  referrersUntracked: Map<string, ReferrerAgg>;
   censuses: number;
   samples: number;
   /** probe CPU seconds: end record, else the last sample */
@@ -227,6 +229,7 @@ export class SeriesBuilder {
   private censusMarks = new Map<string, number>();
   private sampleMarks = new Map<string, number>();
   private referrers = new Map<string, ReferrerAgg>();
+  private referrersUntracked = new Map<string, ReferrerAgg>();
   private start: StartRecord | null = null;
   private end: EndRecord | null = null;
   private censuses = 0;
@@ -367,14 +370,17 @@ export class SeriesBuilder {
 
   private addReferrers(r: ReferrersRecord): void {
     const type = clipName(r.type);
-    let agg = this.referrers.get(type);
+    // the deep census's passes sample untracked objects: theirs are kept apart from the
+    // census's (a dict or a str can be either, and their holders differ)
+    const into = r.untracked ? this.referrersUntracked : this.referrers;
+    let agg = into.get(type);
     if (!agg) {
-      if (this.referrers.size >= MAX_REFERRER_TYPES) {
+      if (into.size >= MAX_REFERRER_TYPES) {
         this.droppedNames++;
         return;
       }
       agg = { records: 0, sampled: 0, unexplained: 0, holders: new Map(), sizes: [] };
-      this.referrers.set(type, agg);
+      into.set(type, agg);
     }
     // each record samples a few live objects; the same holder seen again is the same
     // holder, so keep its largest count in any one record rather than a sum over time
@@ -438,6 +444,7 @@ export class SeriesBuilder {
       typeCounted: this.typeCounted,
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
+      referrersUntracked: this.referrersUntracked,
       censuses: this.censuses,
       samples: this.samples,
       probeCpu: this.probeCpu,

@@ -52,13 +52,21 @@ const SIZE_SLACK = 2;
 /** measured sizes miss the allocator's rounding and pools: small objects take up to ~2x in RSS */
 const MEASURED_SLACK = 2;
 
+/**
+ * Who holds a suspect's objects: the census's referrer passes for tracked objects, the deep
+ * census's for untracked ones (a type counted by its references is the census's own).
+ */
+function aggOf(series: Series, type: string, untracked: boolean | undefined, typeCounted = false): ReferrerAgg | undefined {
+  return untracked && !typeCounted && !series.typeCounted.has(type) ? series.referrersUntracked.get(type) : series.referrers.get(type);
+}
+
 /** Bytes per object of a type: what the probe measured on its objects, else the table. */
 function sizeOf(type: string, series: Series): { bytes: number; measured: boolean } {
   const m = measuredSize(series.referrers.get(type));
   return m !== null ? { bytes: m, measured: true } : { bytes: bytesPerObject(type), measured: false };
 }
 const MAX_VIAS = 1000;
-const NO_REFERRER = /^no referrer\b/;
+const NO_REFERRER = /^no (tracked )?referrer\b/;
 
 export interface RankedSuspect extends Suspect {
   /** bytes per mark (or per second without marks) × confidence, for ordering */
@@ -161,7 +169,13 @@ export function holderPhrase(agg: ReferrerAgg | undefined): string {
     if (!methods.includes(meth)) methods.push(meth);
     if (m[2] && !stores.includes(m[2])) stores.push(m[2]);
   }
-  if (none * 2 > total) return `${none} of ${total} references have no Python referrer (held or leaked by C code)`;
+  if (none * 2 > total) {
+    // an untracked object's holder may be an untracked container get_referrers cannot see
+    const untracked = [...agg.holders.keys()].some((via) => /^no tracked referrer\b/.test(via));
+    return untracked
+      ? `${none} of ${total} references have no tracked referrer (C code, or a tuple or dict the collector does not track)`
+      : `${none} of ${total} references have no Python referrer (held or leaked by C code)`;
+  }
   if (bound > 0 && bound * 2 >= total - none) {
     const list = (xs: string[]): string => (xs.length > 3 ? `${xs.slice(0, 3).join(', ')}, ...` : xs.join(', '));
     const where = stores.length ? ` stored in ${list(stores)}` : '';
@@ -286,14 +300,14 @@ export function varyingSeries(series: Series): number {
 
 function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
-  const agg = series.referrers.get(c.type);
+  const agg = aggOf(series, c.type, c.untracked, c.typeCounted);
   const size = sizeOf(c.type, series).bytes;
   const accumulated = Math.max(0, Math.round(c.fit.total));
   const clock = c.rate.per === 'second' && mark ? `, with time, not with '${mark}' marks (a thread or a timer)` : '';
   const evidence =
     `${accumulated} ${c.type} objects accumulate, +${fmt(c.rate.value)} ${perText(c.rate, mark)} ` +
     `(95 % CI ${fmt(c.rate.low)}-${fmt(c.rate.high)})${clock}; ` +
-    (c.typeCounted ? TYPE_COUNTED_PHRASE : c.untracked ? UNTRACKED_PHRASE : holderPhrase(agg));
+    (c.typeCounted ? TYPE_COUNTED_PHRASE : c.untracked ? untrackedPhrase(agg) : holderPhrase(agg));
   return {
     kind: 'object-growth',
     type: c.type,
@@ -311,9 +325,14 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
   };
 }
 
+/** An untracked suspect's evidence: where it was counted, and who holds it when the deep census sampled some. */
+function untrackedPhrase(agg: ReferrerAgg | undefined): string {
+  return agg && agg.holders.size > 0 ? `${UNTRACKED_PHRASE}; ${holderPhrase(agg)}` : UNTRACKED_PHRASE;
+}
+
 function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
   const mark = series.primaryMark;
-  const agg = series.referrers.get(c.type);
+  const agg = aggOf(series, c.type, c.untracked);
   const ys = tableOf(series, c.untracked, c.type).types.get(c.type)!;
   const count = Math.round(median(ys.count));
   const per = perText(c.rate, mark);
@@ -323,8 +342,10 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     `${observed}: ` +
     `a reference leak (a missing Py_DECREF, e.g. after PyIter_Next), about ${fmt(perObject)} extra ` +
     `references per object ${per}`;
-  if (c.untracked) evidence += `; ${UNTRACKED_PHRASE}`;
-  else if (agg) {
+  if (c.untracked) {
+    evidence += `; ${UNTRACKED_PHRASE}`;
+    if (agg && agg.holders.size > 0) evidence += `; ${holderPhrase(agg)}`;
+  } else if (agg) {
     const { total, none } = referenceCounts(agg);
     if (none > 0) evidence += `; ${none} of ${total} sampled references have no referrer (reference leaked by C code)`;
     else if (total > 0) evidence += `; but Python code holds them: ${holderPhrase(agg)}`;
@@ -515,7 +536,7 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
     const rate = perMark ? s.perMark?.value ?? s.perSecond / marksPerSecond(series) : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
     // (untracked objects have no referrers sampled: a tracked type's of the same name are not theirs)
-    const { total, none } = referenceCounts(s.type && !s.untracked ? series.referrers.get(s.type) : undefined);
+    const { total, none } = referenceCounts(s.type ? aggOf(series, s.type, s.untracked) : undefined);
     // classes: every new instance of a heap type holds a reference to its class (Python 3), which
     // a referrer walk of a sampled class may not see; at most one per new object is just that
     const ownClassRefs = CLASS_TYPES.has(s.type ?? '') && rate <= 1.2 * newObjects;

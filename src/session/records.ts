@@ -106,6 +106,8 @@ export interface ReferrersRecord extends Base {
   /** median bytes of the sampled objects with what they alone hold (probes since issue 10) */
   size: number | null;
   dur: number;
+  /** sampled by the deep census: untracked objects of the type (issue 13), not the census's tracked ones */
+  untracked?: boolean;
 }
 
 export interface EventRecord extends Base {
@@ -307,6 +309,7 @@ export function toRecord(v: unknown): ProbeRecord | null {
         unexplained: isNum(v.unexplained) ? v.unexplained : 0,
         size: isNum(v.size) && v.size > 0 && v.size < 2 ** 40 ? v.size : null,
         dur: isNum(v.dur) ? v.dur : 0,
+        ...(v.untracked === 1 ? { untracked: true } : {}),
       };
     }
     case 'event': {

@@ -63,6 +63,9 @@ for (const interp of subjects) {
         expect(first.untracked, said(r)).toBe(true);
         expect(first.evidence).toMatch(/does not track/);
       }
+      // who holds them (sampled by the deep census where locks are untracked): the pool's set
+      expect(first.referrers.map((x) => x.via), said(r)).toContain('set member in class attribute Dispatcher.live_locks');
+      expect(first.evidence, said(r)).toMatch(/most are held by set member in class attribute Dispatcher\.live_locks/);
       // nothing else stands on its own
       expect(r.report.suspects.slice(1).filter((s) => !s.dependsOn && s.confidence >= CLEAN), said(r)).toEqual([]);
     });
@@ -125,7 +128,9 @@ for (const interp of subjects) {
         if (e instanceof ExtUnavailable) { ctx.skip(); return; }
         throw e;
       }
-      const r = await run(interp, 'key_leak', ['--frames', '300'], env);
+      // 600 frames: the deep census's referrer pass for a type whose references grow records
+      // their counts at one walk and samples those that grew at the next
+      const r = await run(interp, 'key_leak', ['--frames', '600'], env);
       expect(r.report.verdict, said(r)).toBe('leak');
       const first = r.report.suspects[0]!;
       expect(first, said(r)).toMatchObject({ kind: 'refcount-growth', type: 'str', untracked: true });
@@ -135,6 +140,15 @@ for (const interp of subjects) {
       expect(first.interval!.high, said(r)).toBeGreaterThanOrEqual(54);
       expect(Math.abs(first.perMark!.value - 60), said(r)).toBeLessThan(20);
       expect(first.evidence).toMatch(/a reference leak/);
+      // the keys sampled are the catalog's, and most of their references have no holder Python
+      // can see. The sample takes three deep censuses after the choice (counts recorded at one,
+      // those that grew taken at the next): on 2.7 a 600-frame run has them; on 3.x, whose deep
+      // census costs more here, a run of this length has them only some of the time
+      if (interp.label.startsWith('2.')) {
+        const vias = first.referrers.map((x) => x.via);
+        expect(vias, said(r)).toContain('list item in module global catalog.FIELDS');
+        expect(first.evidence, said(r)).toMatch(/\d+ of \d+ references have no tracked referrer \(C code, or a tuple or dict the collector does not track\)/);
+      }
       expect(r.report.suspects.slice(1).filter((s) => !s.dependsOn && s.confidence >= CLEAN), said(r)).toEqual([]);
       const fixed = await run(interp, 'key_leak', ['--frames', '300', '--fixed'], env);
       expect(fixed.report.verdict, said(fixed)).toBe('no-leak');

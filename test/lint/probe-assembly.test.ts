@@ -64,7 +64,7 @@ describe('probe assembly', () => {
     const base = readFileSync(join(DEVICE, 'probe', 'base.py'), 'latin1').split('\n');
     expect(lines[at + 2]).toBe(base[0]);
     const order = lines.map((l) => /\(probe\/(\w+\.py)\)$/.exec(l)?.[1]).filter(Boolean);
-    expect(order).toEqual(['base.py', 'encoder.py', 'writer.py', 'storage.py', 'census.py', 'referrers.py', 'links.py',
+    expect(order).toEqual(['base.py', 'encoder.py', 'writer.py', 'storage.py', 'census.py', 'deep.py', 'referrers.py', 'links.py',
       'sizes.py', 'sampler.py', 'api.py', 'runner.py']);
   });
 
