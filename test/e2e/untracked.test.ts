@@ -39,6 +39,16 @@ async function run(interp: Interp, app: string, args: string[], env: NodeJS.Proc
   return { code: r.code, report, stderr: r.stderr };
 }
 
+/** PYTHONPATH for a test C extension built for `interp`, or null when it cannot be built here (the test skips). */
+async function extEnv(build: (i: Interp) => Promise<string>, interp: Interp): Promise<NodeJS.ProcessEnv | null> {
+  try {
+    return { PYTHONPATH: await build(interp) };
+  } catch (e) {
+    if (e instanceof ExtUnavailable) return null;
+    throw e;
+  }
+}
+
 const said = (r: { report: Report }): string =>
   `${r.report.verdict}: ${r.report.summary}\n${r.report.suspects.map((s) => `  ${s.kind} ${s.type} ${s.confidence}${s.untracked ? ' untracked' : ''}${s.dependsOn ? ` (follows ${s.dependsOn})` : ''}`).join('\n')}`;
 
@@ -74,13 +84,8 @@ for (const interp of subjects) {
     // instances hold to their heap type (Python 3.8+); Python 2's static types are not
     const heapTypes = /^3\.(\d+)$/.exec(interp.label) !== null && Number(interp.label.split('.')[1]) >= 8;
     it.skipIf(!heapTypes)(`C objects without GC leaked with no referrer: chandle.Handle first, +5 per frame; the fixed call is clean${heapTypes ? '' : ' (skipped: 3.8+ heap types only)'}`, async (ctx) => {
-      let env: NodeJS.ProcessEnv;
-      try {
-        env = { PYTHONPATH: await buildChandle(interp) };
-      } catch (e) {
-        if (e instanceof ExtUnavailable) { ctx.skip(); return; }
-        throw e;
-      }
+      const env = await extEnv(buildChandle, interp);
+      if (!env) { ctx.skip(); return; }
       const r = await run(interp, 'handles', ['--frames', '300'], env);
       expect(r.report.verdict, said(r)).toBe('leak');
       const first = r.report.suspects[0]!;
@@ -97,13 +102,8 @@ for (const interp of subjects) {
     // instances; native growth is found, and the type named as the likely cause, with its size
     const staticTypes = interp.label.startsWith('2.');
     it.skipIf(!staticTypes)(`C objects of a static type leaked with no referrer: native growth, chandle.Handle named as the likely cause; the fixed call is clean${staticTypes ? '' : ' (skipped: Python 2 builds chandle as a static type)'}`, async (ctx) => {
-      let env: NodeJS.ProcessEnv;
-      try {
-        env = { PYTHONPATH: await buildChandle(interp) };
-      } catch (e) {
-        if (e instanceof ExtUnavailable) { ctx.skip(); return; }
-        throw e;
-      }
+      const env = await extEnv(buildChandle, interp);
+      if (!env) { ctx.skip(); return; }
       // 5 handles of 72 B a frame: ~0.4 KiB, so 2000 short frames (~6 s) to rise clear of the allocator
       const r = await run(interp, 'handles', ['--frames', '2000', '--sleep', '0.002'], env);
       expect(r.report.verdict, said(r)).toBe('leak');
@@ -121,13 +121,8 @@ for (const interp of subjects) {
     // their summed references climbing (3.12+ makes interned strings immortal: nothing leaks)
     const mortalKeys = interp.label.startsWith('2.') || Number(interp.label.split('.')[1]) < 12;
     it.skipIf(!mortalKeys)(`a C extension leaking a reference to each dict key: str refs +60 per frame, untracked; the fixed call is clean${mortalKeys ? '' : ' (skipped: interned strings are immortal from 3.12)'}`, async (ctx) => {
-      let env: NodeJS.ProcessEnv;
-      try {
-        env = { PYTHONPATH: await buildKeyleak(interp) };
-      } catch (e) {
-        if (e instanceof ExtUnavailable) { ctx.skip(); return; }
-        throw e;
-      }
+      const env = await extEnv(buildKeyleak, interp);
+      if (!env) { ctx.skip(); return; }
       // 600 frames: the deep census's referrer pass for a type whose references grow records
       // their counts at one walk and samples those that grew at the next
       const r = await run(interp, 'key_leak', ['--frames', '600'], env);
