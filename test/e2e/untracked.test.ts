@@ -137,9 +137,9 @@ for (const interp of subjects) {
       expect(first.evidence).toMatch(/a reference leak/);
       // the keys sampled are the catalog's, and most of their references have no holder Python
       // can see. The sample takes three deep censuses after the choice (counts recorded at one,
-      // those that grew taken at the next): on 2.7 a 600-frame run has them; on 3.x, whose deep
-      // census costs more here, a run of this length has them only some of the time
-      if (interp.label.startsWith('2.')) {
+      // those that grew taken at the next): on 2.7 a 600-frame run has them; on 3.x (whose deep
+      // census costs more here) and 2.5 a run of this length has them only some of the time
+      if (interp.label === '2.7') {
         const vias = first.referrers.map((x) => x.via);
         expect(vias, said(r)).toContain('list item in module global catalog.FIELDS');
         expect(first.evidence, said(r)).toMatch(/\d+ of \d+ references have no tracked referrer \(C code, or a tuple or dict the collector does not track\)/);
