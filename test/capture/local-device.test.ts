@@ -162,9 +162,12 @@ describe.skipIf(!newest)(`a soak on a local device folder${newest ? `, python ${
     expect(logLines(dir).find((l) => l.msg === 'starting soak')!.argv).toEqual(expect.arrayContaining(['--detach', '--restore-sigint', '--segment-kib', '8']));
 
     // status: the detached app runs on, writing segments on the device
-    const running = await waitFor('a few segments on the device', async () => {
+    // (and 3 s of the app's run: the report at the end needs its censuses, and how soon 3
+    // segments of 8 KiB fill depends on how much the probe writes)
+    const running = await waitFor('a few segments on the device, 3 s into the run', async () => {
       const run = await deviceRun(t, manifest.soak.runDir);
-      return run.alive && run.segments.length >= 3 && (run.rssKiB ?? 0) > 0 ? run : null;
+      const age = run.now !== null && run.started !== null ? run.now - run.started : 0;
+      return run.alive && run.segments.length >= 3 && age >= 3 && (run.rssKiB ?? 0) > 0 ? run : null;
     }, 60_000, 200);
     expect(describeRun(running, manifest.soak)).toEqual({ state: 'running', how: 'running' });
     expect(running.pid).toBe(started.pid);
