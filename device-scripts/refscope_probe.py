@@ -464,17 +464,28 @@ def _queue(kind, fields, reports):
     write-failed event, how many losses it reports; -1 for a disk-full event."""
     seq = _W['seq']
     _W['seq'] = seq + 1
-    try:
-        line = _ascii(_record_line(seq, kind, fields))
-    except Exception:
-        if not _error_allowed():
-            return
-        kind = 'event'
-        reports = 0
-        line = _ascii(_record_line(seq, 'event', ['event', 'probe-error', 'detail',
-                                                  'encode %s: %s' % (kind, _exc_text())]))
+    line = None
+    interrupt = None
+    while line is None:
+        try:
+            line = _ascii(_record_line(seq, kind, fields))
+        except Exception:
+            if not _error_allowed():
+                _W['seq'] = seq      # nothing queued: its seq goes to the next record
+                return
+            kind = 'event'
+            reports = 0
+            line = _ascii(_record_line(seq, 'event', ['event', 'probe-error', 'detail',
+                                                      'encode %s: %s' % (kind, _exc_text())]))
+        except BaseException:
+            # the app's signal handler raised in its thread (KeyboardInterrupt on the SIGINT
+            # that stops a soak) while a census at its mark built this line: the seq is
+            # taken, so the record still goes out, and the interrupt goes on to the app
+            interrupt = sys.exc_info()[1]
     _W['q'].append((kind, line, reports))
     _W['qbytes'] += len(line)
+    if interrupt is not None:
+        raise interrupt
 
 
 def _flush():

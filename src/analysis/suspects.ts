@@ -388,16 +388,23 @@ function markDependents(suspects: RankedSuspect[], series: Series): void {
     // (those counted by their type's references are all of them, held or not: no helper)
     const walked = s.untracked === true && !series.typeCounted.has(s.type ?? '');
     if (s.kind !== 'object-growth' || !s.type || !(isBuiltinHelper(s.type) || walked)) continue;
-    const rate = s.perMark?.value ?? s.perSecond;
-    const own = series.referrers.get(s.type);
+    const own = aggOf(series, s.type, s.untracked);
+    const mps = marksPerSecond(series);
     let best: { user: RankedSuspect; ratio: number; key: number[] } | null = null;
     for (const u of users) {
       if (u === s) continue;
-      const urate = u.perMark?.value ?? u.perSecond;
-      if (!(urate > 0) || (s.perMark === null) !== (u.perMark === null)) continue;
+      // in the app type's unit: a helper whose fit followed the clock (or the marks) while the
+      // app type's followed the other (few points: the deep census's) is brought to it at the
+      // run's mark rate
+      const perMark = u.perMark !== null;
+      const urate = perMark ? u.perMark!.value : u.perSecond;
+      const scale = perMark === (s.perMark !== null) ? 1 : perMark ? 1 / mps : mps;
+      if (!(urate > 0) || !(scale > 0) || !Number.isFinite(scale)) continue;
+      const rate = (s.perMark?.value ?? s.perSecond) * scale;
+      const high = (s.interval?.high ?? s.perMark?.value ?? s.perSecond) * scale;
       const ratio = rate / urate;
       // a helper's rate is noisier than the app type's (its pool churns): its interval decides
-      if ((s.interval?.high ?? rate) / urate < 0.8) continue;
+      if (high / urate < 0.8) continue;
       const short = shortName(u.type!);
       const named = [...(own?.holders.keys() ?? [])].some((via) => namesClass(via, short));
       const agg = series.referrers.get(u.type!);
