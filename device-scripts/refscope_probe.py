@@ -1291,6 +1291,13 @@ def census(collect=False):
     if chosen:
         samples = _pick_samples(objs, chosen)
     dur = _thread_clock() - c0
+    # the app's RSS, read before the deep census: what its walk allocates for a moment (ids
+    # held, counters) is the probe's, not the app's
+    rss = None
+    try:
+        rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
+    except Exception:
+        pass
     deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
@@ -1300,11 +1307,6 @@ def census(collect=False):
         c, r = result[name]
         types_out.append([name, c, r])
     types_out.sort(key=_census_sort_key)
-    rss = None
-    try:
-        rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
-    except Exception:
-        pass
     marks = marks_snapshot()
     fields = ['marks', marks, 'dur', round(dur, 6), 'n', n_total, 'rss', rss, 'types', types_out]
     if _TYPE_REFS:
@@ -1334,7 +1336,9 @@ def census(collect=False):
         spent = _thread_clock() - c0
     if deep_samples:
         # who holds the untracked objects of the types the deep census saw growing: paid
-        # from the census budget, like the census's own referrer passes
+        # from neither share (it would thin the points of one or the other; it is rare: at
+        # most DEEP_PICK_TYPES types a REFERRER_PERIOD, each within REFERRER_MAX), counted in
+        # the probe's CPU
         c1 = _thread_clock()
         pending = {id(deep_samples): 1}
         for pair in deep_samples:
@@ -1349,6 +1353,7 @@ def census(collect=False):
             if _thread_clock() > deadline:
                 break
         deep_samples = pair = None
+        deep_cost += _thread_clock() - c1
         spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
     # the deep census keeps to its own share (DEEP_SHARE of the budget, on top of it): the
