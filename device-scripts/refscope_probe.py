@@ -1543,7 +1543,7 @@ DEEP_MAX = 1.0
 # run) lets a short run still get enough deep censuses to measure a trend, spread over the
 # run at gaps as long as the time so far (0.1, 0.2, 0.4, 0.8 s, ...); afterwards it comes at
 # its share's pace.
-DEEP_ALLOWANCE = 0.2
+DEEP_ALLOWANCE = 0.12
 # While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
 # next bits of the same hash), and the record gives each type's count and refsum per
 # sub-sample (`parts`): how far they differ is how far the sample's estimate can be off

@@ -543,7 +543,9 @@ function markExplainedReferences(refs: RankedSuspect[], objects: RankedSuspect[]
     const rate = perMark ? s.perMark?.value ?? s.perSecond / marksPerSecond(series) : s.perSecond;
     if (rate > REFS_PER_NEW_OBJECT * newObjects) continue;
     // (untracked objects have no referrers sampled: a tracked type's of the same name are not theirs)
-    const { total, none } = referenceCounts(s.type ? aggOf(series, s.type, s.untracked) : undefined);
+    // (an untracked object's holders are often untracked too, invisible to the walk: its
+    // 'no tracked referrer' says nothing of C code, so only a tracked type's 'no referrer' counts)
+    const { total, none } = s.untracked ? { total: 0, none: 0 } : referenceCounts(s.type ? aggOf(series, s.type, s.untracked) : undefined);
     // classes: every new instance of a heap type holds a reference to its class (Python 3), which
     // a referrer walk of a sampled class may not see; at most one per new object is just that
     const ownClassRefs = CLASS_TYPES.has(s.type ?? '') && rate <= 1.2 * newObjects;
