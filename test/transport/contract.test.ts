@@ -104,9 +104,10 @@ for (const [name, why, make] of subjects) {
         const spawns = Array.from({ length: 2 }, () => c.spawn(['sh', '-c', 'echo out; exit 3']));
         const until = Date.now() + 300;
         while (Date.now() < until) { /* busy: nothing is read from the socket meanwhile */ }
-        const got = await Promise.all(runs);
+        // (awaited together: a refusal of one leaves none of the others unhandled)
+        const [got, spawned] = await Promise.all([Promise.all(runs), Promise.all(spawns)]);
         expect(got.map((r) => r.code)).toEqual([0, 1, 2, 3, 4, 5]);
-        for (const p of await Promise.all(spawns)) {
+        for (const p of spawned) {
           p.stdout?.resume();
           expect(await p.exited).toEqual({ code: 3, signal: null });
         }
