@@ -1544,6 +1544,9 @@ DEEP_MAX = 1.0
 # run at gaps as long as the time so far (0.1, 0.2, 0.4, 0.8 s, ...); afterwards it comes at
 # its share's pace.
 DEEP_ALLOWANCE = 0.12
+# At least this long between two (its walk runs at the app's mark, holding the interpreter:
+# in the first second of a run it would otherwise come with every fast census)
+DEEP_MIN_GAP = 0.5
 # While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
 # next bits of the same hash), and the record gives each type's count and refsum per
 # sub-sample (`parts`): how far they differ is how far the sample's estimate can be off
@@ -1718,11 +1721,11 @@ def _deep_due(now):
     # spread over the run: a trend is measured over time, and points bunched at the start
     # (the allowance spent census after census) say little of the rest of a run; the gap
     # grows with the run (doubling) up to the share's own pace
-    gap = max(FAST_GAP, min(0.5 * el, _DEEP['cost'] / rate))
+    gap = max(DEEP_MIN_GAP, min(0.5 * el, _DEEP['cost'] / rate))
     if _DEEP['want']:
         # a sample is wanted (its referrers pass): sooner, but not at once (a deep census is
         # also a point of the trend, and points bunched together measure less of it)
-        gap = max(FAST_GAP, min(0.25 * el, _DEEP['cost'] / rate))
+        gap = max(DEEP_MIN_GAP, min(0.25 * el, _DEEP['cost'] / rate))
     if now - _DEEP['last'] < gap:
         return False
     tokens = rate * el + DEEP_ALLOWANCE - _DEEP['spent']
