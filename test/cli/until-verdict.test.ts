@@ -39,14 +39,17 @@ describe.each(coreInterpreters().map((i) => [i.label, i] as const))('refscope ru
 
   it('stops a steady app once no leak is decided, exit 0', async () => {
     const out = join(work, `steady-${py.label}`);
+    // no leak is decided when every type, the deep census's untracked ones too, is bounded:
+    // on 2.7 its walk of the steady app's 100 000 ints comes every few seconds, and the
+    // decision took 119 s on a quiet machine (3.11: well under a minute)
     const r = await runCli(['run', '--local', '--python', py.path, '--out', out, '--until-verdict', '--',
-      join(FIXTURES, 'steady.py'), '--frames', '100000'], { timeoutMs: 120_000 });
+      join(FIXTURES, 'steady.py'), '--frames', '100000'], { timeoutMs: 230_000 });
     expect(r.timedOut).toBe(false);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
     const msg = JSON.stringify(report.session);
     expect(r.code, msg).toBe(0);
     expect(report.verdict, msg).toBe('no-leak');
     expect(report.session.untilVerdict?.verdict, msg).toBe('no-leak');
-    expect(report.session.marks?.frame ?? 0, msg).toBeLessThan(20000);
-  });
+    expect(report.session.marks?.frame ?? 0, msg).toBeLessThan(40000);
+  }, 240_000);
 });

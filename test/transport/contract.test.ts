@@ -104,13 +104,22 @@ for (const [name, why, make] of subjects) {
         const spawns = Array.from({ length: 2 }, () => c.spawn(['sh', '-c', 'echo out; exit 3']));
         const until = Date.now() + 300;
         while (Date.now() < until) { /* busy: nothing is read from the socket meanwhile */ }
-        // (awaited together: a refusal of one leaves none of the others unhandled)
-        const [got, spawned] = await Promise.all([Promise.all(runs), Promise.all(spawns)]);
-        expect(got.map((r) => r.code)).toEqual([0, 1, 2, 3, 4, 5]);
-        for (const p of spawned) {
-          p.stdout?.resume();
-          expect(await p.exited).toEqual({ code: 3, signal: null });
+        // A server may refuse a command outright on a loaded machine (dropbear: "Unable to exec",
+        // its fork failed): that command never ran, and the error says so. What may never
+        // happen is a command that ran and whose status is lost or wrong.
+        const got = await Promise.allSettled(runs);
+        const spawned = await Promise.allSettled(spawns);
+        const refused = (r: PromiseSettledResult<unknown>): boolean =>
+          r.status === 'rejected' && /refused to run a command/.test(String((r.reason as Error)?.message));
+        for (const r of [...got, ...spawned]) if (r.status === 'rejected') expect(refused(r), String(r.reason)).toBe(true);
+        got.forEach((r, i) => { if (r.status === 'fulfilled') expect(r.value.code).toBe(i); });
+        for (const r of spawned) {
+          if (r.status !== 'fulfilled') continue;
+          r.value.stdout?.resume();
+          expect(await r.value.exited).toEqual({ code: 3, signal: null });
         }
+        // and most ran: a refusal is the exception, not the rule
+        expect([...got, ...spawned].filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(6);
         await c.close();
       }
     });
