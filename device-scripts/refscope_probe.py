@@ -1319,19 +1319,7 @@ def census(collect=False):
         emit('deep', ['marks', marks] + deep)
     spent = _thread_clock() - c0
     if samples:
-        c1 = _thread_clock()
-        pending = {id(samples): 1}     # the other types' samples wait in these
-        for pair in samples:
-            pending[id(pair)] = 1
-            pending[id(pair[1])] = 1
-        deadline = c1 + REFERRER_MAX      # for all the types' walks together
-        for name, objs_of in samples:
-            try:
-                referrers_pass(name, objs_of, pending, deadline)
-            except Exception:
-                probe_error('referrers %s' % name)
-            if _thread_clock() > deadline:
-                break
+        _referrer_passes(samples, ())
         samples = None
         spent = _thread_clock() - c0
     if deep_samples:
@@ -1339,26 +1327,33 @@ def census(collect=False):
         # from neither share (it would thin the points of one or the other; it is rare: at
         # most DEEP_PICK_TYPES types a REFERRER_PERIOD, each within REFERRER_MAX), counted in
         # the probe's CPU
-        c1 = _thread_clock()
-        pending = {id(deep_samples): 1}
-        for pair in deep_samples:
-            pending[id(pair)] = 1
-            pending[id(pair[1])] = 1
-        deadline = c1 + REFERRER_MAX
-        for name, objs_of in deep_samples:
-            try:
-                referrers_pass(name, objs_of, pending, deadline, ('untracked', 1))
-            except Exception:
-                probe_error('referrers %s' % name)
-            if _thread_clock() > deadline:
-                break
-        deep_samples = pair = None
-        deep_cost += _thread_clock() - c1
+        deep_cost += _referrer_passes(deep_samples, ('untracked', 1))
+        deep_samples = None
         spent = _thread_clock() - c0
     _S['probe_cpu'] += spent
     # the deep census keeps to its own share (DEEP_SHARE of the budget, on top of it): the
     # plain census's cadence and allowance are not spent on it
     _spend(spent - deep_cost)
+
+
+def _referrer_passes(samples, extra):
+    """A referrers pass for each (name, objects) of samples, all within REFERRER_MAX;
+    extra: fields for their records. Returns the CPU seconds they took."""
+    c1 = _thread_clock()
+    pending = {id(samples): 1}     # the other types' samples wait in these
+    for pair in samples:
+        pending[id(pair)] = 1
+        pending[id(pair[1])] = 1
+    deadline = c1 + REFERRER_MAX      # for all the types' walks together
+    for name, objs_of in samples:
+        try:
+            referrers_pass(name, objs_of, pending, deadline, extra)
+        except Exception:
+            probe_error('referrers %s' % name)
+        if _thread_clock() > deadline:
+            break
+    pair = objs_of = None
+    return _thread_clock() - c1
 
 
 def _drop_list(objs):
