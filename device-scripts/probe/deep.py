@@ -244,10 +244,15 @@ def _deep_pick(picks, t, r, key):
         p.sort(key=_pick_key)
 
 
+def _id_hash(k):
+    """A 32-bit hash of an address k (its 30 bits above the alignment, times Knuth's
+    constant: no long arithmetic on a 64-bit Python 2). The sampled walk's inner loop
+    writes it out in place (a call per object costs)."""
+    return (((k >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff
+
+
 def _addr_hash(o):
-    """A 32-bit hash of o's address (its 30 bits above the alignment, times Knuth's
-    constant: no long arithmetic on a 64-bit Python 2)."""
-    return (((id(o) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff
+    return _id_hash(id(o))
 
 
 def _deep_keep(want, rcrec, rcprev, picks, t, r, c, off):
@@ -423,7 +428,7 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
                 pending.append(r)      # an untracked container: what it holds is untracked too
             elif t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
-            h = (((id(r) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff     # _addr_hash
+            h = (((id(r) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff     # _id_hash(id(r))
             if (h >> shift) != 0:
                 continue
             j = (h >> low) & mask
@@ -454,7 +459,7 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
             if take < DEEP_PARTS:
                 return None
             for k in list(seen):
-                if ((((((k >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff) >> low) & mask) >= take:
+                if ((_id_hash(k) >> low) & mask) >= take:
                     del seen[k]
             nseen = len(seen)
         if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
