@@ -602,7 +602,8 @@ export function highWater(kib: Float64Array): Float64Array {
 
 /**
  * The share of the window (along marks or seconds) that the steepest rises making half of
- * all its rises span.
+ * all its rises span: about a half for a steady rise, whatever the sampling; near 0 for one
+ * jump, however far apart the two samples around it.
  */
 export function riseSpanShare(along: Float64Array, kib: Float64Array): number {
   const steps: Array<[rate: number, rise: number, span: number]> = [];
@@ -621,9 +622,15 @@ export function riseSpanShare(along: Float64Array, kib: Float64Array): number {
   let acc = 0;
   let covered = 0;
   for (const [, d, dx] of steps) {
+    if (acc + d >= total / 2) {
+      // only the part of this rise that completes the half: a rise is spread evenly over
+      // its step for all the samples can tell, so one jump between two samples far apart
+      // (a heap's high-water mark moving once) does not count as its whole step's span
+      covered += (dx * (total / 2 - acc)) / d;
+      break;
+    }
     acc += d;
     covered += dx;
-    if (acc >= total / 2) break;
   }
   return covered / span;
 }
