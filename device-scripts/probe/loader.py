@@ -28,6 +28,59 @@ import sys
 import os
 import marshal
 
+
+# glibc's malloc raises its mmap threshold (128 KiB at start) to the size of any big block it
+# has unmapped: after the probe's first big temporary block (gc.get_objects()'s list, the deep
+# census's table) the next ones come from the heap, and once freed they stay resident as heap
+# the app fills before it needs more. RSS, which the verdict reads, then moves in steps of the
+# probe's making: a clean app's jumps once mid-run, and a leaking one's stays flat while the
+# leak fills the hole, then jumps by the probe's block. Pinned at its default (which also turns
+# off the raising), a big block goes back to the system when freed, the app's as before its
+# first big free. glibc reads it once, as malloc starts: the probe starts again with it in
+# the environment (exec: same pid, same argv, same files) and takes it back out before the
+# app runs, so the app and its children see their own environment. Left alone when the user
+# set it (or glibc's tunables for it), on other C libraries, or with REFSCOPE_MALLOC=keep.
+_MMAP_VAR = 'MALLOC_MMAP_THRESHOLD_'
+_PINNED_VAR = 'REFSCOPE_MALLOC_PINNED'
+
+
+def _unset(env, names):
+    for k in names:
+        if k in env:
+            del env[k]
+
+
+def _glibc():
+    """Whether the C library is glibc (others ignore the variable)."""
+    try:
+        v = os.confstr('CS_GNU_LIBC_VERSION')
+    except ValueError:
+        v = os.confstr(2)       # Python 2 does not know the name: glibc's _CS_GNU_LIBC_VERSION
+    return bool(v) and v.startswith('glibc')
+
+
+def _pin_malloc():
+    env = os.environ
+    if env.get(_PINNED_VAR) == '1':
+        _unset(env, (_PINNED_VAR, _MMAP_VAR))
+        return
+    if (__name__ != '__main__' or not sys.platform.startswith('linux') or '--' not in sys.argv
+            or not sys.executable or _MMAP_VAR in env or env.get('REFSCOPE_MALLOC') == 'keep'
+            or 'mmap_threshold' in env.get('GLIBC_TUNABLES', '')):
+        return
+    try:
+        if not _glibc():
+            return
+        env[_MMAP_VAR] = '131072'
+        env[_PINNED_VAR] = '1'
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+    except Exception:
+        pass
+    _unset(env, (_PINNED_VAR, _MMAP_VAR))     # not pinned: the probe runs as it is
+
+
+_pin_malloc()
+
 _BODY_LINE = sys._getframe().f_lineno + 2     # the body's first line in this file
 r'''
 # @probe-modules: node device-scripts/assemble.mjs puts device-scripts/probe/*.py here
