@@ -27,9 +27,13 @@ DEEP_SEEN_MAX = 8192
 DEEP_MAX = 1.0
 # It is front-loaded: a start-up allowance of CPU seconds (spent once: 0.12 s in a whole
 # run) lets a short run still get enough deep censuses to measure a trend, spread over the
-# run at gaps as long as the time so far (0.1, 0.2, 0.4, 0.8 s, ...); afterwards it comes at
-# its share's pace.
+# run at gaps of DEEP_SPREAD of the time so far; afterwards it comes at its share's pace.
+# A quarter: a 4-second run gets 7 or 8 (0, 0.5, 1, 1.5, 2, 2.5, 3.1, 3.9 s), of which the
+# trend takes all but the first (the app's start-up); at half the time so far (doubling
+# gaps) it got 4 or 5, too few for any trend test, and a cache of strings growing one a
+# frame was "no leak" on 2.5, 2.7 and 3.11.
 DEEP_ALLOWANCE = 0.12
+DEEP_SPREAD = 0.2
 # At least this long between two (its walk runs at the app's mark, holding the interpreter:
 # in the first second of a run it would otherwise come with every fast census)
 DEEP_MIN_GAP = 0.5
@@ -207,11 +211,11 @@ def _deep_due(now):
     # spread over the run: a trend is measured over time, and points bunched at the start
     # (the allowance spent census after census) say little of the rest of a run; the gap
     # grows with the run (doubling) up to the share's own pace
-    gap = max(DEEP_MIN_GAP, min(0.5 * el, _DEEP['cost'] / rate))
+    gap = max(DEEP_MIN_GAP, min(DEEP_SPREAD * el, _DEEP['cost'] / rate))
     if _DEEP['want']:
         # a sample is wanted (its referrers pass): sooner, but not at once (a deep census is
         # also a point of the trend, and points bunched together measure less of it)
-        gap = max(DEEP_MIN_GAP, min(0.25 * el, _DEEP['cost'] / rate))
+        gap = max(DEEP_MIN_GAP, min(0.5 * DEEP_SPREAD * el, _DEEP['cost'] / rate))
     if now - _DEEP['last'] < gap:
         return False
     tokens = rate * el + DEEP_ALLOWANCE - _DEEP['spent']
@@ -257,7 +261,20 @@ def _addr_hash(o):
 
 def _deep_keep(want, rcrec, rcprev, picks, t, r, c, off):
     """An object of a wanted type: kept for its referrers pass (see _deep_walk)."""
-    if not want[t]:
+    w = want[t]
+    if w < 0:
+        # its count grows: the new objects are the ones that say who keeps them (an old
+        # string's holders are the module or class it names, not the leak)
+        h = _addr_hash(r)
+        if (h & 0xffff) >= -w:
+            return
+        if t in rcrec:
+            rec = rcrec[t]
+            if len(rec) < DEEP_RC_MAX:
+                rec[id(r)] = 1
+        elif id(r) not in rcprev[t]:
+            _deep_pick(picks, t, r, h)
+    elif not w:
         _deep_pick(picks, t, r, _addr_hash(r))
     elif t in rcrec:
         rec = rcrec[t]
@@ -279,8 +296,10 @@ def _deep_walk(objs, bits, deadline, off, want=None, rcprev=None):
     when it meets more than DEEP_SEEN_MAX objects to hold ids for, it starts again at once,
     sampling. While sampling, the walk goes on taking half as many when the ids would be
     too many (the buckets no longer taken are left out, their ids forgotten).
-    want: {type: 0 or n}: keep a few objects of these types taken (see _deep_pick). Of a
-    type whose count grows (0), a spread by hash. Of one whose references grow (n), those
+    want: {type: 0, -n or n}: keep a few objects of these types taken (see _deep_pick). Of a
+    type whose count grows (-n), new ones: this walk records the ids of n in 65536 by hash
+    (at most DEEP_RC_MAX) when rcprev has none, else takes those of the same spread whose
+    ids it did not record (0: a spread by hash, new or not). Of one whose references grow (n), those
     whose references grew most since the last walk: rcprev[type] holds their counts then
     ({id: refcount}); without it this walk records them (rcrec: of those with 3 references
     or more, n in 65536 by hash, at most DEEP_RC_MAX), returned for the next."""
@@ -336,9 +355,7 @@ def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec):
             t = type(r)
             if t in skip:
                 continue
-            if t is tup or t is dct:
-                pending.append(r)      # an untracked container: what it holds is untracked too
-            elif t is intt and -5 <= r <= 256:
+            if t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
             c = grc(r)
             if c - off > 1:
@@ -353,6 +370,10 @@ def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec):
                     continue
                 seen[k] = chunk
                 nseen += 1
+            if t is tup or t is dct:
+                # an untracked container: what it holds is untracked too (walked once: one
+                # met again is not, or what only it holds would be counted again)
+                pending.append(r)
             if c >= lim:
                 c = 0
             if t in cnt:
@@ -396,6 +417,7 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
     take = DEEP_BUCKETS                     # buckets taken (fewer as the walk samples less)
     nb = DEEP_BUCKETS
     seen = {}
+    walked_c = {}       # ids of the untracked containers met more than once: walked already
     bk = {}
     picks = {}
     walked = 0
@@ -425,7 +447,13 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
             if t in skip:
                 continue
             if t is tup or t is dct:
-                pending.append(r)      # an untracked container: what it holds is untracked too
+                # an untracked container: what it holds is untracked too, walked once whether
+                # or not the container itself is taken (see _deep_walk_all)
+                k = id(r)
+                if k not in walked_c:
+                    if grc(r) - off > 1:
+                        walked_c[k] = 1
+                    pending.append(r)
             elif t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
             h = (((id(r) >> 4) & 0x3fffffff) * 2654435761) & 0xffffffff     # _id_hash(id(r))
@@ -462,8 +490,8 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
                 if ((_id_hash(k) >> low) & mask) >= take:
                     del seen[k]
             nseen = len(seen)
-        if clock() > deadline or len(pending) > DEEP_SEEN_MAX:
-            # too slow, or a shared untracked container met again and again
+        if clock() > deadline or len(pending) > DEEP_SEEN_MAX or len(walked_c) > DEEP_SEEN_MAX:
+            # too slow, or too many shared untracked containers
             return None
     extra = 0
     while (DEEP_BUCKETS >> extra) > take:
@@ -547,17 +575,22 @@ def _deep_census(objs):
     # a type whose references grow had them recorded by this walk: the next one picks those
     # that grew most (so it stays wanted); every other wanted type was picked by this walk
     want = {}
+    before = _DEEP['want']
     for t in rcrec:
-        want[t] = 1
+        # recorded by this walk: the next one takes from the same spread
+        want[t] = before.get(t, 1)
+        if want[t] > 0:
+            want[t] = 1
     for name in st['order']:
         t = by_name.get(name)
         if t is not None and t not in want and len(want) < DEEP_PICK_TYPES:
+            # record about DEEP_RC_MAX of them: a spread of the type's objects taken
+            taken = max(1, result[name][0] // k)
+            spread = max(1, min(65536, 65536 * DEEP_RC_MAX // taken // 2))
             if name in st['refs_only']:
-                # record about DEEP_RC_MAX of them: a spread of the type's objects taken
-                taken = max(1, result[name][0] // k)
-                want[t] = max(1, min(65536, 65536 * DEEP_RC_MAX // taken // 2))
+                want[t] = spread
             else:
-                want[t] = 0
+                want[t] = -spread
     _DEEP['want'] = want
     _DEEP['rc'] = rcrec
     rcrec = None

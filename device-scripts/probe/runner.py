@@ -246,7 +246,14 @@ def run_app(o):
         except IndexError:
             sys.path.insert(0, path0)
         sys.modules['__main__'] = main_mod
-    baseline_census()
+    try:
+        baseline_census()
+    except KeyboardInterrupt:
+        # stopped before the app began (a --duration counted from the launch, on a busy
+        # device): as python interrupted before the script's first line, not a probe crash
+        et, ev, tb = sys.exc_info()
+        _print_exception(et, ev, tb)
+        return ('interrupt', _exc_status(o), _err_text(et, ev), False)
     try:
         start_sampler()
     except Exception:

@@ -204,7 +204,9 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
     progress.onRecord(r);
     growth.onRecord(r);
     watch?.onRecord(r);
-    if (r.k === 'start') onAppStart?.();
+    // the first census is the baseline, taken just before the app's first line: --duration
+    // counts from there (a busy device can take seconds to get there after the start record)
+    if (r.k === 'census') onAppStart?.();
   });
   const spawned = await req.transport.spawn(argv, {
     cwd: prep.remote?.cwd ?? req.cwd,

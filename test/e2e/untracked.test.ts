@@ -150,6 +150,35 @@ for (const interp of subjects) {
       expect(fixed.report.suspects.filter((s) => s.confidence > CLEAN), said(fixed)).toEqual([]);
     });
 
+    // a short run (300 frames, ~4 s) of the plainest leaks of untracked objects: the deep
+    // census must give it enough points, count each string once however many untracked
+    // containers share it, and sample the new strings (not old ones) for who holds them
+    it('an access log never trimmed: str +1 per frame, untracked, held by the list LOG; trimmed: no leak', async () => {
+      const r = await run(interp, 'access_log', ['--frames', '300']);
+      expect(r.report.verdict, said(r)).toBe('leak');
+      expect(r.code, said(r)).toBe(1);
+      const first = r.report.suspects[0]!;
+      expect(first, said(r)).toMatchObject({ kind: 'object-growth', type: 'str', untracked: true });
+      expect(Math.abs(first.perMark!.value - 1), said(r)).toBeLessThan(0.2);
+      expect(first.referrers.map((x) => x.via), said(r)).toContain('list item in module global __main__.LOG');
+      const clean = await run(interp, 'access_log', ['--frames', '300', '--clean']);
+      expect(clean.report.verdict, said(clean)).toBe('no-leak');
+      expect(clean.report.suspects.filter((s) => s.confidence > CLEAN), said(clean)).toEqual([]);
+    });
+
+    it('a session table never evicted (a dict of ints to strs): str and int +5 per frame, untracked; evicted: no leak', async () => {
+      const r = await run(interp, 'session_table', ['--frames', '300']);
+      expect(r.report.verdict, said(r)).toBe('leak');
+      const first = r.report.suspects[0]!;
+      expect(first.kind, said(r)).toBe('object-growth');
+      expect(first.type, said(r)).toMatch(/^(str|int)$/);
+      expect(first.untracked, said(r)).toBe(true);
+      expect(Math.abs(first.perMark!.value - 5), said(r)).toBeLessThan(0.5);
+      const clean = await run(interp, 'session_table', ['--frames', '300', '--clean']);
+      expect(clean.report.verdict, said(clean)).toBe('no-leak');
+      expect(clean.report.suspects.filter((s) => s.confidence > CLEAN), said(clean)).toEqual([]);
+    });
+
     it('heavy churn of strings, numbers and tuples: no leak, no suspect', async () => {
       const r = await run(interp, 'string_churn', ['--frames', '300']);
       expect(r.report.verdict, said(r)).toBe('no-leak');
