@@ -1590,15 +1590,17 @@ DEEP_MAX = 1.0
 # It is front-loaded: a start-up allowance of CPU seconds (spent once: 0.12 s in a whole
 # run) lets a short run still get enough deep censuses to measure a trend, spread over the
 # run at gaps of DEEP_SPREAD of the time so far; afterwards it comes at its share's pace.
-# A quarter: a 4-second run gets 7 or 8 (0, 0.5, 1, 1.5, 2, 2.5, 3.1, 3.9 s), of which the
-# trend takes all but the first (the app's start-up); at half the time so far (doubling
-# gaps) it got 4 or 5, too few for any trend test, and a cache of strings growing one a
-# frame was "no leak" on 2.5, 2.7 and 3.11.
+# A fifth: a 3-second run gets 7 or 8 (each at a census, so a little later than due), of
+# which the trend takes all but the first (before the app ran) and one taken after it
+# ended; at half the time so far (doubling gaps) it got 4 or 5, too few for any trend
+# test, and a cache of strings growing one a frame was "no leak" on 2.5, 2.7 and 3.11.
 DEEP_ALLOWANCE = 0.12
 DEEP_SPREAD = 0.2
 # At least this long between two (its walk runs at the app's mark, holding the interpreter:
-# in the first second of a run it would otherwise come with every fast census)
-DEEP_MIN_GAP = 0.5
+# in the first second of a run it would otherwise come with every fast census). 0.5 s gave
+# a 3-s run 4 points the trend could use (the baseline's and the one taken after the app
+# ended are not), one fewer than any trend needs: a string cache on 3.11 was "no leak"
+DEEP_MIN_GAP = 0.35
 # While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
 # next bits of the same hash), and the record gives each type's count and refsum per
 # sub-sample (`parts`): how far they differ is how far the sample's estimate can be off
@@ -2475,6 +2477,14 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
         if not PY3:
             sys.exc_clear()      # its traceback holds the walk's frames
     refs = r = sub = None
+    if extra and not cut:
+        # untracked samples whose references are not all found: their holder may be an
+        # untracked tuple or dict (of numbers and strings), which get_referrers cannot see
+        # but the referents of tracked objects include: look there, once, named as usual
+        try:
+            cut = _untracked_holders(samples, rcs, found, holders, ctx)
+        except Exception:
+            probe_error('untracked holders')
     unexplained = 0
     for i in _xrange(n):
         u = rcs[i] - found[i]
@@ -2503,6 +2513,59 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
                        'unexplained', unexplained, 'size', size,
                        'dur', round(_thread_clock() - t0, 6)] + list(extra))
+
+
+def _untracked_holders(samples, rcs, found, holders, ctx):
+    """For the samples with references not found: the untracked tuples and dicts among
+    the referents of tracked objects that hold them, described as holders (found[] and
+    holders{} updated). Returns whether the deadline cut it short."""
+    want = {}
+    for i in _xrange(len(samples)):
+        if rcs[i] > found[i]:
+            want[id(samples[i])] = i
+    if not want:
+        return False
+    skip = ctx['skip']
+    met = {}
+    hits = []
+    objs = gc.get_objects()
+    skip[id(objs)] = 1
+    getr = gc.get_referents
+    is_tracked = _tracked
+    tup = tuple
+    dct = dict
+    try:
+        try:
+            for j in _xrange(0, len(objs), 256):
+                _in_time(ctx)
+                for u in getr(*objs[j:j + 256]):
+                    t = type(u)
+                    if (t is tup or t is dct) and not is_tracked(u) and id(u) not in met:
+                        met[id(u)] = 1
+                        for v in getr(u):
+                            i = want.get(id(v))
+                            if i is not None and v is samples[i]:
+                                hits.append((i, u))
+        except _WalkCut:
+            return True
+    finally:
+        objs = u = v = None
+        met = None
+    for i, u in hits:
+        k = 0
+        for v in getr(u):
+            if v is samples[i]:
+                k += 1
+        if not k:
+            continue
+        found[i] += k
+        try:
+            h = _describe(samples[i], u, ctx)
+        except _WalkCut:
+            holders[CUT] = holders.get(CUT, 0) + k
+            return True
+        holders[h] = holders.get(h, 0) + k
+    return False
 
 
 # 3.11+: a running function's locals are no Python object, so get_referrers cannot see

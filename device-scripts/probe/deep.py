@@ -28,15 +28,17 @@ DEEP_MAX = 1.0
 # It is front-loaded: a start-up allowance of CPU seconds (spent once: 0.12 s in a whole
 # run) lets a short run still get enough deep censuses to measure a trend, spread over the
 # run at gaps of DEEP_SPREAD of the time so far; afterwards it comes at its share's pace.
-# A quarter: a 4-second run gets 7 or 8 (0, 0.5, 1, 1.5, 2, 2.5, 3.1, 3.9 s), of which the
-# trend takes all but the first (the app's start-up); at half the time so far (doubling
-# gaps) it got 4 or 5, too few for any trend test, and a cache of strings growing one a
-# frame was "no leak" on 2.5, 2.7 and 3.11.
+# A fifth: a 3-second run gets 7 or 8 (each at a census, so a little later than due), of
+# which the trend takes all but the first (before the app ran) and one taken after it
+# ended; at half the time so far (doubling gaps) it got 4 or 5, too few for any trend
+# test, and a cache of strings growing one a frame was "no leak" on 2.5, 2.7 and 3.11.
 DEEP_ALLOWANCE = 0.12
 DEEP_SPREAD = 0.2
 # At least this long between two (its walk runs at the app's mark, holding the interpreter:
-# in the first second of a run it would otherwise come with every fast census)
-DEEP_MIN_GAP = 0.5
+# in the first second of a run it would otherwise come with every fast census). 0.5 s gave
+# a 3-s run 4 points the trend could use (the baseline's and the one taken after the app
+# ended are not), one fewer than any trend needs: a string cache on 3.11 was "no leak"
+DEEP_MIN_GAP = 0.35
 # While it samples, each sampled object also falls in one of DEEP_PARTS sub-samples (by the
 # next bits of the same hash), and the record gives each type's count and refsum per
 # sub-sample (`parts`): how far they differ is how far the sample's estimate can be off

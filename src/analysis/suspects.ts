@@ -17,6 +17,16 @@ import {
   shortName,
 } from './types.js';
 
+/**
+ * Points a deep-census series needs in its fitted window before its growth counts: as many
+ * as the census needs for any verdict (MIN_CENSUSES), the fewest with which the rank test
+ * alone can reach its bar (1/5! < 0.01). Three points in a line are what a saw-tooth gives
+ * when the deep census happens to land on its rising phases (case 3 on 3.11: garbage strings
+ * at frames 50, 100 and 150 of a 40-frame cycle, +21 per frame, "confidence 0.5"), and a
+ * straight line through three points passes the slope test.
+ */
+const MIN_DEEP_POINTS = 5;
+
 /** What an untracked suspect's evidence says of where it was found. */
 const UNTRACKED_PHRASE = 'objects the cycle collector does not track (counted by the deep census, among what tracked objects hold)';
 
@@ -273,12 +283,14 @@ function typeCandidates(series: Series): { objects: Candidate[]; refs: Candidate
       if (maxCount <= Math.min(...ys.count.subarray(0, half)) && maxRef <= Math.min(...ys.refsum.subarray(0, half))) continue;
       const may = mayGrow(ys.count, tests);
       const fc = may ? growthOf(t, x, ys.count, tests) : null;
+      if (fc && untracked && fc.fit.points < MIN_DEEP_POINTS) continue;
       if (fc) {
         const rate = untracked ? sampledRate(rateOf(fc.fit), series.deepSpread.get(type), 'count') : rateOf(fc.fit);
         objects.push({ type, fit: fc.fit, rate, confidence: growthConfidence(fc.fit, fc.tests), p: adjustedP(fc.fit, fc.tests), untracked, typeCounted: !untracked && series.typeCounted.has(type) });
         continue;
       }
       const fr = mayGrow(ys.refsum, tests) ? growthOf(t, x, ys.refsum, tests) : null;
+      if (fr && untracked && fr.fit.points < MIN_DEEP_POINTS) continue;
       if (fr) {
         const rate = untracked ? sampledRate(rateOf(fr.fit), series.deepSpread.get(type), 'refsum') : rateOf(fr.fit);
         refs.push({ type, fit: fr.fit, rate, confidence: growthConfidence(fr.fit, fr.tests), p: adjustedP(fr.fit, fr.tests), untracked, typeCounted: false });
