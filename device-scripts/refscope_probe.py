@@ -1566,7 +1566,7 @@ def _choose(result, st):
 # (`typeRefs`), the static C types of the app's extensions (`ctypes`), and the samples
 # of growing untracked types for their referrers passes.
 # Defines: _deep_census, _deep_walk, _deep_due, _DEEP, _tracked, _type_refs, _TYPE_REFS,
-#   _c_types, DEEP_BUCKETS, DEEP_PARTS.
+#   _c_types, DEEP_BUCKETS, DEEP_PARTS, _untracked_holders (for referrers_pass).
 # Uses: base (_type_attr, _thread_clock, REPAY via sampler), census (_names, type_name,
 #   _choose, _DEEP_STATE, _census_sort_key, _HEAPTYPE, _HAVE_GC, _PROBE_TYPES), writer
 #   (probe_error), referrers (_ModuleType, _MODULE_DICT), sampler (FAST_GAP).
@@ -1851,6 +1851,16 @@ def _deep_keep(want, rcrec, rcprev, picks, t, r, c, off):
             _deep_pick(picks, t, r, d)
 
 
+def _own_records(rcprev):
+    """The ids of the probe's own {id: count} records the walk would meet (they hang off
+    _DEEP, a tracked dict, and hold only ints: untracked, counted as the app's otherwise)."""
+    mine = {}
+    if rcprev:
+        for t in rcprev:
+            mine[id(rcprev[t])] = 1
+    return mine
+
+
 def _deep_walk(objs, bits, deadline, off, want=None, rcprev=None):
     """The untracked objects referenced from objs, each taken once when its address hash
     falls in 1/2**bits: (by type a list of DEEP_BUCKETS counts then DEEP_BUCKETS refsums,
@@ -1900,6 +1910,7 @@ def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec):
     dct = dict
     intt = int
     pending = []
+    mine = _own_records(rcprev)
     n = len(objs)
     i = 0
     clock = _thread_clock
@@ -1919,6 +1930,8 @@ def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec):
             t = type(r)
             if t in skip:
                 continue
+            if t is dct and id(r) in mine:
+                continue               # the probe's own records of ids (rcprev): not the app's
             if t is intt and -5 <= r <= 256:
                 continue               # the interpreter's cached small ints
             c = grc(r)
@@ -1991,6 +2004,7 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
     dct = dict
     intt = int
     pending = []
+    mine = _own_records(rcprev)
     n = len(objs)
     i = 0
     clock = _thread_clock
@@ -2010,6 +2024,8 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec):
             t = type(r)
             if t in skip:
                 continue
+            if t is dct and id(r) in mine:
+                continue               # the probe's own records of ids (rcprev): not the app's
             if t is tup or t is dct:
                 # an untracked container: what it holds is untracked too, walked once whether
                 # or not the container itself is taken (see _deep_walk_all)
@@ -2177,6 +2193,59 @@ def _deep_census(objs):
     if ct:
         out += ['ctypes', ct]
     return out, _thread_clock() - c0, samples
+
+
+def _untracked_holders(samples, rcs, found, holders, ctx):
+    """For the samples with references not found: the untracked tuples and dicts among
+    the referents of tracked objects that hold them, described as holders (found[] and
+    holders{} updated). Returns whether the deadline cut it short."""
+    want = {}
+    for i in _xrange(len(samples)):
+        if rcs[i] > found[i]:
+            want[id(samples[i])] = i
+    if not want:
+        return False
+    skip = ctx['skip']
+    met = {}
+    hits = []
+    objs = gc.get_objects()
+    skip[id(objs)] = 1
+    getr = gc.get_referents
+    is_tracked = _tracked
+    tup = tuple
+    dct = dict
+    try:
+        try:
+            for j in _xrange(0, len(objs), 256):
+                _in_time(ctx)
+                for u in getr(*objs[j:j + 256]):
+                    t = type(u)
+                    if (t is tup or t is dct) and not is_tracked(u) and id(u) not in met:
+                        met[id(u)] = 1
+                        for v in getr(u):
+                            i = want.get(id(v))
+                            if i is not None and v is samples[i]:
+                                hits.append((i, u))
+        except _WalkCut:
+            return True
+    finally:
+        objs = u = v = None
+        met = None
+    for i, u in hits:
+        k = 0
+        for v in getr(u):
+            if v is samples[i]:
+                k += 1
+        if not k:
+            continue
+        found[i] += k
+        try:
+            h = _describe(samples[i], u, ctx)
+        except _WalkCut:
+            holders[CUT] = holders.get(CUT, 0) + k
+            return True
+        holders[h] = holders.get(h, 0) + k
+    return False
 
 
 # ---------------------------------------------------------------- referrers  (probe/referrers.py)
@@ -2513,59 +2582,6 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
                        'unexplained', unexplained, 'size', size,
                        'dur', round(_thread_clock() - t0, 6)] + list(extra))
-
-
-def _untracked_holders(samples, rcs, found, holders, ctx):
-    """For the samples with references not found: the untracked tuples and dicts among
-    the referents of tracked objects that hold them, described as holders (found[] and
-    holders{} updated). Returns whether the deadline cut it short."""
-    want = {}
-    for i in _xrange(len(samples)):
-        if rcs[i] > found[i]:
-            want[id(samples[i])] = i
-    if not want:
-        return False
-    skip = ctx['skip']
-    met = {}
-    hits = []
-    objs = gc.get_objects()
-    skip[id(objs)] = 1
-    getr = gc.get_referents
-    is_tracked = _tracked
-    tup = tuple
-    dct = dict
-    try:
-        try:
-            for j in _xrange(0, len(objs), 256):
-                _in_time(ctx)
-                for u in getr(*objs[j:j + 256]):
-                    t = type(u)
-                    if (t is tup or t is dct) and not is_tracked(u) and id(u) not in met:
-                        met[id(u)] = 1
-                        for v in getr(u):
-                            i = want.get(id(v))
-                            if i is not None and v is samples[i]:
-                                hits.append((i, u))
-        except _WalkCut:
-            return True
-    finally:
-        objs = u = v = None
-        met = None
-    for i, u in hits:
-        k = 0
-        for v in getr(u):
-            if v is samples[i]:
-                k += 1
-        if not k:
-            continue
-        found[i] += k
-        try:
-            h = _describe(samples[i], u, ctx)
-        except _WalkCut:
-            holders[CUT] = holders.get(CUT, 0) + k
-            return True
-        holders[h] = holders.get(h, 0) + k
-    return False
 
 
 # 3.11+: a running function's locals are no Python object, so get_referrers cannot see

@@ -334,59 +334,6 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
                        'dur', round(_thread_clock() - t0, 6)] + list(extra))
 
 
-def _untracked_holders(samples, rcs, found, holders, ctx):
-    """For the samples with references not found: the untracked tuples and dicts among
-    the referents of tracked objects that hold them, described as holders (found[] and
-    holders{} updated). Returns whether the deadline cut it short."""
-    want = {}
-    for i in _xrange(len(samples)):
-        if rcs[i] > found[i]:
-            want[id(samples[i])] = i
-    if not want:
-        return False
-    skip = ctx['skip']
-    met = {}
-    hits = []
-    objs = gc.get_objects()
-    skip[id(objs)] = 1
-    getr = gc.get_referents
-    is_tracked = _tracked
-    tup = tuple
-    dct = dict
-    try:
-        try:
-            for j in _xrange(0, len(objs), 256):
-                _in_time(ctx)
-                for u in getr(*objs[j:j + 256]):
-                    t = type(u)
-                    if (t is tup or t is dct) and not is_tracked(u) and id(u) not in met:
-                        met[id(u)] = 1
-                        for v in getr(u):
-                            i = want.get(id(v))
-                            if i is not None and v is samples[i]:
-                                hits.append((i, u))
-        except _WalkCut:
-            return True
-    finally:
-        objs = u = v = None
-        met = None
-    for i, u in hits:
-        k = 0
-        for v in getr(u):
-            if v is samples[i]:
-                k += 1
-        if not k:
-            continue
-        found[i] += k
-        try:
-            h = _describe(samples[i], u, ctx)
-        except _WalkCut:
-            holders[CUT] = holders.get(CUT, 0) + k
-            return True
-        holders[h] = holders.get(h, 0) + k
-    return False
-
-
 # 3.11+: a running function's locals are no Python object, so get_referrers cannot see
 # them. 3.13's frame.f_locals is a live view (PEP 667) that reads them without copying;
 # before 3.13 reading it would store a copy on the frame and change the very refcounts
