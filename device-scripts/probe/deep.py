@@ -212,7 +212,7 @@ def _deep_due(now):
     el = max(0.0, now - _DEEP['t0'])
     # spread over the run: a trend is measured over time, and points bunched at the start
     # (the allowance spent census after census) say little of the rest of a run; the gap
-    # grows with the run (doubling) up to the share's own pace
+    # grows with the run (DEEP_SPREAD of the time so far) up to the share's own pace
     gap = max(DEEP_MIN_GAP, min(DEEP_SPREAD * el, _DEEP['cost'] / rate))
     if _DEEP['want']:
         # a sample is wanted (its referrers pass): sooner, but not at once (a deep census is
@@ -378,10 +378,11 @@ def _deep_walk_all(objs, deadline, off, want, rcprev, rcrec, mine):
             t = type(r)
             if t in skip:
                 continue
-            if id(r) in mine:
+            if t is intt:
+                if -5 <= r <= 256:
+                    continue           # the interpreter's cached small ints
+            elif (t is tup or t is dct) and id(r) in mine:
                 continue               # the probe's own state (see _own_containers)
-            if t is intt and -5 <= r <= 256:
-                continue               # the interpreter's cached small ints
             c = grc(r)
             if c - off > 1:
                 # met again through another reference: count it once (an object referenced
@@ -471,12 +472,12 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec, mine):
             t = type(r)
             if t in skip:
                 continue
-            if id(r) in mine:
-                continue               # the probe's own state (see _own_containers)
             if t is tup or t is dct:
                 # an untracked container: what it holds is untracked too, walked once whether
                 # or not the container itself is taken (see _deep_walk_all)
                 k = id(r)
+                if k in mine:
+                    continue           # the probe's own state (see _own_containers)
                 if k not in walked_c:
                     if grc(r) - off > 1:
                         walked_c[k] = 1
@@ -608,9 +609,8 @@ def _deep_census(objs):
     before = _DEEP['want']
     for t in rcrec:
         # recorded by this walk: the next one takes from the same spread
-        want[t] = before.get(t, 1)
-        if want[t] > 0:
-            want[t] = 1
+        w = before.get(t, 1)
+        want[t] = w if w < 0 else 1
     for name in st['order']:
         t = by_name.get(name)
         if t is not None and t not in want and len(want) < DEEP_PICK_TYPES:
@@ -657,7 +657,7 @@ def _untracked_holders(samples, rcs, found, holders, ctx):
         return False
     skip = ctx['skip']
     met = {}
-    hits = []
+    hits = {}       # (sample index, container id) -> [container, references it holds]
     objs = gc.get_objects()
     skip[id(objs)] = 1
     getr = gc.get_referents
@@ -675,24 +675,22 @@ def _untracked_holders(samples, rcs, found, holders, ctx):
                         for v in getr(u):
                             i = want.get(id(v))
                             if i is not None and v is samples[i]:
-                                hits.append((i, u))
+                                h = hits.get((i, id(u)))
+                                if h is None:
+                                    hits[(i, id(u))] = [u, 1]
+                                else:
+                                    h[1] += 1
         except _WalkCut:
             return True
     finally:
         objs = u = v = None
         met = None
-    for i, u in hits:
-        k = 0
-        for v in getr(u):
-            if v is samples[i]:
-                k += 1
-        if not k:
-            continue
-        found[i] += k
-        try:
-            h = _describe(samples[i], u, ctx)
-        except _WalkCut:
-            holders[CUT] = holders.get(CUT, 0) + k
-            return True
-        holders[h] = holders.get(h, 0) + k
+    try:
+        for key in hits:
+            i = key[0]
+            u, k = hits[key]
+            found[i] += k
+            _add_holder(holders, samples[i], u, k, ctx)
+    except _WalkCut:
+        return True
     return False

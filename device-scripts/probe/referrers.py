@@ -233,6 +233,20 @@ def _count_in(sub, samples, ks, ctx):
 
 
 NO_REFERRER = 'no referrer (reference leaked by C code)'
+def _add_holder(holders, x, r, k, ctx):
+    """Count k references to x under the sentence naming how r holds it (past the
+    deadline under CUT, and the _WalkCut goes on)."""
+    try:
+        s = _describe(x, r, ctx)
+    except _WalkCut:
+        holders[CUT] = holders.get(CUT, 0) + k
+        raise
+    except Exception:
+        probe_error('describe')
+        s = 'referenced by ' + _short(r)
+    holders[s] = holders.get(s, 0) + k
+
+
 NO_TRACKED_REFERRER = 'no tracked referrer (C code, or a tuple or dict the collector does not track)'
 
 
@@ -282,15 +296,7 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
                 if not k:
                     continue
                 found[i] += k
-                try:
-                    s = _describe(samples[i], r, ctx)
-                except _WalkCut:
-                    holders[CUT] = holders.get(CUT, 0) + k
-                    raise
-                except Exception:
-                    probe_error('describe')
-                    s = 'referenced by ' + _short(r)
-                holders[s] = holders.get(s, 0) + k
+                _add_holder(holders, samples[i], r, k, ctx)
     except _WalkCut:
         cut = True
         if not PY3:
