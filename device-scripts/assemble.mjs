@@ -32,6 +32,8 @@ export const MODULES = [
   'referrers.py',  // who holds the sampled objects, named from a root
   'links.py',      // a holder that only carries a reference, followed to its container
   'sizes.py',      // bytes a sampled object holds alone
+  'narrow.py',     // the narrowing window: the call that leaks a suspect
+  'hooks.py',      // what a narrowing window sees: its profile hooks, the sites they record
   'sampler.py',    // the sampler thread, samples, the census cadence
   'api.py',        // refscope.mark / watch, calibration
   'runner.py',     // command line, running the app, main

@@ -1321,10 +1321,11 @@ _DEEP_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'ref
                'growing': 0, 'sample': 1, 'runs': 0, 'order': [], 'base_r': {}, 'loose': 1}
 
 
-def census(collect=False):
+def census(collect=False, final=False):
     """One census, then a referrers pass for the types that grow. collect: first free
     the cyclic garbage (when the app has not turned the collector off), so the counts are
-    the live objects, not how far the collector happens to be behind."""
+    the live objects, not how far the collector happens to be behind. final: the run's last
+    census (what a narrowing window left is recorded)."""
     c0 = _thread_clock()
     if collect and gc.isenabled():
         gc.collect()
@@ -1351,6 +1352,13 @@ def census(collect=False):
         rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
     except Exception:
         pass
+    try:
+        if final:
+            narrow_final(objs)
+        else:
+            narrow_census(objs, _STATE)
+    except Exception:
+        probe_error('narrow')
     deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
@@ -1443,6 +1451,16 @@ def _census_result(cnt, rs, imm):
                 mt = o.__class__
             if mt in rs and _tracked(o):
                 rs[mt] -= 1
+    w = _NW['wrefs']            # a narrowing window's weak references, one holder each
+    if w and _weakref_ref in cnt:
+        cnt[_weakref_ref] -= w
+        rs[_weakref_ref] -= w
+    for o in _NW['samples'] or ():  # ... and the objects it follows, held by one list
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__
+        if t in rs:
+            rs[t] -= 1
     out = {}
     correction = 0
     for t in cnt:
@@ -1858,7 +1876,7 @@ def _own_containers():
     """The ids of the probe's own dicts, lists and tuples, left out of the deep walk with
     what they hold: its history of counts grew by 11 ints over a 300-frame run on 2.7."""
     mine = {}
-    stack = [_S, _W, _STATE, _DEEP_STATE, _DEEP, _names]
+    stack = [_S, _W, _STATE, _DEEP_STATE, _DEEP, _names, _NW]
     getr = gc.get_referents
     while stack and len(mine) < OWN_MAX:
         o = stack.pop()
@@ -2533,6 +2551,8 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     skip[id(ctx['pc'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
+    for x in _narrow_own():
+        skip[id(x)] = 1
     found = [0] * n
     ks = [0] * n
     holders = {}
@@ -2647,7 +2667,7 @@ def _is_probe(r, skip):
         return True
     if type(r) is _FrameType and r.f_globals is _G:
         return True
-    if r is _G or r is _S or r is _STATE:
+    if r is _G or r is _S or r is _STATE or r is _NW:
         return True
     return False
 
@@ -3302,6 +3322,859 @@ def sample_sizes(samples):
         return None
 
 
+# ---------------------------------------------------------------- narrow  (probe/narrow.py)
+# The narrowing window (issue 15): once the census has a suspect, one short window in the
+# app's own thread (opened at its next refscope.mark(), closed after NARROW_MARKS marks or
+# NARROW_SECONDS) finds the call that leaks it, then a later census checks what was freed:
+# - keeps-reference (count flat, references climb): a profile hook reads the summed
+#   refcount of a few live objects of the type around every call and return, and charges
+#   each change to the innermost call that made it (a C function, with the Python line
+#   that called it, or a Python function's own code);
+# - creates (a class's count grows): a profile hook sees the class's Python __init__ or
+#   __new__ run and records the line that created each instance (1-3 frames), then which
+#   of them are still alive later; with no Python __init__ to see, on 3.4+, tracemalloc
+#   for the window only, asking each surviving new instance where it was allocated.
+# Nothing runs outside the window; the window's memory is bounded by construction (at most
+# NARROW_SITES sites, NARROW_TRACK objects followed, a call stack of NARROW_DEPTH) and, for
+# tracemalloc, by its own measure (NARROW_KIB). One `narrow` record per window.
+# Defines: _NW, narrow_mark, narrow_census, narrow_final, narrow_finish, narrow_pause,
+#   narrow_resume, _sum_rc, the NARROW_ caps.
+# Uses: base, writer (emit, probe_error), census (_names), hooks (the hooks, _tm_collect).
+
+NARROW_MARKS = 8          # marks a window stays open
+NARROW_SECONDS = 2.0      # wall seconds a window stays open at most
+NARROW_CHECK_MARKS = 32   # marks after the window before the check of what was freed
+NARROW_CHECK_SECONDS = 5.0  # ... or these seconds (an app without marks)
+NARROW_WAIT_SECONDS = 5.0   # an armed window that no mark opens is given up after this
+NARROW_SAMPLES = 8        # objects whose refcounts a keeps-reference window follows
+NARROW_SITES = 32         # distinct sites a window records
+NARROW_TRACK = 64         # created objects a window follows (weakly where it can)
+NARROW_DEPTH = 4000       # calls deep the hook keeps its stack (deeper ones are not charged)
+NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
+NARROW_MAX_WINDOWS = 8    # windows in one run
+NARROW_AGAIN_SECONDS = 600.0  # --narrow-again: a type's next window, this long after its last
+
+# state: 0 idle, 1 armed (waits for a mark), 2 open, 3 closed (waits for the check)
+_NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows': 0,
+       'type': None, 'kind': None, 'cls': None, 'method': None, 'mark': None, 'armed_t': 0.0,
+       'marks': 0, 't0': 0.0, 'c0': 0.0, 'seconds': 0.0, 'cpu': 0.0, 'deadline': 0.0,
+       'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
+       'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
+       'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
+       'fobj': None, 'fframe': None, 'ksites': None, 'pops': {}}
+_NK = []         # the window's open calls: [C function or None, frame, charged yet]
+
+
+def _narrow_reset():
+    for k in ('type', 'kind', 'cls', 'method', 'mark', 'samples', 'sites', 'codes', 'news',
+              'tracked', 'status', 'reason', 'tm', 'fobj', 'fframe', 'ksites'):
+        _NW[k] = None
+    _NW['wrefs'] = 0
+    _NW['over'] = 0
+    _NW['events'] = 0
+    _NW['peak'] = 0
+    del _NK[:]
+
+
+# ---- arming: the census picks the suspect
+
+def narrow_census(objs, st):
+    """After a census (objs: its gc.get_objects() list): the check of a closed window, then
+    a new window for the first suspect not narrowed yet (st: the census's _STATE)."""
+    if _NW['off'] or os.getpid() != _S['pid']:
+        return
+    state = _NW['state']
+    now = time.time()
+    # the suspects this census named, queued: the window may be busy with another one
+    q = _NW['queue']
+    for name in st['order']:
+        if name in st['watch_types'] or len(q) >= NARROW_SITES:
+            continue
+        if name in _NW['done'] and not (_NW['again'] and now - _NW['last'].get(name, now) > NARROW_AGAIN_SECONDS):
+            continue
+        builtin = '.' not in name
+        if not builtin:
+            _NW['app'] = 1
+        _narrow_queue(q, builtin, name, name in st['refs_only'])
+    for name in list(_NW['done'].keys()):
+        # a window that saw its objects freed (the app's warm-up, a leak that starts
+        # later): one more when the type still grows at each of the last 3 censuses
+        h = st['hist'].get(name)
+        if _NW['done'][name] == 'retry' and h is not None and h[2] >= 3 and h[3] & 7 == 7 \
+                and h[0] > _NW['pops'].get(name, 0) and now - _NW['last'].get(name, now) > 1.0:
+            _NW['done'][name] = 'retried'
+            _narrow_queue(q, '.' not in name, name, False)
+    if state == 3:
+        if _NW['end_marks'] >= NARROW_CHECK_MARKS or now - _NW['end_t'] >= NARROW_CHECK_SECONDS:
+            _narrow_check(objs)
+        return
+    if state == 1:
+        if now - _NW['armed_t'] > NARROW_WAIT_SECONDS:
+            _NW['status'] = 'no-site'
+            _NW['reason'] = 'no refscope.mark() came within %d s: a window opens at a mark in the app\'s thread' % NARROW_WAIT_SECONDS
+            _narrow_emit(0)
+        return
+    if state == 2:
+        if now - _NW['t0'] > 3 * NARROW_SECONDS:
+            # the thread that opened it stopped calling anything: give it up (its hook
+            # takes itself off at its next event)
+            _NW['status'] = 'stopped'
+            _NW['reason'] = 'the window\'s thread went quiet; closed by the census'
+            _narrow_close_data()
+            _narrow_emit(0)
+        return
+    if _NW['windows'] >= NARROW_MAX_WINDOWS:
+        return
+    q.sort(key=_first)     # the app's own types before builtins, in the order they came
+    for e in list(q):
+        if e[0]:
+            # a builtin type: only one that grows on its own (no app type grows), and still
+            # grows two censuses after it was first named (not the startup's warm-up)
+            h = st['hist'].get(e[1])
+            age = _S['censuses'] - e[3]
+            if _NW['app'] or h is None or age > 8:
+                q.remove(e)
+                continue
+            if age < 2 or not (h[3] & 3 == 3 or h[5] & 3 == 3):
+                continue
+        q.remove(e)
+        if _narrow_arm(e[1], e[2], objs, st):
+            return
+
+
+def _narrow_queue(q, builtin, name, refs_only):
+    for e in q:
+        if e[1] == name:
+            return
+    q.append((builtin, name, refs_only, _S['censuses']))
+
+
+def _first(e):
+    return e[0]
+
+
+def _narrow_class(name):
+    for t in list(_names.keys()):
+        if _names.get(t) == name:
+            return t
+    return None
+
+
+def _narrow_arm(name, refs_only, objs, st):
+    cls = _narrow_class(name)
+    if cls is None:
+        return False
+    _narrow_reset()
+    _NW['type'] = name
+    _NW['cls'] = cls
+    _NW['sites'] = {}
+    _NW['ksites'] = {}
+    _NW['tracked'] = 0
+    h = st['hist'].get(name)
+    _NW['population'] = (h and h[0]) or 0
+    _NW['done'][name] = 1
+    if refs_only:
+        _NW['kind'] = 'keeps-reference'
+        _NW['method'] = 'profile'
+        _NW['samples'] = _narrow_samples(objs, cls)
+        if not _NW['samples']:
+            del _NW['done'][name]
+            return False
+    else:
+        _NW['kind'] = 'creates'
+        codes, news = _init_codes(cls)
+        if codes or news:
+            _NW['method'] = 'profile'
+            _NW['codes'] = codes
+            _NW['news'] = news
+        elif _tracemalloc() is not None:
+            _NW['method'] = 'tracemalloc'
+        else:
+            _NW['method'] = 'profile'
+            _NW['status'] = 'no-site'
+            _NW['reason'] = ('%s is created without Python code the profile hook sees (no Python '
+                             '__init__ or __new__), and this Python has no tracemalloc' % name)
+            _NW['windows'] += 1
+            _narrow_emit(0)
+            return True
+    prof = getattr(sys, 'getprofile', None)
+    if prof is not None and prof() is not None and _NW['method'] == 'profile':
+        _NW['status'] = 'no-site'
+        _NW['reason'] = 'the app runs its own profile function (sys.setprofile): left alone'
+        _NW['windows'] += 1
+        _narrow_emit(0)
+        return True
+    _NW['windows'] += 1
+    _NW['armed_t'] = time.time()
+    _NW['state'] = 1
+    _NW['on'] = 1
+    return True
+
+
+def _narrow_samples(objs, cls):
+    """Up to NARROW_SAMPLES live objects of cls with the highest refcounts (those a
+    reference leak has been feeding), immortal ones left out."""
+    best = []
+    grc = _grc
+    for o in objs:
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__
+        if t is cls:
+            r = grc(o)
+            if r < IMMORTAL_MIN:
+                best.append((r, id(o), o))
+                if len(best) > 4 * NARROW_SAMPLES:
+                    best.sort()
+                    del best[:-NARROW_SAMPLES]
+    best.sort()
+    out = [e[2] for e in best[-NARROW_SAMPLES:]]
+    del best[:]
+    return out
+
+
+def _init_codes(cls):
+    """The code objects of the Python __init__ and __new__ cls runs (its own or inherited)."""
+    codes = {}
+    news = {}
+    seen = 0
+    mro = _type_attr(cls, '__mro__')
+    if mro is None:
+        mro = []
+        todo = [cls]
+        while todo and len(mro) < 64:
+            c = todo.pop(0)
+            mro.append(c)
+            todo.extend(list(_type_attr(c, '__bases__', ()) or ()))
+    for c in mro:
+        d = _type_attr(c, '__dict__')
+        if d is None:
+            continue
+        for key, into in (('__init__', codes), ('__new__', news)):
+            f = d.get(key)
+            if f is None:
+                continue
+            f = getattr(f, '__func__', f)     # staticmethod (__new__)
+            co = getattr(f, '__code__', None) or getattr(f, 'func_code', None)
+            if co is not None:
+                into[co] = 1
+        seen += 1
+        if seen > 64:
+            break
+    return codes, news
+
+
+def _tracemalloc():
+    if sys.version_info[:2] < (3, 4):
+        return None
+    try:
+        import tracemalloc
+        return tracemalloc
+    except Exception:
+        return None
+
+
+# ---- opening and closing, in the app's thread, at its marks
+
+def narrow_mark(name):
+    """Called by refscope.mark() while a window is armed, open or waits for its check."""
+    if os.getpid() != _S['pid']:
+        _NW['on'] = 0
+        return
+    state = _NW['state']
+    if state == 1:
+        _narrow_open(name)
+    elif state == 2:
+        if name == _NW['mark']:
+            _NW['marks'] += 1
+        if _NW['marks'] >= NARROW_MARKS or time.time() > _NW['deadline']:
+            _narrow_close()
+        elif _NW['method'] == 'tracemalloc':
+            _tm_guard()
+    elif state == 3:
+        if name == _NW['mark']:
+            _NW['end_marks'] += 1
+    else:
+        _NW['on'] = 0
+
+
+def _narrow_open(name):
+    _NW['mark'] = name
+    _NW['marks'] = 0
+    _NW['t0'] = time.time()
+    _NW['deadline'] = _NW['t0'] + NARROW_SECONDS
+    _NW['c0'] = _thread_clock()
+    _NW['tid'] = _lowthread.get_ident()
+    _NW['state'] = 2
+    try:
+        if _NW['method'] == 'tracemalloc':
+            tm = _tracemalloc()
+            if tm.is_tracing():
+                _NW['status'] = 'no-site'
+                _NW['reason'] = 'the app traces its own allocations (tracemalloc): left alone'
+                _narrow_emit(0)
+                return
+            tm.start(3)
+            _NW['tm'] = tm
+        elif _NW['kind'] == 'keeps-reference':
+            _NW['rc0'] = _NW['rc'] = _sum_rc(_NW['samples'])
+            sys.setprofile(_hook_refs)
+        else:
+            sys.setprofile(_hook_new)
+    except Exception:
+        probe_error('narrow open')
+        _narrow_abort()
+
+
+def _narrow_abort():
+    try:
+        sys.setprofile(None)
+    except Exception:
+        pass
+    tm = _NW['tm']
+    if tm is not None:
+        try:
+            tm.stop()
+        except Exception:
+            pass
+    _NW['status'] = 'stopped'
+    _NW['reason'] = 'the window failed (a probe error is recorded)'
+    _narrow_emit(0)
+
+
+def _narrow_close():
+    """End the window (in the thread that opened it): hook off, what it saw kept."""
+    if _NW['method'] != 'tracemalloc':
+        sys.setprofile(None)
+    try:
+        _narrow_close_data()
+    except Exception:
+        probe_error('narrow close')
+        _narrow_abort()
+
+
+def _narrow_close_data():
+    _NW['seconds'] = time.time() - _NW['t0']
+    _NW['cpu'] = max(0.0, _thread_clock() - _NW['c0'])
+    if _NW['state'] != 2:
+        return
+    _NW['state'] = 3
+    if _NW['kind'] == 'keeps-reference':
+        _NW['rc1'] = _sum_rc(_NW['samples'])
+    elif _NW['method'] == 'tracemalloc':
+        _tm_collect()
+    _NW['end_marks'] = 0
+    _NW['end_t'] = time.time()
+    del _NK[:]
+
+
+def narrow_pause():
+    """Before the probe's own work in the app's thread (a census at a mark): the hook off,
+    so the window does not see the probe's calls; True when it was on."""
+    if _NW['state'] == 2 and _NW['method'] == 'profile' and _NW['tid'] == _lowthread.get_ident():
+        sys.setprofile(None)
+        return True
+    return False
+
+
+def narrow_resume():
+    if _NW['state'] == 2:
+        if _NW['kind'] == 'keeps-reference':
+            sys.setprofile(_hook_refs)
+        else:
+            sys.setprofile(_hook_new)
+
+
+def _sum_rc(objs):
+    return sum(map(_grc, objs))
+
+
+# ---- the check, some marks after the window, and the record
+
+def _narrow_check(objs):
+    released = 0
+    if _NW['kind'] == 'keeps-reference':
+        released = max(0, _NW['rc1'] - _sum_rc(_NW['samples']))
+    else:
+        ids = {}
+        for e in _NW['sites'].values():
+            for r in e['track']:
+                if type(r) is not _weakref_ref:
+                    ids[r] = 0
+        if ids:
+            cls = _NW['cls']
+            for o in objs:
+                if id(o) in ids and type(o) is cls:
+                    ids[id(o)] = 1
+        for e in _NW['sites'].values():
+            alive = 0
+            for r in e['track']:
+                if type(r) is _weakref_ref:
+                    if r() is not None:
+                        alive += 1
+                elif ids.get(r):
+                    alive += 1
+            n = len(e['track'])
+            freed = n - alive
+            if n and n < e['created']:
+                freed = int(round(freed * e['created'] / float(n)))
+            e['freed'] = freed
+            e['alive'] = e['created'] - freed
+    _narrow_emit(released)
+
+
+def _key2(x):
+    return x[:2]
+
+
+def _narrow_emit(released):
+    try:
+        out = []
+        kept = 0
+        created = 0
+        for e in (_NW['sites'] or {}).values():
+            if _NW['kind'] == 'keeps-reference':
+                if e['refs'] <= 0:
+                    continue
+                kept += e['refs']
+                out.append((0, -e['refs'], e))
+            else:
+                e['calls'] = e['created']
+                e['refs'] = 0
+                e['kind'] = 'creates'
+                if 'alive' not in e:
+                    e['alive'] = e['created']
+                    e['freed'] = 0
+                kept += e['alive']
+                created += e['created']
+                out.append((0, -e['alive'] - e['created'], e))
+        for e in (_NW['ksites'] or {}).values():
+            if e['refs'] > 0:
+                out.append((1, -e['refs'], e))      # where a new instance's __init__ kept it
+        out.sort(key=_key2)
+        sites = []
+        for x in out[:NARROW_SITES]:
+            e = x[-1]
+            sites.append({'kind': e['kind'], 'function': e['function'], 'native': e['native'],
+                          'file': e['file'], 'line': e['line'], 'caller': e['caller'],
+                          'calls': e['calls'], 'refs': e['refs'], 'created': e.get('created', 0),
+                          'alive': e.get('alive', 0), 'freed': e.get('freed', 0),
+                          'stack': e['stack']})
+        status = _NW['status']
+        if status is None:
+            if kept > 0:
+                status = 'found'
+            else:
+                status = 'nothing'
+        samples = _NW['samples'] or ()
+        peak = _NW['peak'] // 1024
+        if _NW['method'] == 'profile':
+            # what the window holds, bounded by its caps: its sites and stack, followed objects
+            peak = (len(_NW['sites'] or ()) * 1024 + (_NW['tracked'] or 0) * 64 +
+                    NARROW_DEPTH * 16 + 1023) // 1024
+        emit('narrow', ['type', _NW['type'], 'kind', _NW['kind'], 'status', status,
+                        'reason', _NW['reason'], 'method', _NW['method'], 'mark', _NW['mark'],
+                        'marks', _NW['marks'], 'seconds', round(_NW['seconds'], 4),
+                        'cpu', round(_NW['cpu'], 4), 'peakKiB', peak,
+                        'population', _NW['population'], 'samples', len(samples),
+                        'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites])
+        name = _NW['type']
+        if _NW['done'].get(name) != 'retried' and (status == 'nothing' or (
+                _NW['kind'] == 'creates' and status == 'found' and 2 * kept < created)):
+            status_done = 'retry'
+            _NW['pops'][name] = _NW['population']
+        else:
+            status_done = status
+        _NW['done'][name] = status_done
+        _NW['last'][_NW['type']] = time.time()
+    finally:
+        _NW['state'] = 0
+        _NW['on'] = 0
+        _narrow_reset()
+
+
+def narrow_finish():
+    """At the app's end, in the main thread: a window still open there is closed."""
+    if _NW['state'] == 2:
+        try:
+            sys.setprofile(None)
+        except Exception:
+            pass
+        if _NW['status'] is None:
+            _NW['status'] = 'stopped'
+            _NW['reason'] = 'the run ended while the window was open'
+        _narrow_close_data()
+
+
+def narrow_final(objs):
+    """In the final census: what is left is recorded now."""
+    state = _NW['state']
+    if state == 1:
+        _NW['status'] = 'no-site'
+        _NW['reason'] = 'the run ended before a mark opened the window'
+        _narrow_emit(0)
+    elif state == 2:
+        _NW['status'] = 'stopped'
+        _NW['reason'] = 'the run ended while the window was open'
+        _narrow_close_data()
+        _narrow_check(objs)
+    elif state == 3:
+        _narrow_check(objs)
+
+
+# ---------------------------------------------------------------- hooks  (probe/hooks.py)
+# What a narrowing window (probe/narrow.py) sees: the profile hooks that charge reference
+# changes to the innermost call (keeps-reference) or see a class's __init__/__new__ run
+# (creates), the names of the calls and lines they record, the objects a window follows,
+# and, on 3.4+, where tracemalloc says each surviving new instance was allocated.
+# Defines: _hook_refs, _hook_new, _charge, _created, _track, _narrow_own, _tm_guard,
+#   _tm_collect, _func_label, _c_label.
+# Uses: base, writer (probe_error), narrow (_NW, _NK, _sum_rc, _narrow_close_data, the caps),
+#   referrers (_is_class).
+# ---- the hooks
+# A change in the followed refcounts is charged to what ran since the hook's last event:
+# the innermost open call (the stack _NK: a C function, with the Python line that called
+# it, or a Python frame at its current line), so a Python function's change lands on its
+# line and a C function's on its own name.
+
+def _hook_off():
+    sys.setprofile(None)
+
+
+def _window_over():
+    n = _NW['events'] + 1
+    _NW['events'] = n
+    if n & 511 == 0 and time.time() > _NW['deadline']:
+        _hook_off()
+        _narrow_close_data()
+        return True
+    return False
+
+
+def _step(frame, event, arg):
+    if event == 'call' or event == 'c_call':
+        if len(_NK) < NARROW_DEPTH:
+            if event == 'call':
+                _NK.append([None, frame, 0])
+            else:
+                _NK.append([arg, frame, 0])
+        else:
+            _NW['over'] += 1       # too deep: charged to the deepest call followed
+    elif _NW['over']:
+        _NW['over'] -= 1
+    elif _NK:
+        _NK.pop()
+
+
+def _hook_refs(frame, event, arg):
+    if _NW['state'] != 2:
+        _hook_off()
+        return
+    if _window_over():
+        return
+    now = _sum_rc(_NW['samples'])
+    d = now - _NW['rc']
+    if d:
+        _NW['rc'] = now
+        try:
+            _charge(_NW['sites'], frame, event, arg, d)
+        except Exception:
+            probe_error('narrow site')
+    _step(frame, event, arg)
+
+
+def _hook_new(frame, event, arg):
+    if _NW['state'] != 2:
+        _hook_off()
+        return
+    if _window_over():
+        return
+    obj = _NW['fobj']
+    if obj is not None:
+        # a new instance's __init__ runs: what keeps references to it, line by line
+        now = _grc(obj)
+        d = now - _NW['rc']
+        if d:
+            _NW['rc'] = now
+            try:
+                _charge(_NW['ksites'], frame, event, arg, d)
+            except Exception:
+                probe_error('narrow site')
+        if event == 'return' and frame is _NW['fframe']:
+            _NW['fobj'] = _NW['fframe'] = None
+            del _NK[:]
+            _NW['over'] = 0
+            return
+        _step(frame, event, arg)
+        return
+    if event == 'call':
+        if frame.f_code in _NW['codes']:
+            try:
+                if _created_init(frame):
+                    obj = frame.f_locals.get(frame.f_code.co_varnames[0])
+                    _NW['fobj'] = obj
+                    _NW['fframe'] = frame
+                    _NW['rc'] = _grc(obj)     # read as the hook reads it: a local holds it
+            except Exception:
+                probe_error('narrow init')
+    elif event == 'return':
+        news = _NW['news']
+        if news and frame.f_code in news:
+            try:
+                _created(arg, frame.f_back)
+            except Exception:
+                probe_error('narrow new')
+
+
+# ---- what the hooks record
+
+def _frame_site(f):
+    co = f.f_code
+    return (co.co_filename, f.f_lineno, _func_label(f))
+
+
+def _stack_of(f):
+    out = []
+    while f is not None and len(out) < 3 and f.f_code.co_filename != _PROBE_FILE:
+        out.append(list(_frame_site(f)))
+        f = f.f_back
+    return out
+
+
+def _func_label(f):
+    """A Python function's name as a person reads it: 'Scene.draw' (3.11's qualname, or
+    the class of its self/cls argument that defines it), else its plain name."""
+    co = f.f_code
+    q = getattr(co, 'co_qualname', None)
+    if q:
+        return q
+    name = co.co_name
+    if co.co_argcount and co.co_varnames[0] in ('self', 'cls'):
+        try:
+            x = f.f_locals.get(co.co_varnames[0])
+            k = x
+            if not _is_class(x):
+                k = type(x)
+                if k is _InstanceType:
+                    k = x.__class__
+            mro = _type_attr(k, '__mro__') or (k,)
+            for c in mro:
+                d = _type_attr(c, '__dict__') or {}
+                g = d.get(name)
+                g = getattr(g, '__func__', g)
+                if (getattr(g, '__code__', None) or getattr(g, 'func_code', None)) is co:
+                    return '%s.%s' % (_type_attr(c, '__name__', '?'), name)
+            return '%s.%s' % (_type_attr(k, '__name__', '?'), name)
+        except Exception:
+            pass
+    return name
+
+
+def _c_label(fn):
+    """A C function's name: 'leakyiter.total', 'list.append', 'dict.setdefault'."""
+    name = getattr(fn, '__name__', None) or '?'
+    owner = None
+    oc = getattr(fn, '__objclass__', None)
+    s = getattr(fn, '__self__', None)
+    if oc is not None:
+        owner = _type_attr(oc, '__name__')
+    elif s is None or type(s) is type(sys):
+        owner = getattr(fn, '__module__', None)
+        if owner in ('builtins', '__builtin__'):
+            owner = None
+    elif _is_class(s):
+        owner = _type_attr(s, '__name__')
+    else:
+        k = type(s)
+        if k is _InstanceType:
+            k = s.__class__
+        owner = _type_attr(k, '__name__')
+    if owner and isinstance(owner, (str, _unicode)):
+        return '%s.%s' % (owner, name)
+    return str(name)
+
+
+def _charge(sites, frame, event, arg, d):
+    """Charge d references to what ran since the last event (see the hooks)."""
+    if _NK:
+        top = _NK[-1]
+        fn = top[0]
+        where = top[1]
+    elif event == 'call':
+        fn = None
+        where = frame.f_back
+    elif event == 'c_return' or event == 'c_exception':
+        fn = arg
+        where = frame
+    else:
+        fn = None
+        where = frame
+        top = None
+    if where is None or where.f_code.co_filename == _PROBE_FILE:
+        return
+    if fn is not None:
+        key = (getattr(fn, '__name__', None), type(getattr(fn, '__self__', None)), where.f_code, where.f_lineno)
+    else:
+        key = (where.f_code, where.f_lineno)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
+            return
+        site = _frame_site(where)
+        if fn is not None:
+            e = {'function': _c_label(fn), 'native': True}
+        else:
+            e = {'function': site[2], 'native': False}
+        e['file'] = site[0]
+        e['line'] = site[1]
+        e['caller'] = site[2]
+        e['stack'] = _stack_of(where)
+        e['calls'] = 0
+        e['refs'] = 0
+        e['kind'] = 'keeps-reference'
+        sites[key] = e
+    if _NK and fn is not None:
+        if not top[2]:
+            top[2] = 1
+            e['calls'] += 1          # each C call once, however many pieces it ran in
+    else:
+        e['calls'] += 1
+    e['refs'] += d
+
+
+def _created_init(frame):
+    co = frame.f_code
+    if not co.co_argcount:
+        return
+    name = co.co_varnames[0]
+    obj = frame.f_locals.get(name)
+    if obj is None:
+        return
+    codes = _NW['codes']
+    f = frame.f_back
+    while f is not None and f.f_code in codes:
+        # an __init__ called by another one: the outermost one for this object counts
+        if f.f_code.co_argcount and f.f_locals.get(f.f_code.co_varnames[0]) is obj:
+            return
+        f = f.f_back
+    return _created(obj, frame.f_back, True)
+
+
+def _created(obj, back, from_init=False):
+    t = type(obj)
+    if t is _InstanceType:
+        t = obj.__class__
+    if t is not _NW['cls']:
+        return
+    news = _NW['news']
+    if news and from_init:
+        return                       # counted when its __new__ returned
+    skip = _NW['codes']
+    if news:
+        skip = news
+    f = back
+    while f is not None and f.f_code in skip:
+        if news:
+            return                   # a __new__ called by the outer one, which counts it
+        f = f.f_back
+    if f is None or f.f_code.co_filename == _PROBE_FILE:
+        return
+    sites = _NW['sites']
+    key = (f.f_code, f.f_lineno)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
+            return
+        site = _frame_site(f)
+        e = {'function': site[2], 'native': False, 'file': site[0], 'line': site[1],
+             'caller': site[2], 'stack': _stack_of(f), 'created': 0, 'track': []}
+        sites[key] = e
+    e['created'] += 1
+    _track(e, obj)
+    return True
+
+
+def _track(e, obj):
+    if _NW['tracked'] >= NARROW_TRACK:
+        return
+    try:
+        r = _weakref_ref(obj)
+        _NW['wrefs'] += 1
+    except TypeError:
+        r = id(obj)                  # no weak references to it: checked by id in a census
+    _NW['tracked'] += 1
+    e['track'].append(r)
+
+
+def _narrow_own():
+    """The window's own containers (a referrers pass leaves them out)."""
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NK]
+    for e in _NK:
+        out.append(e)
+    for k in ('samples', 'sites', 'ksites', 'codes', 'news'):
+        if _NW[k] is not None:
+            out.append(_NW[k])
+    for e in list((_NW['sites'] or {}).values()) + list((_NW['ksites'] or {}).values()):
+        out.append(e)
+        if 'track' in e:
+            out.append(e['track'])
+    return out
+
+
+# ---- tracemalloc windows (3.4+): where each new instance surviving the window was allocated
+
+def _tm_guard():
+    tm = _NW['tm']
+    if tm is None:
+        return
+    used = tm.get_tracemalloc_memory()
+    if used > _NW['peak']:
+        _NW['peak'] = used
+    if used > NARROW_KIB * 1024:
+        _NW['status'] = 'stopped'
+        _NW['reason'] = 'tracemalloc\'s own memory reached %d KiB; the window was cut short' % NARROW_KIB
+        _narrow_close()
+
+
+def _tm_collect():
+    tm = _NW['tm']
+    if tm is None:
+        return
+    try:
+        used = tm.get_tracemalloc_memory()
+        if used > _NW['peak']:
+            _NW['peak'] = used
+        cls = _NW['cls']
+        sites = _NW['sites']
+        newest_last = sys.version_info[:2] >= (3, 7)
+        for o in gc.get_objects():
+            if type(o) is not cls:
+                continue
+            tb = tm.get_object_traceback(o)
+            if tb is None or not len(tb):
+                continue
+            frames = list(tb)
+            if newest_last:
+                frames.reverse()
+            key = (frames[0].filename, frames[0].lineno)
+            if key[0] == _PROBE_FILE:
+                continue
+            e = sites.get(key)
+            if e is None:
+                if len(sites) >= NARROW_SITES:
+                    continue
+                e = {'function': None, 'native': False, 'file': key[0], 'line': key[1],
+                     'caller': None, 'created': 0, 'track': [],
+                     'stack': [[fr.filename, fr.lineno, None] for fr in frames[:3]]}
+                sites[key] = e
+            e['created'] += 1
+            _track(e, o)
+        o = None
+    finally:
+        _NW['tm'] = None
+        tm.stop()
+
+
 # ---------------------------------------------------------------- sampler  (probe/sampler.py)
 # The sampler thread: cheap samples (RSS, gc counts, watched refcounts) every interval,
 # and the census cadence (a CPU budget, front-loaded, paced by the app's marks).
@@ -3589,10 +4462,13 @@ def _census_at_mark(token):
             return
         _S['armed_name'] = None
         _S['armed'] += 1
+        paused = narrow_pause()
         try:
             census(True)
         except Exception:
             probe_error('census')
+        if paused:
+            narrow_resume()
     finally:
         _work.release()
 
@@ -3731,6 +4607,11 @@ def mark(name='mark'):
         _mark_slow(name)
     except TypeError:
         _mark_slow(str(name))
+    if _NW['on']:
+        try:
+            narrow_mark(name)
+        except Exception:
+            probe_error('narrow mark')
 
 
 def _mark_slow(name):
@@ -3827,6 +4708,7 @@ def _usage_error(msg):
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
          '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] [--restore-sigint] '
+         '[--no-narrow] [--narrow-again] '
          '-- script.py ARGS... | -- -m module ARGS...')
 
 
@@ -3844,8 +4726,8 @@ def parse_args(argv):
             break
         if a in ('-h', '--help'):
             _usage_error(USAGE)
-        if a == '--restore-sigint':
-            o['sigint'] = True
+        if a in ('--restore-sigint', '--no-narrow', '--narrow-again'):
+            o[a[2:]] = True
             i += 1
             continue
         val = None
@@ -4212,13 +5094,15 @@ def main(argv):
     _S['interval'] = o['interval']
     _S['budget'] = o['budget']
     _STATE['watch_types'] = o['watch']
+    _NW['off'] = bool(o.get('no-narrow'))
+    _NW['again'] = bool(o.get('narrow-again'))
     _W['cap'] = o['segkib'] * 1024
     if o['devmb'] is not None:
         # segments of at most 1/8 of the cap, so that thinning has closed ones to work on
         _W['dev_cap'] = max(1, int(o['devmb'] * 1024 * 1024))
         _W['cap'] = min(_W['cap'], max(1024, (_W['dev_cap'] // 8) // 1024 * 1024))
     _prepare_out(o['out'])
-    if o.get('sigint'):
+    if o.get('restore-sigint'):
         # started as a background job of a shell (refscope_launch.sh), which set SIGINT to
         # ignored: give the app back Python's KeyboardInterrupt so a stop is a clean one
         try:
@@ -4256,12 +5140,16 @@ def main(argv):
         except Exception:
             probe_error('join threads')
     try:
+        narrow_finish()
+    except Exception:
+        probe_error('narrow finish')
+    try:
         stop_sampler()
     except Exception:
         probe_error('stop sampler')
     if _S['censuses']:
         try:
-            census(True)
+            census(True, True)
         except Exception:
             probe_error('final census')
     exit_field = status

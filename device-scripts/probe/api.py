@@ -19,6 +19,11 @@ def mark(name='mark'):
         _mark_slow(name)
     except TypeError:
         _mark_slow(str(name))
+    if _NW['on']:
+        try:
+            narrow_mark(name)
+        except Exception:
+            probe_error('narrow mark')
 
 
 def _mark_slow(name):

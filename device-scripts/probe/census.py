@@ -116,10 +116,11 @@ _DEEP_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'ref
                'growing': 0, 'sample': 1, 'runs': 0, 'order': [], 'base_r': {}, 'loose': 1}
 
 
-def census(collect=False):
+def census(collect=False, final=False):
     """One census, then a referrers pass for the types that grow. collect: first free
     the cyclic garbage (when the app has not turned the collector off), so the counts are
-    the live objects, not how far the collector happens to be behind."""
+    the live objects, not how far the collector happens to be behind. final: the run's last
+    census (what a narrowing window left is recorded)."""
     c0 = _thread_clock()
     if collect and gc.isenabled():
         gc.collect()
@@ -146,6 +147,13 @@ def census(collect=False):
         rss = int(_read_proc('/proc/self/statm').split()[1]) * _S['page_kib']
     except Exception:
         pass
+    try:
+        if final:
+            narrow_final(objs)
+        else:
+            narrow_census(objs, _STATE)
+    except Exception:
+        probe_error('narrow')
     deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
@@ -238,6 +246,16 @@ def _census_result(cnt, rs, imm):
                 mt = o.__class__
             if mt in rs and _tracked(o):
                 rs[mt] -= 1
+    w = _NW['wrefs']            # a narrowing window's weak references, one holder each
+    if w and _weakref_ref in cnt:
+        cnt[_weakref_ref] -= w
+        rs[_weakref_ref] -= w
+    for o in _NW['samples'] or ():  # ... and the objects it follows, held by one list
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__
+        if t in rs:
+            rs[t] -= 1
     out = {}
     correction = 0
     for t in cnt:

@@ -273,6 +273,8 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     skip[id(ctx['pc'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
+    for x in _narrow_own():
+        skip[id(x)] = 1
     found = [0] * n
     ks = [0] * n
     holders = {}
@@ -387,7 +389,7 @@ def _is_probe(r, skip):
         return True
     if type(r) is _FrameType and r.f_globals is _G:
         return True
-    if r is _G or r is _S or r is _STATE:
+    if r is _G or r is _S or r is _STATE or r is _NW:
         return True
     return False
 

@@ -16,6 +16,7 @@ def _usage_error(msg):
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
          '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] [--restore-sigint] '
+         '[--no-narrow] [--narrow-again] '
          '-- script.py ARGS... | -- -m module ARGS...')
 
 
@@ -33,8 +34,8 @@ def parse_args(argv):
             break
         if a in ('-h', '--help'):
             _usage_error(USAGE)
-        if a == '--restore-sigint':
-            o['sigint'] = True
+        if a in ('--restore-sigint', '--no-narrow', '--narrow-again'):
+            o[a[2:]] = True
             i += 1
             continue
         val = None
@@ -401,13 +402,15 @@ def main(argv):
     _S['interval'] = o['interval']
     _S['budget'] = o['budget']
     _STATE['watch_types'] = o['watch']
+    _NW['off'] = bool(o.get('no-narrow'))
+    _NW['again'] = bool(o.get('narrow-again'))
     _W['cap'] = o['segkib'] * 1024
     if o['devmb'] is not None:
         # segments of at most 1/8 of the cap, so that thinning has closed ones to work on
         _W['dev_cap'] = max(1, int(o['devmb'] * 1024 * 1024))
         _W['cap'] = min(_W['cap'], max(1024, (_W['dev_cap'] // 8) // 1024 * 1024))
     _prepare_out(o['out'])
-    if o.get('sigint'):
+    if o.get('restore-sigint'):
         # started as a background job of a shell (refscope_launch.sh), which set SIGINT to
         # ignored: give the app back Python's KeyboardInterrupt so a stop is a clean one
         try:
@@ -445,12 +448,16 @@ def main(argv):
         except Exception:
             probe_error('join threads')
     try:
+        narrow_finish()
+    except Exception:
+        probe_error('narrow finish')
+    try:
         stop_sampler()
     except Exception:
         probe_error('stop sampler')
     if _S['censuses']:
         try:
-            census(True)
+            census(True, True)
         except Exception:
             probe_error('final census')
     exit_field = status

@@ -285,10 +285,13 @@ def _census_at_mark(token):
             return
         _S['armed_name'] = None
         _S['armed'] += 1
+        paused = narrow_pause()
         try:
             census(True)
         except Exception:
             probe_error('census')
+        if paused:
+            narrow_resume()
     finally:
         _work.release()
 

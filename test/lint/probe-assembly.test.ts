@@ -65,7 +65,7 @@ describe('probe assembly', () => {
     expect(lines[at + 2]).toBe(base[0]);
     const order = lines.map((l) => /\(probe\/(\w+\.py)\)$/.exec(l)?.[1]).filter(Boolean);
     expect(order).toEqual(['base.py', 'encoder.py', 'writer.py', 'storage.py', 'census.py', 'deep.py', 'referrers.py', 'links.py',
-      'sizes.py', 'sampler.py', 'api.py', 'runner.py']);
+      'sizes.py', 'narrow.py', 'hooks.py', 'sampler.py', 'api.py', 'runner.py']);
   });
 
   it('--check fails with a one-line fix when a module changed and the file was not assembled', () => {

@@ -1,0 +1,351 @@
+# ---------------------------------------------------------------- hooks  (probe/hooks.py)
+# What a narrowing window (probe/narrow.py) sees: the profile hooks that charge reference
+# changes to the innermost call (keeps-reference) or see a class's __init__/__new__ run
+# (creates), the names of the calls and lines they record, the objects a window follows,
+# and, on 3.4+, where tracemalloc says each surviving new instance was allocated.
+# Defines: _hook_refs, _hook_new, _charge, _created, _track, _narrow_own, _tm_guard,
+#   _tm_collect, _func_label, _c_label.
+# Uses: base, writer (probe_error), narrow (_NW, _NK, _sum_rc, _narrow_close_data, the caps),
+#   referrers (_is_class).
+# ---- the hooks
+# A change in the followed refcounts is charged to what ran since the hook's last event:
+# the innermost open call (the stack _NK: a C function, with the Python line that called
+# it, or a Python frame at its current line), so a Python function's change lands on its
+# line and a C function's on its own name.
+
+def _hook_off():
+    sys.setprofile(None)
+
+
+def _window_over():
+    n = _NW['events'] + 1
+    _NW['events'] = n
+    if n & 511 == 0 and time.time() > _NW['deadline']:
+        _hook_off()
+        _narrow_close_data()
+        return True
+    return False
+
+
+def _step(frame, event, arg):
+    if event == 'call' or event == 'c_call':
+        if len(_NK) < NARROW_DEPTH:
+            if event == 'call':
+                _NK.append([None, frame, 0])
+            else:
+                _NK.append([arg, frame, 0])
+        else:
+            _NW['over'] += 1       # too deep: charged to the deepest call followed
+    elif _NW['over']:
+        _NW['over'] -= 1
+    elif _NK:
+        _NK.pop()
+
+
+def _hook_refs(frame, event, arg):
+    if _NW['state'] != 2:
+        _hook_off()
+        return
+    if _window_over():
+        return
+    now = _sum_rc(_NW['samples'])
+    d = now - _NW['rc']
+    if d:
+        _NW['rc'] = now
+        try:
+            _charge(_NW['sites'], frame, event, arg, d)
+        except Exception:
+            probe_error('narrow site')
+    _step(frame, event, arg)
+
+
+def _hook_new(frame, event, arg):
+    if _NW['state'] != 2:
+        _hook_off()
+        return
+    if _window_over():
+        return
+    obj = _NW['fobj']
+    if obj is not None:
+        # a new instance's __init__ runs: what keeps references to it, line by line
+        now = _grc(obj)
+        d = now - _NW['rc']
+        if d:
+            _NW['rc'] = now
+            try:
+                _charge(_NW['ksites'], frame, event, arg, d)
+            except Exception:
+                probe_error('narrow site')
+        if event == 'return' and frame is _NW['fframe']:
+            _NW['fobj'] = _NW['fframe'] = None
+            del _NK[:]
+            _NW['over'] = 0
+            return
+        _step(frame, event, arg)
+        return
+    if event == 'call':
+        if frame.f_code in _NW['codes']:
+            try:
+                if _created_init(frame):
+                    obj = frame.f_locals.get(frame.f_code.co_varnames[0])
+                    _NW['fobj'] = obj
+                    _NW['fframe'] = frame
+                    _NW['rc'] = _grc(obj)     # read as the hook reads it: a local holds it
+            except Exception:
+                probe_error('narrow init')
+    elif event == 'return':
+        news = _NW['news']
+        if news and frame.f_code in news:
+            try:
+                _created(arg, frame.f_back)
+            except Exception:
+                probe_error('narrow new')
+
+
+# ---- what the hooks record
+
+def _frame_site(f):
+    co = f.f_code
+    return (co.co_filename, f.f_lineno, _func_label(f))
+
+
+def _stack_of(f):
+    out = []
+    while f is not None and len(out) < 3 and f.f_code.co_filename != _PROBE_FILE:
+        out.append(list(_frame_site(f)))
+        f = f.f_back
+    return out
+
+
+def _func_label(f):
+    """A Python function's name as a person reads it: 'Scene.draw' (3.11's qualname, or
+    the class of its self/cls argument that defines it), else its plain name."""
+    co = f.f_code
+    q = getattr(co, 'co_qualname', None)
+    if q:
+        return q
+    name = co.co_name
+    if co.co_argcount and co.co_varnames[0] in ('self', 'cls'):
+        try:
+            x = f.f_locals.get(co.co_varnames[0])
+            k = x
+            if not _is_class(x):
+                k = type(x)
+                if k is _InstanceType:
+                    k = x.__class__
+            mro = _type_attr(k, '__mro__') or (k,)
+            for c in mro:
+                d = _type_attr(c, '__dict__') or {}
+                g = d.get(name)
+                g = getattr(g, '__func__', g)
+                if (getattr(g, '__code__', None) or getattr(g, 'func_code', None)) is co:
+                    return '%s.%s' % (_type_attr(c, '__name__', '?'), name)
+            return '%s.%s' % (_type_attr(k, '__name__', '?'), name)
+        except Exception:
+            pass
+    return name
+
+
+def _c_label(fn):
+    """A C function's name: 'leakyiter.total', 'list.append', 'dict.setdefault'."""
+    name = getattr(fn, '__name__', None) or '?'
+    owner = None
+    oc = getattr(fn, '__objclass__', None)
+    s = getattr(fn, '__self__', None)
+    if oc is not None:
+        owner = _type_attr(oc, '__name__')
+    elif s is None or type(s) is type(sys):
+        owner = getattr(fn, '__module__', None)
+        if owner in ('builtins', '__builtin__'):
+            owner = None
+    elif _is_class(s):
+        owner = _type_attr(s, '__name__')
+    else:
+        k = type(s)
+        if k is _InstanceType:
+            k = s.__class__
+        owner = _type_attr(k, '__name__')
+    if owner and isinstance(owner, (str, _unicode)):
+        return '%s.%s' % (owner, name)
+    return str(name)
+
+
+def _charge(sites, frame, event, arg, d):
+    """Charge d references to what ran since the last event (see the hooks)."""
+    if _NK:
+        top = _NK[-1]
+        fn = top[0]
+        where = top[1]
+    elif event == 'call':
+        fn = None
+        where = frame.f_back
+    elif event == 'c_return' or event == 'c_exception':
+        fn = arg
+        where = frame
+    else:
+        fn = None
+        where = frame
+        top = None
+    if where is None or where.f_code.co_filename == _PROBE_FILE:
+        return
+    if fn is not None:
+        key = (getattr(fn, '__name__', None), type(getattr(fn, '__self__', None)), where.f_code, where.f_lineno)
+    else:
+        key = (where.f_code, where.f_lineno)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
+            return
+        site = _frame_site(where)
+        if fn is not None:
+            e = {'function': _c_label(fn), 'native': True}
+        else:
+            e = {'function': site[2], 'native': False}
+        e['file'] = site[0]
+        e['line'] = site[1]
+        e['caller'] = site[2]
+        e['stack'] = _stack_of(where)
+        e['calls'] = 0
+        e['refs'] = 0
+        e['kind'] = 'keeps-reference'
+        sites[key] = e
+    if _NK and fn is not None:
+        if not top[2]:
+            top[2] = 1
+            e['calls'] += 1          # each C call once, however many pieces it ran in
+    else:
+        e['calls'] += 1
+    e['refs'] += d
+
+
+def _created_init(frame):
+    co = frame.f_code
+    if not co.co_argcount:
+        return
+    name = co.co_varnames[0]
+    obj = frame.f_locals.get(name)
+    if obj is None:
+        return
+    codes = _NW['codes']
+    f = frame.f_back
+    while f is not None and f.f_code in codes:
+        # an __init__ called by another one: the outermost one for this object counts
+        if f.f_code.co_argcount and f.f_locals.get(f.f_code.co_varnames[0]) is obj:
+            return
+        f = f.f_back
+    return _created(obj, frame.f_back, True)
+
+
+def _created(obj, back, from_init=False):
+    t = type(obj)
+    if t is _InstanceType:
+        t = obj.__class__
+    if t is not _NW['cls']:
+        return
+    news = _NW['news']
+    if news and from_init:
+        return                       # counted when its __new__ returned
+    skip = _NW['codes']
+    if news:
+        skip = news
+    f = back
+    while f is not None and f.f_code in skip:
+        if news:
+            return                   # a __new__ called by the outer one, which counts it
+        f = f.f_back
+    if f is None or f.f_code.co_filename == _PROBE_FILE:
+        return
+    sites = _NW['sites']
+    key = (f.f_code, f.f_lineno)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
+            return
+        site = _frame_site(f)
+        e = {'function': site[2], 'native': False, 'file': site[0], 'line': site[1],
+             'caller': site[2], 'stack': _stack_of(f), 'created': 0, 'track': []}
+        sites[key] = e
+    e['created'] += 1
+    _track(e, obj)
+    return True
+
+
+def _track(e, obj):
+    if _NW['tracked'] >= NARROW_TRACK:
+        return
+    try:
+        r = _weakref_ref(obj)
+        _NW['wrefs'] += 1
+    except TypeError:
+        r = id(obj)                  # no weak references to it: checked by id in a census
+    _NW['tracked'] += 1
+    e['track'].append(r)
+
+
+def _narrow_own():
+    """The window's own containers (a referrers pass leaves them out)."""
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NK]
+    for e in _NK:
+        out.append(e)
+    for k in ('samples', 'sites', 'ksites', 'codes', 'news'):
+        if _NW[k] is not None:
+            out.append(_NW[k])
+    for e in list((_NW['sites'] or {}).values()) + list((_NW['ksites'] or {}).values()):
+        out.append(e)
+        if 'track' in e:
+            out.append(e['track'])
+    return out
+
+
+# ---- tracemalloc windows (3.4+): where each new instance surviving the window was allocated
+
+def _tm_guard():
+    tm = _NW['tm']
+    if tm is None:
+        return
+    used = tm.get_tracemalloc_memory()
+    if used > _NW['peak']:
+        _NW['peak'] = used
+    if used > NARROW_KIB * 1024:
+        _NW['status'] = 'stopped'
+        _NW['reason'] = 'tracemalloc\'s own memory reached %d KiB; the window was cut short' % NARROW_KIB
+        _narrow_close()
+
+
+def _tm_collect():
+    tm = _NW['tm']
+    if tm is None:
+        return
+    try:
+        used = tm.get_tracemalloc_memory()
+        if used > _NW['peak']:
+            _NW['peak'] = used
+        cls = _NW['cls']
+        sites = _NW['sites']
+        newest_last = sys.version_info[:2] >= (3, 7)
+        for o in gc.get_objects():
+            if type(o) is not cls:
+                continue
+            tb = tm.get_object_traceback(o)
+            if tb is None or not len(tb):
+                continue
+            frames = list(tb)
+            if newest_last:
+                frames.reverse()
+            key = (frames[0].filename, frames[0].lineno)
+            if key[0] == _PROBE_FILE:
+                continue
+            e = sites.get(key)
+            if e is None:
+                if len(sites) >= NARROW_SITES:
+                    continue
+                e = {'function': None, 'native': False, 'file': key[0], 'line': key[1],
+                     'caller': None, 'created': 0, 'track': [],
+                     'stack': [[fr.filename, fr.lineno, None] for fr in frames[:3]]}
+                sites[key] = e
+            e['created'] += 1
+            _track(e, o)
+        o = None
+    finally:
+        _NW['tm'] = None
+        tm.stop()
