@@ -200,6 +200,7 @@ _S = {
     'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
     'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3, 'off_deep': 3,
+    'off_locals': 1, 'off_init': 1, 'off_init_old': 1, 'off_ret': 2,
 }
 
 
@@ -3361,13 +3362,13 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fframe': None, 'ksites': None, 'pops': {}}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
 def _narrow_reset():
     for k in ('type', 'kind', 'cls', 'method', 'mark', 'samples', 'sites', 'codes', 'news',
-              'tracked', 'status', 'reason', 'tm', 'fobj', 'fframe', 'ksites'):
+              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites'):
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
@@ -3484,7 +3485,7 @@ def _narrow_arm(name, refs_only, objs, st):
         _NW['kind'] = 'creates'
         codes, news = _init_codes(cls)
         if codes or news:
-            _NW['method'] = 'profile'
+            _NW['method'] = 'trace'
             _NW['codes'] = codes
             _NW['news'] = news
         elif _tracemalloc() is not None:
@@ -3492,15 +3493,17 @@ def _narrow_arm(name, refs_only, objs, st):
         else:
             _NW['method'] = 'profile'
             _NW['status'] = 'no-site'
-            _NW['reason'] = ('%s is created without Python code the profile hook sees (no Python '
+            _NW['reason'] = ('%s is created without Python code the trace function sees (no Python '
                              '__init__ or __new__), and this Python has no tracemalloc' % name)
             _NW['windows'] += 1
             _narrow_emit(0)
             return True
     prof = getattr(sys, 'getprofile', None)
-    if prof is not None and prof() is not None and _NW['method'] == 'profile':
+    if _NW['method'] == 'trace':
+        prof = getattr(sys, 'gettrace', None)
+    if prof is not None and prof() is not None and _NW['method'] != 'tracemalloc':
         _NW['status'] = 'no-site'
-        _NW['reason'] = 'the app runs its own profile function (sys.setprofile): left alone'
+        _NW['reason'] = 'the app runs its own %s function: left alone' % _NW['method']
         _NW['windows'] += 1
         _narrow_emit(0)
         return True
@@ -3620,7 +3623,7 @@ def _narrow_open(name):
             _NW['rc0'] = _NW['rc'] = _sum_rc(_NW['samples'])
             sys.setprofile(_hook_refs)
         else:
-            sys.setprofile(_hook_new)
+            sys.settrace(_trace_new)
     except Exception:
         probe_error('narrow open')
         _narrow_abort()
@@ -3628,7 +3631,7 @@ def _narrow_open(name):
 
 def _narrow_abort():
     try:
-        sys.setprofile(None)
+        _hook_off()
     except Exception:
         pass
     tm = _NW['tm']
@@ -3645,7 +3648,7 @@ def _narrow_abort():
 def _narrow_close():
     """End the window (in the thread that opened it): hook off, what it saw kept."""
     if _NW['method'] != 'tracemalloc':
-        sys.setprofile(None)
+        _hook_off()
     try:
         _narrow_close_data()
     except Exception:
@@ -3671,18 +3674,21 @@ def _narrow_close_data():
 def narrow_pause():
     """Before the probe's own work in the app's thread (a census at a mark): the hook off,
     so the window does not see the probe's calls; True when it was on."""
-    if _NW['state'] == 2 and _NW['method'] == 'profile' and _NW['tid'] == _lowthread.get_ident():
-        sys.setprofile(None)
+    if _NW['state'] == 2 and _NW['method'] != 'tracemalloc' and _NW['tid'] == _lowthread.get_ident():
+        if _NW['method'] == 'trace':
+            sys.settrace(None)
+        else:
+            sys.setprofile(None)
         return True
     return False
 
 
 def narrow_resume():
     if _NW['state'] == 2:
-        if _NW['kind'] == 'keeps-reference':
-            sys.setprofile(_hook_refs)
+        if _NW['method'] == 'trace':
+            sys.settrace(_trace_new)
         else:
-            sys.setprofile(_hook_new)
+            sys.setprofile(_hook_refs)
 
 
 def _sum_rc(objs):
@@ -3768,7 +3774,7 @@ def _narrow_emit(released):
                 status = 'nothing'
         samples = _NW['samples'] or ()
         peak = _NW['peak'] // 1024
-        if _NW['method'] == 'profile':
+        if _NW['method'] != 'tracemalloc':
             # what the window holds, bounded by its caps: its sites and stack, followed objects
             peak = (len(_NW['sites'] or ()) * 1024 + (_NW['tracked'] or 0) * 64 +
                     NARROW_DEPTH * 16 + 1023) // 1024
@@ -3796,10 +3802,11 @@ def _narrow_emit(released):
 def narrow_finish():
     """At the app's end, in the main thread: a window still open there is closed."""
     if _NW['state'] == 2:
-        try:
-            sys.setprofile(None)
-        except Exception:
-            pass
+        if _NW['tid'] == _lowthread.get_ident():
+            try:
+                _hook_off()
+            except Exception:
+                pass
         if _NW['status'] is None:
             _NW['status'] = 'stopped'
             _NW['reason'] = 'the run ended while the window was open'
@@ -3827,7 +3834,7 @@ def narrow_final(objs):
 # changes to the innermost call (keeps-reference) or see a class's __init__/__new__ run
 # (creates), the names of the calls and lines they record, the objects a window follows,
 # and, on 3.4+, where tracemalloc says each surviving new instance was allocated.
-# Defines: _hook_refs, _hook_new, _charge, _created, _track, _narrow_own, _tm_guard,
+# Defines: _hook_refs, _trace_new, _trace_follow, _charge, _created, _track, _narrow_own, _tm_guard,
 #   _tm_collect, _func_label, _c_label.
 # Uses: base, writer (probe_error), narrow (_NW, _NK, _sum_rc, _narrow_close_data, the caps),
 #   referrers (_is_class).
@@ -3838,7 +3845,11 @@ def narrow_final(objs):
 # line and a C function's on its own name.
 
 def _hook_off():
-    sys.setprofile(None)
+    if _NW['method'] == 'trace':
+        sys.settrace(None)
+        _unfollow()
+    else:
+        sys.setprofile(None)
 
 
 def _window_over():
@@ -3883,47 +3894,147 @@ def _hook_refs(frame, event, arg):
     _step(frame, event, arg)
 
 
-def _hook_new(frame, event, arg):
+def _trace_new(frame, event, arg):
+    """creates: the global trace function (a 'call' event per Python call). The class's
+    __init__ starting (or __new__ returning) is a creation; the first new instance is then
+    followed (_trace_follow) through its __init__ and the frames it is handed back to."""
     if _NW['state'] != 2:
         _hook_off()
-        return
+        return None
     if _window_over():
+        return None
+    co = frame.f_code
+    if co in _NW['codes']:
+        try:
+            obj = _created_init(frame)
+            if obj is not None and not _NW['news']:
+                _unfollow()                 # each new instance is followed in turn
+                if type(obj) is _InstanceType:
+                    _follow(obj, frame, _S['off_init_old'])
+                else:
+                    _follow(obj, frame, _S['off_init'])
+                _NW['rc'] = _grc(obj)       # read as _trace_follow reads it: a local holds it
+                return _trace_follow
+        except Exception:
+            probe_error('narrow init')
+    elif _NW['news'] and co in _NW['news']:
+        return _trace_new_ret
+    return None
+
+
+def _trace_new_ret(frame, event, arg):
+    if event == 'return' and _NW['state'] == 2:
+        try:
+            back = frame.f_back
+            if _created(arg, back) and back is not None:
+                _unfollow()
+                _follow(arg, back, 0)
+                _NW['rc'] = _grc(arg) - 1   # __new__'s reference is handed to the creator
+        except Exception:
+            probe_error('narrow new')
+    return None
+
+
+def _follow(obj, frame, handed):
+    """Follow obj's refcount in frame (then in the frames it is handed back to): a change
+    that is not a local variable of a followed frame is charged to the line that ran.
+    handed: references the frame hands back when it returns (__init__: type_call's)."""
+    if frame.f_code.co_filename == _PROBE_FILE:
         return
-    obj = _NW['fobj']
-    if obj is not None:
-        # a new instance's __init__ runs: what keeps references to it, line by line
-        now = _grc(obj)
-        d = now - _NW['rc']
+    try:
+        _NW['fobj'] = _weakref_ref(obj)
+        _NW['fweak'] = 1
+    except TypeError:
+        _NW['fobj'] = obj
+        _NW['fweak'] = 0
+    _NW['ff'] = {}
+    _follow_frame(frame, obj, 0, handed)
+
+
+def _follow_frame(frame, obj, depth, handed):
+    k = 1
+    if frame.f_code.co_flags & 1:          # CO_OPTIMIZED: reading f_locals may copy them
+        k = _S['off_locals']
+    _NW['ff'][id(frame)] = [frame, frame.f_lineno, _locals_of(frame, obj) * k, depth, handed, k]
+    frame.f_trace = _trace_follow
+
+
+def _locals_of(frame, obj):
+    n = 0
+    for v in frame.f_locals.values():
+        if v is obj:
+            n += 1
+    return n
+
+
+def _unfollow():
+    for e in (_NW['ff'] or {}).values():
+        try:
+            e[0].f_trace = None
+        except Exception:
+            pass
+    _NW['ff'] = None
+    _NW['fobj'] = None
+
+
+def _trace_follow(frame, event, arg):
+    if _NW['state'] != 2 or _NW['fobj'] is None:
+        return None
+    f = _NW['ff'].get(id(frame))
+    if f is None or f[0] is not frame:
+        return None
+    o = _NW['fobj']
+    if _NW['fweak']:
+        o = o()
+        if o is None:
+            _unfollow()                  # freed: the next new instance is followed
+            return None
+    try:
+        n = _locals_of(frame, o) * f[5]
+        now = _grc(o)
+        d = now - _NW['rc'] - (n - f[2])
+        f[2] = n
+        _NW['rc'] = now
+        back = None
+        if event == 'return':
+            handed = f[4]
+            gone = n + handed            # what leaves with the frame
+            if arg is o:
+                d -= _S['off_ret']       # the value returned: handed back, not kept
+                handed += 1
+                gone += _S['off_ret']
+            _NW['rc'] = now - gone
+            back = frame.f_back
         if d:
-            _NW['rc'] = now
-            try:
-                _charge(_NW['ksites'], frame, event, arg, d)
-            except Exception:
-                probe_error('narrow site')
-        if event == 'return' and frame is _NW['fframe']:
-            _NW['fobj'] = _NW['fframe'] = None
-            del _NK[:]
-            _NW['over'] = 0
+            _charge_line(frame, f[1], d)
+        f[1] = frame.f_lineno
+        if event != 'return':
+            return _trace_follow
+        del _NW['ff'][id(frame)]
+        if handed and back is not None and f[3] < 2 and back.f_code.co_filename != _PROBE_FILE:
+            _follow_frame(back, o, f[3] + 1, 0)
+        elif not _NW['ff']:
+            _unfollow()
+    except Exception:
+        probe_error('narrow follow')
+        _unfollow()
+    return None
+
+
+def _charge_line(frame, line, d):
+    sites = _NW['ksites']
+    key = (frame.f_code, line)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
             return
-        _step(frame, event, arg)
-        return
-    if event == 'call':
-        if frame.f_code in _NW['codes']:
-            try:
-                if _created_init(frame):
-                    obj = frame.f_locals.get(frame.f_code.co_varnames[0])
-                    _NW['fobj'] = obj
-                    _NW['fframe'] = frame
-                    _NW['rc'] = _grc(obj)     # read as the hook reads it: a local holds it
-            except Exception:
-                probe_error('narrow init')
-    elif event == 'return':
-        news = _NW['news']
-        if news and frame.f_code in news:
-            try:
-                _created(arg, frame.f_back)
-            except Exception:
-                probe_error('narrow new')
+        label = _func_label(frame)
+        e = {'function': label, 'native': False, 'file': frame.f_code.co_filename, 'line': line,
+             'caller': label, 'stack': [[frame.f_code.co_filename, line, label]] + _stack_of(frame.f_back)[:2],
+             'calls': 0, 'refs': 0, 'kind': 'keeps-reference'}
+        sites[key] = e
+    e['calls'] += 1
+    e['refs'] += d
 
 
 # ---- what the hooks record
@@ -4057,7 +4168,9 @@ def _created_init(frame):
         if f.f_code.co_argcount and f.f_locals.get(f.f_code.co_varnames[0]) is obj:
             return
         f = f.f_back
-    return _created(obj, frame.f_back, True)
+    if _created(obj, frame.f_back, True):
+        return obj
+    return None
 
 
 def _created(obj, back, from_init=False):
@@ -4664,6 +4777,64 @@ def _api_module():
 
 # ---------------------------------------------------------------- calibration
 
+def _calib_locals():
+    """References a function's local gains when its frame's f_locals is read (1, or 2
+    where reading copies the locals into a dict the frame keeps: up to 3.12)."""
+    x = _Calib()
+    f = sys._getframe()
+    a = _grc(x)
+    f.f_locals
+    b = _grc(x)
+    f = None
+    return 1 + (b - a)
+
+
+class _CalibNew(object):
+    def __init__(self, box):
+        box.append(_grc(self))
+
+
+class _CalibOld:                  # old-style on Python 2 only
+    def __init__(self, box):
+        box.append(_grc(self))
+
+
+def _calib_trace():
+    """What a narrowing window's trace function must allow for (hooks._trace_follow):
+    the references a returned value has at a 'return' event beyond its holders (the
+    return value, the trace function's argument, 2.x's argument tuple); those a new
+    instance has during its Python __init__ beyond its self (type_call's, and 2.x's bound
+    method and argument tuple), new-style and old-style."""
+    box = []
+    x = _CalibNew(box)
+    _S['off_init'] = box[0] - _grc(x)
+    del box[:]
+    y = _CalibOld(box)
+    _S['off_init_old'] = box[0] - _grc(y)
+    del box[:]
+    box.append(x)
+
+    def ret_x():
+        return box[0]
+    code = getattr(ret_x, '__code__', None) or getattr(ret_x, 'func_code')
+
+    def tr(frame, event, arg):
+        if event == 'return' and frame.f_code is code:
+            box.append(_grc(arg))
+        return tr
+    before = _grc(x)
+    prev = None
+    if hasattr(sys, 'gettrace'):
+        prev = sys.gettrace()
+    sys.settrace(tr)
+    try:
+        ret_x()
+    finally:
+        sys.settrace(prev)
+    if len(box) > 1:
+        _S['off_ret'] = box[1] - before
+
+
 def calibrate():
     """Measure the references the probe's own code paths add (docs/protocol.md)."""
     keep = [_Calib()]            # one known reference: this list
@@ -4684,6 +4855,11 @@ def calibrate():
     e = ('calib', _weakref_ref(w), '', False)
     w = None
     _S['off_weak'] = _watch_rc(e) - 1
+    _S['off_locals'] = _calib_locals()
+    try:
+        _calib_trace()
+    except Exception:
+        probe_error('calibrate trace')
     keep2 = [[]]
     e2 = ('calib', keep2[0], '', True)
     _S['off_strong'] = _watch_rc(e2) - 1

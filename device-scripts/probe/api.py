@@ -76,6 +76,64 @@ def _api_module():
 
 # ---------------------------------------------------------------- calibration
 
+def _calib_locals():
+    """References a function's local gains when its frame's f_locals is read (1, or 2
+    where reading copies the locals into a dict the frame keeps: up to 3.12)."""
+    x = _Calib()
+    f = sys._getframe()
+    a = _grc(x)
+    f.f_locals
+    b = _grc(x)
+    f = None
+    return 1 + (b - a)
+
+
+class _CalibNew(object):
+    def __init__(self, box):
+        box.append(_grc(self))
+
+
+class _CalibOld:                  # old-style on Python 2 only
+    def __init__(self, box):
+        box.append(_grc(self))
+
+
+def _calib_trace():
+    """What a narrowing window's trace function must allow for (hooks._trace_follow):
+    the references a returned value has at a 'return' event beyond its holders (the
+    return value, the trace function's argument, 2.x's argument tuple); those a new
+    instance has during its Python __init__ beyond its self (type_call's, and 2.x's bound
+    method and argument tuple), new-style and old-style."""
+    box = []
+    x = _CalibNew(box)
+    _S['off_init'] = box[0] - _grc(x)
+    del box[:]
+    y = _CalibOld(box)
+    _S['off_init_old'] = box[0] - _grc(y)
+    del box[:]
+    box.append(x)
+
+    def ret_x():
+        return box[0]
+    code = getattr(ret_x, '__code__', None) or getattr(ret_x, 'func_code')
+
+    def tr(frame, event, arg):
+        if event == 'return' and frame.f_code is code:
+            box.append(_grc(arg))
+        return tr
+    before = _grc(x)
+    prev = None
+    if hasattr(sys, 'gettrace'):
+        prev = sys.gettrace()
+    sys.settrace(tr)
+    try:
+        ret_x()
+    finally:
+        sys.settrace(prev)
+    if len(box) > 1:
+        _S['off_ret'] = box[1] - before
+
+
 def calibrate():
     """Measure the references the probe's own code paths add (docs/protocol.md)."""
     keep = [_Calib()]            # one known reference: this list
@@ -96,6 +154,11 @@ def calibrate():
     e = ('calib', _weakref_ref(w), '', False)
     w = None
     _S['off_weak'] = _watch_rc(e) - 1
+    _S['off_locals'] = _calib_locals()
+    try:
+        _calib_trace()
+    except Exception:
+        probe_error('calibrate trace')
     keep2 = [[]]
     e2 = ('calib', keep2[0], '', True)
     _S['off_strong'] = _watch_rc(e2) - 1

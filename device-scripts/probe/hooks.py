@@ -3,7 +3,7 @@
 # changes to the innermost call (keeps-reference) or see a class's __init__/__new__ run
 # (creates), the names of the calls and lines they record, the objects a window follows,
 # and, on 3.4+, where tracemalloc says each surviving new instance was allocated.
-# Defines: _hook_refs, _hook_new, _charge, _created, _track, _narrow_own, _tm_guard,
+# Defines: _hook_refs, _trace_new, _trace_follow, _charge, _created, _track, _narrow_own, _tm_guard,
 #   _tm_collect, _func_label, _c_label.
 # Uses: base, writer (probe_error), narrow (_NW, _NK, _sum_rc, _narrow_close_data, the caps),
 #   referrers (_is_class).
@@ -14,7 +14,11 @@
 # line and a C function's on its own name.
 
 def _hook_off():
-    sys.setprofile(None)
+    if _NW['method'] == 'trace':
+        sys.settrace(None)
+        _unfollow()
+    else:
+        sys.setprofile(None)
 
 
 def _window_over():
@@ -59,47 +63,147 @@ def _hook_refs(frame, event, arg):
     _step(frame, event, arg)
 
 
-def _hook_new(frame, event, arg):
+def _trace_new(frame, event, arg):
+    """creates: the global trace function (a 'call' event per Python call). The class's
+    __init__ starting (or __new__ returning) is a creation; the first new instance is then
+    followed (_trace_follow) through its __init__ and the frames it is handed back to."""
     if _NW['state'] != 2:
         _hook_off()
-        return
+        return None
     if _window_over():
+        return None
+    co = frame.f_code
+    if co in _NW['codes']:
+        try:
+            obj = _created_init(frame)
+            if obj is not None and not _NW['news']:
+                _unfollow()                 # each new instance is followed in turn
+                if type(obj) is _InstanceType:
+                    _follow(obj, frame, _S['off_init_old'])
+                else:
+                    _follow(obj, frame, _S['off_init'])
+                _NW['rc'] = _grc(obj)       # read as _trace_follow reads it: a local holds it
+                return _trace_follow
+        except Exception:
+            probe_error('narrow init')
+    elif _NW['news'] and co in _NW['news']:
+        return _trace_new_ret
+    return None
+
+
+def _trace_new_ret(frame, event, arg):
+    if event == 'return' and _NW['state'] == 2:
+        try:
+            back = frame.f_back
+            if _created(arg, back) and back is not None:
+                _unfollow()
+                _follow(arg, back, 0)
+                _NW['rc'] = _grc(arg) - 1   # __new__'s reference is handed to the creator
+        except Exception:
+            probe_error('narrow new')
+    return None
+
+
+def _follow(obj, frame, handed):
+    """Follow obj's refcount in frame (then in the frames it is handed back to): a change
+    that is not a local variable of a followed frame is charged to the line that ran.
+    handed: references the frame hands back when it returns (__init__: type_call's)."""
+    if frame.f_code.co_filename == _PROBE_FILE:
         return
-    obj = _NW['fobj']
-    if obj is not None:
-        # a new instance's __init__ runs: what keeps references to it, line by line
-        now = _grc(obj)
-        d = now - _NW['rc']
+    try:
+        _NW['fobj'] = _weakref_ref(obj)
+        _NW['fweak'] = 1
+    except TypeError:
+        _NW['fobj'] = obj
+        _NW['fweak'] = 0
+    _NW['ff'] = {}
+    _follow_frame(frame, obj, 0, handed)
+
+
+def _follow_frame(frame, obj, depth, handed):
+    k = 1
+    if frame.f_code.co_flags & 1:          # CO_OPTIMIZED: reading f_locals may copy them
+        k = _S['off_locals']
+    _NW['ff'][id(frame)] = [frame, frame.f_lineno, _locals_of(frame, obj) * k, depth, handed, k]
+    frame.f_trace = _trace_follow
+
+
+def _locals_of(frame, obj):
+    n = 0
+    for v in frame.f_locals.values():
+        if v is obj:
+            n += 1
+    return n
+
+
+def _unfollow():
+    for e in (_NW['ff'] or {}).values():
+        try:
+            e[0].f_trace = None
+        except Exception:
+            pass
+    _NW['ff'] = None
+    _NW['fobj'] = None
+
+
+def _trace_follow(frame, event, arg):
+    if _NW['state'] != 2 or _NW['fobj'] is None:
+        return None
+    f = _NW['ff'].get(id(frame))
+    if f is None or f[0] is not frame:
+        return None
+    o = _NW['fobj']
+    if _NW['fweak']:
+        o = o()
+        if o is None:
+            _unfollow()                  # freed: the next new instance is followed
+            return None
+    try:
+        n = _locals_of(frame, o) * f[5]
+        now = _grc(o)
+        d = now - _NW['rc'] - (n - f[2])
+        f[2] = n
+        _NW['rc'] = now
+        back = None
+        if event == 'return':
+            handed = f[4]
+            gone = n + handed            # what leaves with the frame
+            if arg is o:
+                d -= _S['off_ret']       # the value returned: handed back, not kept
+                handed += 1
+                gone += _S['off_ret']
+            _NW['rc'] = now - gone
+            back = frame.f_back
         if d:
-            _NW['rc'] = now
-            try:
-                _charge(_NW['ksites'], frame, event, arg, d)
-            except Exception:
-                probe_error('narrow site')
-        if event == 'return' and frame is _NW['fframe']:
-            _NW['fobj'] = _NW['fframe'] = None
-            del _NK[:]
-            _NW['over'] = 0
+            _charge_line(frame, f[1], d)
+        f[1] = frame.f_lineno
+        if event != 'return':
+            return _trace_follow
+        del _NW['ff'][id(frame)]
+        if handed and back is not None and f[3] < 2 and back.f_code.co_filename != _PROBE_FILE:
+            _follow_frame(back, o, f[3] + 1, 0)
+        elif not _NW['ff']:
+            _unfollow()
+    except Exception:
+        probe_error('narrow follow')
+        _unfollow()
+    return None
+
+
+def _charge_line(frame, line, d):
+    sites = _NW['ksites']
+    key = (frame.f_code, line)
+    e = sites.get(key)
+    if e is None:
+        if len(sites) >= NARROW_SITES:
             return
-        _step(frame, event, arg)
-        return
-    if event == 'call':
-        if frame.f_code in _NW['codes']:
-            try:
-                if _created_init(frame):
-                    obj = frame.f_locals.get(frame.f_code.co_varnames[0])
-                    _NW['fobj'] = obj
-                    _NW['fframe'] = frame
-                    _NW['rc'] = _grc(obj)     # read as the hook reads it: a local holds it
-            except Exception:
-                probe_error('narrow init')
-    elif event == 'return':
-        news = _NW['news']
-        if news and frame.f_code in news:
-            try:
-                _created(arg, frame.f_back)
-            except Exception:
-                probe_error('narrow new')
+        label = _func_label(frame)
+        e = {'function': label, 'native': False, 'file': frame.f_code.co_filename, 'line': line,
+             'caller': label, 'stack': [[frame.f_code.co_filename, line, label]] + _stack_of(frame.f_back)[:2],
+             'calls': 0, 'refs': 0, 'kind': 'keeps-reference'}
+        sites[key] = e
+    e['calls'] += 1
+    e['refs'] += d
 
 
 # ---- what the hooks record
@@ -233,7 +337,9 @@ def _created_init(frame):
         if f.f_code.co_argcount and f.f_locals.get(f.f_code.co_varnames[0]) is obj:
             return
         f = f.f_back
-    return _created(obj, frame.f_back, True)
+    if _created(obj, frame.f_back, True):
+        return obj
+    return None
 
 
 def _created(obj, back, from_init=False):

@@ -37,13 +37,13 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fframe': None, 'ksites': None, 'pops': {}}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
 def _narrow_reset():
     for k in ('type', 'kind', 'cls', 'method', 'mark', 'samples', 'sites', 'codes', 'news',
-              'tracked', 'status', 'reason', 'tm', 'fobj', 'fframe', 'ksites'):
+              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites'):
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
@@ -160,7 +160,7 @@ def _narrow_arm(name, refs_only, objs, st):
         _NW['kind'] = 'creates'
         codes, news = _init_codes(cls)
         if codes or news:
-            _NW['method'] = 'profile'
+            _NW['method'] = 'trace'
             _NW['codes'] = codes
             _NW['news'] = news
         elif _tracemalloc() is not None:
@@ -168,15 +168,17 @@ def _narrow_arm(name, refs_only, objs, st):
         else:
             _NW['method'] = 'profile'
             _NW['status'] = 'no-site'
-            _NW['reason'] = ('%s is created without Python code the profile hook sees (no Python '
+            _NW['reason'] = ('%s is created without Python code the trace function sees (no Python '
                              '__init__ or __new__), and this Python has no tracemalloc' % name)
             _NW['windows'] += 1
             _narrow_emit(0)
             return True
     prof = getattr(sys, 'getprofile', None)
-    if prof is not None and prof() is not None and _NW['method'] == 'profile':
+    if _NW['method'] == 'trace':
+        prof = getattr(sys, 'gettrace', None)
+    if prof is not None and prof() is not None and _NW['method'] != 'tracemalloc':
         _NW['status'] = 'no-site'
-        _NW['reason'] = 'the app runs its own profile function (sys.setprofile): left alone'
+        _NW['reason'] = 'the app runs its own %s function: left alone' % _NW['method']
         _NW['windows'] += 1
         _narrow_emit(0)
         return True
@@ -296,7 +298,7 @@ def _narrow_open(name):
             _NW['rc0'] = _NW['rc'] = _sum_rc(_NW['samples'])
             sys.setprofile(_hook_refs)
         else:
-            sys.setprofile(_hook_new)
+            sys.settrace(_trace_new)
     except Exception:
         probe_error('narrow open')
         _narrow_abort()
@@ -304,7 +306,7 @@ def _narrow_open(name):
 
 def _narrow_abort():
     try:
-        sys.setprofile(None)
+        _hook_off()
     except Exception:
         pass
     tm = _NW['tm']
@@ -321,7 +323,7 @@ def _narrow_abort():
 def _narrow_close():
     """End the window (in the thread that opened it): hook off, what it saw kept."""
     if _NW['method'] != 'tracemalloc':
-        sys.setprofile(None)
+        _hook_off()
     try:
         _narrow_close_data()
     except Exception:
@@ -347,18 +349,21 @@ def _narrow_close_data():
 def narrow_pause():
     """Before the probe's own work in the app's thread (a census at a mark): the hook off,
     so the window does not see the probe's calls; True when it was on."""
-    if _NW['state'] == 2 and _NW['method'] == 'profile' and _NW['tid'] == _lowthread.get_ident():
-        sys.setprofile(None)
+    if _NW['state'] == 2 and _NW['method'] != 'tracemalloc' and _NW['tid'] == _lowthread.get_ident():
+        if _NW['method'] == 'trace':
+            sys.settrace(None)
+        else:
+            sys.setprofile(None)
         return True
     return False
 
 
 def narrow_resume():
     if _NW['state'] == 2:
-        if _NW['kind'] == 'keeps-reference':
-            sys.setprofile(_hook_refs)
+        if _NW['method'] == 'trace':
+            sys.settrace(_trace_new)
         else:
-            sys.setprofile(_hook_new)
+            sys.setprofile(_hook_refs)
 
 
 def _sum_rc(objs):
@@ -444,7 +449,7 @@ def _narrow_emit(released):
                 status = 'nothing'
         samples = _NW['samples'] or ()
         peak = _NW['peak'] // 1024
-        if _NW['method'] == 'profile':
+        if _NW['method'] != 'tracemalloc':
             # what the window holds, bounded by its caps: its sites and stack, followed objects
             peak = (len(_NW['sites'] or ()) * 1024 + (_NW['tracked'] or 0) * 64 +
                     NARROW_DEPTH * 16 + 1023) // 1024
@@ -472,10 +477,11 @@ def _narrow_emit(released):
 def narrow_finish():
     """At the app's end, in the main thread: a window still open there is closed."""
     if _NW['state'] == 2:
-        try:
-            sys.setprofile(None)
-        except Exception:
-            pass
+        if _NW['tid'] == _lowthread.get_ident():
+            try:
+                _hook_off()
+            except Exception:
+                pass
         if _NW['status'] is None:
             _NW['status'] = 'stopped'
             _NW['reason'] = 'the run ended while the window was open'
