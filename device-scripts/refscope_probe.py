@@ -3559,6 +3559,12 @@ def _init_codes(cls):
                 continue
             f = getattr(f, '__func__', f)     # staticmethod (__new__)
             co = getattr(f, '__code__', None) or getattr(f, 'func_code', None)
+            if co is None and key == '__new__':
+                try:
+                    f = f.__get__(None, c)    # 2.5's staticmethod has no __func__
+                    co = getattr(f, '__code__', None) or getattr(f, 'func_code', None)
+                except Exception:
+                    pass
             if co is not None:
                 into[co] = 1
         seen += 1
@@ -3675,10 +3681,8 @@ def narrow_pause():
     """Before the probe's own work in the app's thread (a census at a mark): the hook off,
     so the window does not see the probe's calls; True when it was on."""
     if _NW['state'] == 2 and _NW['method'] != 'tracemalloc' and _NW['tid'] == _lowthread.get_ident():
-        if _NW['method'] == 'trace':
-            sys.settrace(None)
-        else:
-            sys.setprofile(None)
+        sys.settrace(None)
+        sys.setprofile(None)
         return True
     return False
 
@@ -3687,6 +3691,8 @@ def narrow_resume():
     if _NW['state'] == 2:
         if _NW['method'] == 'trace':
             sys.settrace(_trace_new)
+            if _NW['fobj'] is not None:
+                sys.setprofile(_prof_follow)
         else:
             sys.setprofile(_hook_refs)
 
@@ -3737,7 +3743,7 @@ def _narrow_emit(released):
     try:
         out = []
         kept = 0
-        created = 0
+        leaky = 0
         for e in (_NW['sites'] or {}).values():
             if _NW['kind'] == 'keeps-reference':
                 if e['refs'] <= 0:
@@ -3752,7 +3758,8 @@ def _narrow_emit(released):
                     e['alive'] = e['created']
                     e['freed'] = 0
                 kept += e['alive']
-                created += e['created']
+                if 2 * e['alive'] >= e['created']:
+                    leaky = 1            # a site whose instances mostly outlive the check
                 out.append((0, -e['alive'] - e['created'], e))
         for e in (_NW['ksites'] or {}).values():
             if e['refs'] > 0:
@@ -3786,7 +3793,7 @@ def _narrow_emit(released):
                         'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites])
         name = _NW['type']
         if _NW['done'].get(name) != 'retried' and (status == 'nothing' or (
-                _NW['kind'] == 'creates' and status == 'found' and 2 * kept < created)):
+                _NW['kind'] == 'creates' and not leaky)):
             status_done = 'retry'
             _NW['pops'][name] = _NW['population']
         else:
@@ -3852,6 +3859,19 @@ def _hook_off():
         sys.setprofile(None)
 
 
+def _hook_failed():
+    """A hook's own error: recorded, and the window ends (the app never sees it)."""
+    try:
+        probe_error('narrow hook')
+        _hook_off()
+        if _NW['state'] == 2:
+            _NW['status'] = 'stopped'
+            _NW['reason'] = 'the window failed (a probe error is recorded)'
+            _narrow_close_data()
+    except Exception:
+        pass
+
+
 def _window_over():
     n = _NW['events'] + 1
     _NW['events'] = n
@@ -3878,6 +3898,14 @@ def _step(frame, event, arg):
 
 
 def _hook_refs(frame, event, arg):
+    try:
+        return _hook_refs_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _hook_refs_body(frame, event, arg):
     if _NW['state'] != 2:
         _hook_off()
         return
@@ -3895,6 +3923,14 @@ def _hook_refs(frame, event, arg):
 
 
 def _trace_new(frame, event, arg):
+    try:
+        return _trace_new_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _trace_new_body(frame, event, arg):
     """creates: the global trace function (a 'call' event per Python call). The class's
     __init__ starting (or __new__ returning) is a creation; the first new instance is then
     followed (_trace_follow) through its __init__ and the frames it is handed back to."""
@@ -3923,13 +3959,23 @@ def _trace_new(frame, event, arg):
 
 
 def _trace_new_ret(frame, event, arg):
+    try:
+        return _trace_new_ret_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _trace_new_ret_body(frame, event, arg):
     if event == 'return' and _NW['state'] == 2:
         try:
             back = frame.f_back
             if _created(arg, back) and back is not None:
                 _unfollow()
                 _follow(arg, back, 0)
-                _NW['rc'] = _grc(arg) - 1   # __new__'s reference is handed to the creator
+                # read here: the return's own references (calibrated), and this body's
+                # argument for _trace_follow's local; __new__'s reference goes to the creator
+                _NW['rc'] = _grc(arg) - _S['off_ret']
         except Exception:
             probe_error('narrow new')
     return None
@@ -3949,6 +3995,7 @@ def _follow(obj, frame, handed):
         _NW['fweak'] = 0
     _NW['ff'] = {}
     _follow_frame(frame, obj, 0, handed)
+    sys.setprofile(_prof_follow)
 
 
 def _follow_frame(frame, obj, depth, handed):
@@ -3968,9 +4015,11 @@ def _locals_of(frame, obj):
 
 
 def _unfollow():
+    if _NW['fobj'] is not None:
+        sys.setprofile(None)
     for e in (_NW['ff'] or {}).values():
         try:
-            e[0].f_trace = None
+            del e[0].f_trace         # (2.5 would call a None set here)
         except Exception:
             pass
     _NW['ff'] = None
@@ -3978,17 +4027,22 @@ def _unfollow():
 
 
 def _trace_follow(frame, event, arg):
-    if _NW['state'] != 2 or _NW['fobj'] is None:
-        return None
-    f = _NW['ff'].get(id(frame))
-    if f is None or f[0] is not frame:
-        return None
-    o = _NW['fobj']
-    if _NW['fweak']:
-        o = o()
-        if o is None:
-            _unfollow()                  # freed: the next new instance is followed
+    # (no wrapper: the returned value's references it sees are the ones calibrate measured)
+    try:
+        if _NW['state'] != 2 or _NW['fobj'] is None:
             return None
+        f = _NW['ff'].get(id(frame))
+        if f is None or f[0] is not frame:
+            return None
+        o = _NW['fobj']
+        if _NW['fweak']:
+            o = o()
+            if o is None:
+                _unfollow()              # freed: the next new instance is followed
+                return None
+    except Exception:
+        _hook_failed()
+        return None
     try:
         n = _locals_of(frame, o) * f[5]
         now = _grc(o)
@@ -4016,9 +4070,44 @@ def _trace_follow(frame, event, arg):
         elif not _NW['ff']:
             _unfollow()
     except Exception:
-        probe_error('narrow follow')
-        _unfollow()
+        _hook_failed()
     return None
+
+
+def _prof_follow(frame, event, arg):
+    try:
+        return _prof_follow_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _prof_follow_body(frame, event, arg):
+    """While an instance is followed: a C function called from a followed frame that keeps
+    a reference to it is named (the trace function alone would charge its line)."""
+    if event != 'c_call' and event != 'c_return' and event != 'c_exception':
+        return
+    if _NW['state'] != 2 or _NW['fobj'] is None:
+        return
+    f = _NW['ff'].get(id(frame))
+    if f is None or f[0] is not frame:
+        return
+    o = _NW['fobj']
+    if _NW['fweak']:
+        o = o()
+        if o is None:
+            return
+    try:
+        now = _grc(o)
+        d = now - _NW['rc']
+        _NW['rc'] = now
+        if d:
+            if event == 'c_call':
+                _charge_line(frame, f[1], d)
+            else:
+                _charge(_NW['ksites'], frame, event, arg, d)
+    except Exception:
+        probe_error('narrow follow')
 
 
 def _charge_line(frame, line, d):

@@ -21,6 +21,19 @@ def _hook_off():
         sys.setprofile(None)
 
 
+def _hook_failed():
+    """A hook's own error: recorded, and the window ends (the app never sees it)."""
+    try:
+        probe_error('narrow hook')
+        _hook_off()
+        if _NW['state'] == 2:
+            _NW['status'] = 'stopped'
+            _NW['reason'] = 'the window failed (a probe error is recorded)'
+            _narrow_close_data()
+    except Exception:
+        pass
+
+
 def _window_over():
     n = _NW['events'] + 1
     _NW['events'] = n
@@ -47,6 +60,14 @@ def _step(frame, event, arg):
 
 
 def _hook_refs(frame, event, arg):
+    try:
+        return _hook_refs_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _hook_refs_body(frame, event, arg):
     if _NW['state'] != 2:
         _hook_off()
         return
@@ -64,6 +85,14 @@ def _hook_refs(frame, event, arg):
 
 
 def _trace_new(frame, event, arg):
+    try:
+        return _trace_new_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _trace_new_body(frame, event, arg):
     """creates: the global trace function (a 'call' event per Python call). The class's
     __init__ starting (or __new__ returning) is a creation; the first new instance is then
     followed (_trace_follow) through its __init__ and the frames it is handed back to."""
@@ -92,13 +121,23 @@ def _trace_new(frame, event, arg):
 
 
 def _trace_new_ret(frame, event, arg):
+    try:
+        return _trace_new_ret_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _trace_new_ret_body(frame, event, arg):
     if event == 'return' and _NW['state'] == 2:
         try:
             back = frame.f_back
             if _created(arg, back) and back is not None:
                 _unfollow()
                 _follow(arg, back, 0)
-                _NW['rc'] = _grc(arg) - 1   # __new__'s reference is handed to the creator
+                # read here: the return's own references (calibrated), and this body's
+                # argument for _trace_follow's local; __new__'s reference goes to the creator
+                _NW['rc'] = _grc(arg) - _S['off_ret']
         except Exception:
             probe_error('narrow new')
     return None
@@ -118,6 +157,7 @@ def _follow(obj, frame, handed):
         _NW['fweak'] = 0
     _NW['ff'] = {}
     _follow_frame(frame, obj, 0, handed)
+    sys.setprofile(_prof_follow)
 
 
 def _follow_frame(frame, obj, depth, handed):
@@ -137,9 +177,11 @@ def _locals_of(frame, obj):
 
 
 def _unfollow():
+    if _NW['fobj'] is not None:
+        sys.setprofile(None)
     for e in (_NW['ff'] or {}).values():
         try:
-            e[0].f_trace = None
+            del e[0].f_trace         # (2.5 would call a None set here)
         except Exception:
             pass
     _NW['ff'] = None
@@ -147,17 +189,22 @@ def _unfollow():
 
 
 def _trace_follow(frame, event, arg):
-    if _NW['state'] != 2 or _NW['fobj'] is None:
-        return None
-    f = _NW['ff'].get(id(frame))
-    if f is None or f[0] is not frame:
-        return None
-    o = _NW['fobj']
-    if _NW['fweak']:
-        o = o()
-        if o is None:
-            _unfollow()                  # freed: the next new instance is followed
+    # (no wrapper: the returned value's references it sees are the ones calibrate measured)
+    try:
+        if _NW['state'] != 2 or _NW['fobj'] is None:
             return None
+        f = _NW['ff'].get(id(frame))
+        if f is None or f[0] is not frame:
+            return None
+        o = _NW['fobj']
+        if _NW['fweak']:
+            o = o()
+            if o is None:
+                _unfollow()              # freed: the next new instance is followed
+                return None
+    except Exception:
+        _hook_failed()
+        return None
     try:
         n = _locals_of(frame, o) * f[5]
         now = _grc(o)
@@ -185,9 +232,44 @@ def _trace_follow(frame, event, arg):
         elif not _NW['ff']:
             _unfollow()
     except Exception:
-        probe_error('narrow follow')
-        _unfollow()
+        _hook_failed()
     return None
+
+
+def _prof_follow(frame, event, arg):
+    try:
+        return _prof_follow_body(frame, event, arg)
+    except Exception:
+        _hook_failed()
+        return None
+
+
+def _prof_follow_body(frame, event, arg):
+    """While an instance is followed: a C function called from a followed frame that keeps
+    a reference to it is named (the trace function alone would charge its line)."""
+    if event != 'c_call' and event != 'c_return' and event != 'c_exception':
+        return
+    if _NW['state'] != 2 or _NW['fobj'] is None:
+        return
+    f = _NW['ff'].get(id(frame))
+    if f is None or f[0] is not frame:
+        return
+    o = _NW['fobj']
+    if _NW['fweak']:
+        o = o()
+        if o is None:
+            return
+    try:
+        now = _grc(o)
+        d = now - _NW['rc']
+        _NW['rc'] = now
+        if d:
+            if event == 'c_call':
+                _charge_line(frame, f[1], d)
+            else:
+                _charge(_NW['ksites'], frame, event, arg, d)
+    except Exception:
+        probe_error('narrow follow')
 
 
 def _charge_line(frame, line, d):

@@ -234,6 +234,12 @@ def _init_codes(cls):
                 continue
             f = getattr(f, '__func__', f)     # staticmethod (__new__)
             co = getattr(f, '__code__', None) or getattr(f, 'func_code', None)
+            if co is None and key == '__new__':
+                try:
+                    f = f.__get__(None, c)    # 2.5's staticmethod has no __func__
+                    co = getattr(f, '__code__', None) or getattr(f, 'func_code', None)
+                except Exception:
+                    pass
             if co is not None:
                 into[co] = 1
         seen += 1
@@ -350,10 +356,8 @@ def narrow_pause():
     """Before the probe's own work in the app's thread (a census at a mark): the hook off,
     so the window does not see the probe's calls; True when it was on."""
     if _NW['state'] == 2 and _NW['method'] != 'tracemalloc' and _NW['tid'] == _lowthread.get_ident():
-        if _NW['method'] == 'trace':
-            sys.settrace(None)
-        else:
-            sys.setprofile(None)
+        sys.settrace(None)
+        sys.setprofile(None)
         return True
     return False
 
@@ -362,6 +366,8 @@ def narrow_resume():
     if _NW['state'] == 2:
         if _NW['method'] == 'trace':
             sys.settrace(_trace_new)
+            if _NW['fobj'] is not None:
+                sys.setprofile(_prof_follow)
         else:
             sys.setprofile(_hook_refs)
 
@@ -412,7 +418,7 @@ def _narrow_emit(released):
     try:
         out = []
         kept = 0
-        created = 0
+        leaky = 0
         for e in (_NW['sites'] or {}).values():
             if _NW['kind'] == 'keeps-reference':
                 if e['refs'] <= 0:
@@ -427,7 +433,8 @@ def _narrow_emit(released):
                     e['alive'] = e['created']
                     e['freed'] = 0
                 kept += e['alive']
-                created += e['created']
+                if 2 * e['alive'] >= e['created']:
+                    leaky = 1            # a site whose instances mostly outlive the check
                 out.append((0, -e['alive'] - e['created'], e))
         for e in (_NW['ksites'] or {}).values():
             if e['refs'] > 0:
@@ -461,7 +468,7 @@ def _narrow_emit(released):
                         'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites])
         name = _NW['type']
         if _NW['done'].get(name) != 'retried' and (status == 'nothing' or (
-                _NW['kind'] == 'creates' and status == 'found' and 2 * kept < created)):
+                _NW['kind'] == 'creates' and not leaky)):
             status_done = 'retry'
             _NW['pops'][name] = _NW['population']
         else:

@@ -8,7 +8,7 @@
  */
 import type { DetailedReport } from './detail.js';
 import { fitGrowth } from './fit.js';
-import { isLeading, type Report, type Suspect } from './report.js';
+import { isLeading, type Report, type Suspect, type Where } from './report.js';
 import type { Series } from './series.js';
 
 export const DIFF_SCHEMA = 'refscope.diff/1';
@@ -42,6 +42,28 @@ export interface SuspectRef {
   evidence: string;
 }
 
+/** A site of a suspect's `where` list, as the diff matches it: by (function, file, line). */
+export interface SiteRef {
+  kind: Where['kind'];
+  function: string | null;
+  file: string | null;
+  line: number | null;
+  /** the site's evidence in the run it comes from (NEW's for a site in both) */
+  evidence: string;
+}
+
+/**
+ * The leaking call of a suspect present in both runs (same kind, same type), as their
+ * narrowing windows found it: sites only NEW lists, sites only BASE lists, sites both list.
+ */
+export interface SitesDiff {
+  kind: Suspect['kind'];
+  type: string;
+  new: SiteRef[];
+  gone: SiteRef[];
+  persist: SiteRef[];
+}
+
 export interface RunSide {
   id: string;
   device: string;
@@ -64,6 +86,11 @@ export interface SessionDiff {
   fixedSuspects: SuspectRef[];
   /** leaks in both runs: [base, new] */
   changedSuspects: { base: SuspectRef; new: SuspectRef; change: 'faster' | 'slower' | 'same' }[];
+  /**
+   * added (issue 15): for each suspect in both runs whose where list is not empty in either,
+   * its sites compared (among those each report lists, at most 5)
+   */
+  sites: SitesDiff[];
 }
 
 const keyOf = (s: Suspect): string => `${s.kind}\u0000${s.type ?? ''}`;
@@ -109,6 +136,33 @@ function comparable(b: Suspect, n: Suspect): { base: number; new: number; baseHi
   const lo = (s: Suspect): number => (s.interval && (s.interval.per === 'mark') === Boolean(sameMark) ? s.interval.low : val(s));
   const hi = (s: Suspect): number => (s.interval && (s.interval.per === 'mark') === Boolean(sameMark) ? s.interval.high : val(s));
   return { base: val(b), new: val(n), baseHigh: hi(b), baseLow: lo(b), newLow: lo(n), newHigh: hi(n) };
+}
+
+const siteKey = (w: Where): string => `${w.function ?? ''}\u0000${w.file ?? ''}\u0000${w.line ?? ''}`;
+const siteRef = (w: Where): SiteRef => ({ kind: w.kind, function: w.function, file: w.file, line: w.line, evidence: w.evidence });
+
+/** The sites of the suspects both runs have, matched by (function, file, line). */
+export function diffSites(base: Report, next: Report): SitesDiff[] {
+  const before = new Map(base.suspects.filter((s) => s.type !== null).map((s) => [keyOf(s), s]));
+  const out: SitesDiff[] = [];
+  for (const n of next.suspects) {
+    const b = n.type !== null ? before.get(keyOf(n)) : undefined;
+    if (!b) continue;
+    // reports written before issue 15 have no where lists
+    const bw = b.where ?? [];
+    const nw = n.where ?? [];
+    if (bw.length === 0 && nw.length === 0) continue;
+    const had = new Set(bw.map(siteKey));
+    const has = new Set(nw.map(siteKey));
+    out.push({
+      kind: n.kind, type: n.type!,
+      new: nw.filter((w) => !had.has(siteKey(w))).map(siteRef),
+      gone: bw.filter((w) => !has.has(siteKey(w))).map(siteRef),
+      persist: nw.filter((w) => had.has(siteKey(w))).map(siteRef),
+    });
+    before.delete(keyOf(n));
+  }
+  return out;
 }
 
 const what = (s: Suspect): string => `${s.kind} of ${s.type ?? 'native memory'}`;
@@ -164,5 +218,6 @@ export function diffSessions(base: DetailedReport, next: DetailedReport): Sessio
   if (base.report.verdict === 'inconclusive') reasons.push(`BASE is inconclusive: ${base.report.summary ?? ''}`);
   return {
     schema: DIFF_SCHEMA, verdict, reasons, base: side(base), new: side(next), types, newSuspects, fixedSuspects, changedSuspects: changed,
+    sites: diffSites(base.report, next.report),
   };
 }

@@ -10,6 +10,7 @@ import { openSession, type ReaderStats, type SessionReader } from '../session/re
 import { fitGrowth, mainSlope } from './fit.js';
 import { buildSeries, type Series } from './series.js';
 import { findSuspects, reportable } from './suspects.js';
+import { applyNarrow } from './narrow.js';
 import { halfWidthOf, signed, suspectRates } from './figures.js';
 
 /** Fewer census points than this, or fewer primary marks, and the verdict is inconclusive. */
@@ -121,6 +122,7 @@ export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
   const { start, end } = series;
   // an app that never started ran none of its code: nothing in its records is its growth
   const suspects = startFailed(series) ? [] : reportable(findSuspects(series));
+  applyNarrow(suspects, series);
   const { verdict, summary } = decide(series, suspects);
   const duration = series.lastT;
   const rssFit = fitGrowth(series.rss.t, series.rss.x, series.rss.kib);
@@ -154,6 +156,9 @@ export function reportFromSeries(series: Series, meta: AnalysisMeta): Report {
     overhead: {
       probeCpuSeconds: series.probeCpu,
       probeCpuFraction: duration > 0 ? series.probeCpu / duration : 0,
+      // the narrowing windows, stated apart: wall seconds open, CPU of the app's thread meanwhile (their hook included)
+      narrowSeconds: series.narrowSeconds,
+      narrowCpuSeconds: series.narrowCpu,
     },
   };
 }

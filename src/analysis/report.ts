@@ -15,6 +15,58 @@ export interface Referrer {
   count: number;
 }
 
+/**
+ * Where a suspect's leak happens (issue 15), from a narrowing window: the call that keeps
+ * references to its objects, or the line that creates the ones that survive.
+ */
+export interface Where {
+  kind: 'keeps-reference' | 'creates';
+  /** the function called (C or Python); null when the probe could not name it (a tracemalloc site) */
+  function: string | null;
+  /** the Python line that called it (or created the object) */
+  file: string | null;
+  line: number | null;
+  /** calls (keeps-reference) or creations (creates) per mark of the window's mark; null without marks */
+  callsPerMark: number | null;
+  /**
+   * keeps-reference: references one call keeps on the whole type (the followed samples' figure
+   * scaled by population / samples); creates: 1. Null when nothing was followed
+   */
+  perCall: number | null;
+  /** keeps-reference: references released after the window (scaled as perCall); creates: objects freed; null when not measured */
+  freed: number | null;
+  evidence: string;
+  /** added fields */
+  native: boolean;
+  /** the function the calling line is in */
+  caller: string | null;
+  /** keeps-reference: calls seen in the window, references kept on the followed samples */
+  calls?: number;
+  refs?: number;
+  /** creates: objects created here in the window, and those still alive at its end */
+  created?: number;
+  alive?: number;
+  /** 1-3 frames, innermost first: [file, line, function] */
+  stack: [string | null, number | null, string | null][];
+  /** how the window looked: profile, trace or tracemalloc */
+  method: string | null;
+}
+
+/** What a suspect's narrowing window did (added field), found or not. */
+export interface NarrowSummary {
+  kind: 'keeps-reference' | 'creates';
+  status: 'found' | 'nothing' | 'no-site' | 'stopped';
+  reason: string | null;
+  method: string | null;
+  marks: number;
+  mark: string | null;
+  seconds: number;
+  cpu: number;
+  peakKiB: number;
+  /** windows run for the type (the one summed up here is the most telling: see analysis/narrow.ts) */
+  windows: number;
+}
+
 export interface Suspect {
   kind: SuspectKind;
   /** module.Class, builtins bare; null for native-growth */
@@ -27,6 +79,13 @@ export interface Suspect {
   bytesPerMark: number | null;
   evidence: string;
   referrers: Referrer[];
+  /**
+   * the leaking call or line a narrowing window found, most kept first (at most 5); empty
+   * when no window ran for the type or it found none (then `narrow` says why)
+   */
+  where: Where[];
+  /** added: the narrowing window behind `where`, when one ran for this type */
+  narrow?: NarrowSummary;
   /** added fields: the 95 % interval of perMark (or perSecond when there are no marks) */
   interval?: { low: number; high: number; per: 'mark' | 'second' };
   /** added: what perMark/perSecond count: live objects, summed references, or bytes (native-growth) */
@@ -104,7 +163,8 @@ export interface Report {
   summary?: string;
   suspects: Suspect[];
   rss: { startKiB: number; endKiB: number; slopeKiBPerSecond: number; slopeKiBPerMark?: number | null };
-  overhead: { probeCpuSeconds: number; probeCpuFraction: number };
+  /** narrowSeconds, narrowCpuSeconds (added): what the narrowing windows cost, summed (wall and CPU seconds) */
+  overhead: { probeCpuSeconds: number; probeCpuFraction: number; narrowSeconds?: number; narrowCpuSeconds?: number };
 }
 
 /** A suspect that carries the verdict: not a dependent of another, at or above the confidence line. */

@@ -10,6 +10,7 @@ import type {
   DeepRecord,
   EndRecord,
   MarkCounts,
+  NarrowRecord,
   ProbeRecord,
   ReferrersRecord,
   SampleRecord,
@@ -24,6 +25,9 @@ export const MAX_C_TYPES = 64;
 export const MAX_MARK_NAMES = 32;
 export const MAX_VIAS_PER_TYPE = 256;
 export const MAX_REFERRER_TYPES = 2000;
+/** Narrowing windows kept: types, and the latest windows of each (the probe runs at most 8 a run). */
+export const MAX_NARROW_TYPES = 64;
+export const MAX_NARROW_PER_TYPE = 16;
 /** Names from the device are clipped to this many characters (a hostile file could hold megabytes). */
 export const MAX_NAME_CHARS = 512;
 
@@ -197,6 +201,11 @@ export interface Series {
   referrers: Map<string, ReferrerAgg>;
   /** who holds the untracked objects the deep census sampled, by type */
   referrersUntracked: Map<string, ReferrerAgg>;
+  /** the narrowing windows' records (issue 15) by type, in stream order (the latest MAX_NARROW_PER_TYPE) */
+  narrow: Map<string, NarrowRecord[]>;
+  /** every narrowing window's cost, summed: wall seconds open and CPU seconds of the app's thread */
+  narrowSeconds: number;
+  narrowCpu: number;
   censuses: number;
   samples: number;
   /** probe CPU seconds: end record, else the last sample */
@@ -230,6 +239,9 @@ export class SeriesBuilder {
   private sampleMarks = new Map<string, number>();
   private referrers = new Map<string, ReferrerAgg>();
   private referrersUntracked = new Map<string, ReferrerAgg>();
+  private narrow = new Map<string, NarrowRecord[]>();
+  private narrowSeconds = 0;
+  private narrowCpu = 0;
   private start: StartRecord | null = null;
   private end: EndRecord | null = null;
   private censuses = 0;
@@ -261,6 +273,9 @@ export class SeriesBuilder {
         break;
       case 'referrers':
         this.addReferrers(r);
+        break;
+      case 'narrow':
+        this.addNarrow(r);
         break;
       case 'end':
         this.end = r;
@@ -395,6 +410,24 @@ export class SeriesBuilder {
     }
   }
 
+  private addNarrow(r: NarrowRecord): void {
+    // every window costs the app, kept or not
+    this.narrowSeconds += r.seconds;
+    this.narrowCpu += r.cpu;
+    const type = clipName(r.type);
+    let list = this.narrow.get(type);
+    if (!list) {
+      if (this.narrow.size >= MAX_NARROW_TYPES) {
+        this.droppedNames++;
+        return;
+      }
+      list = [];
+      this.narrow.set(type, list);
+    }
+    list.push(type === r.type ? r : { ...r, type });
+    if (list.length > MAX_NARROW_PER_TYPE) list.shift();
+  }
+
   finish(): Series {
     let primaryMark: string | null = null;
     let best = 0;
@@ -445,6 +478,9 @@ export class SeriesBuilder {
       rss: { t: s.get('t') ?? new Float64Array(0), x: markCol(s, s.get('t')?.length ?? 0), kib: s.get('rss') ?? new Float64Array(0) },
       referrers: this.referrers,
       referrersUntracked: this.referrersUntracked,
+      narrow: this.narrow,
+      narrowSeconds: this.narrowSeconds,
+      narrowCpu: this.narrowCpu,
       censuses: this.censuses,
       samples: this.samples,
       probeCpu: this.probeCpu,

@@ -334,6 +334,7 @@ function objectSuspect(c: Candidate, series: Series): RankedSuspect {
     bytesPerMark: c.rate.per === 'mark' ? c.rate.value * size : null,
     evidence,
     referrers: topReferrers(agg),
+    where: [],
     interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
     unit: 'objects',
     score: c.rate.value * size * c.confidence,
@@ -377,6 +378,7 @@ function refcountSuspect(c: Candidate, series: Series): RankedSuspect {
     bytesPerMark: null,
     evidence,
     referrers: topReferrers(agg),
+    where: [],
     interval: { low: c.rate.low, high: c.rate.high, per: c.rate.per },
     unit: 'references',
     observed,
@@ -719,6 +721,7 @@ function nativeSuspect(series: Series, objects: RankedSuspect[]): RankedSuspect 
         : `RSS grows by ${fmt(unexplained / 1024)} KiB ${per} (95 % CI ${fmt(s.low)}-${fmt(s.high)}) and no Python type explains it`) +
       `: a native (C heap) leak` + cTypesPhrase(series, unexplained, per),
     referrers: [],
+    where: [],
     interval: { low: unexplainedLow, high: s.high * 1024 - explained, per: perMark ? 'mark' : 'second' },
     unit: 'bytes',
     score: unexplained * confidence,

@@ -43,6 +43,10 @@ export interface ProbeArgs {
   maxDeviceMb?: number | null;
   /** the size of each segment file (soak) */
   segmentKib?: number | null;
+  /** --no-narrow: no narrowing window (issue 15) */
+  noNarrow?: boolean;
+  /** --narrow-again: re-arm, a suspect type may get another narrowing window later in the run */
+  narrowAgain?: boolean;
 }
 
 /** The argv that runs the app under the probe: the one place it is built. */
@@ -52,6 +56,8 @@ export function probeArgv(a: ProbeArgs): string[] {
   if (a.restoreSigint) argv.push('--restore-sigint');
   if (a.maxDeviceMb !== undefined && a.maxDeviceMb !== null) argv.push('--max-device-mb', String(a.maxDeviceMb));
   if (a.segmentKib !== undefined && a.segmentKib !== null) argv.push('--segment-kib', String(a.segmentKib));
+  if (a.noNarrow) argv.push('--no-narrow');
+  if (a.narrowAgain) argv.push('--narrow-again');
   argv.push('--', ...a.command);
   return argv;
 }

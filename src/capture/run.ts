@@ -58,6 +58,10 @@ export interface RunRequest {
   remote?: RemoteOptions;
   /** stop the app once a verdict is decided (the sequential test) */
   untilVerdict?: boolean;
+  /** --no-narrow: the probe opens no narrowing window (issue 15) */
+  noNarrow?: boolean;
+  /** --narrow-again: re-arm, a suspect type may get another narrowing window later in the run */
+  narrowAgain?: boolean;
   /**
    * where the app's stdout and stderr go (default: ours, untouched): `--json` sends them to
    * stderr so stdout carries only the report; a farm run writes them to the run's log
@@ -87,6 +91,9 @@ function checkNumbers(req: RunRequest): void {
   }
   if (req.duration !== null && !(Number.isFinite(req.duration) && req.duration > 0)) {
     throw usage(`--duration must be a number of seconds above 0 (got ${req.duration})`);
+  }
+  if (req.noNarrow && req.narrowAgain) {
+    throw usage('--narrow-again asks for more narrowing windows, --no-narrow for none', 'Give one of them');
   }
 }
 
@@ -147,7 +154,10 @@ export async function prepareRun(req: RunRequest, log?: Log): Promise<PreparedRu
     probeVersion: version,
     ...(uname ? { uname } : {}),
     command: [...req.command],
-    options: { interval: req.interval, censusBudget: req.censusBudget, watchTypes: [...req.watchTypes], duration: req.duration },
+    options: {
+      interval: req.interval, censusBudget: req.censusBudget, watchTypes: [...req.watchTypes], duration: req.duration,
+      ...(req.noNarrow ? { narrow: 'off' as const } : req.narrowAgain ? { narrow: 'again' as const } : {}),
+    },
     state: 'running',
   };
   return { req, sessionDir, python, probe: { path, version }, manifest, ...(remote ? { remote } : {}) };
@@ -191,7 +201,7 @@ export async function startRun(prep: PreparedRun, log: Log, opts: { ttySize?: { 
   const argv = place.launch(probeArgv({
     python: prep.python.path, probe: place.probePath, outDir: place.outDir,
     interval: req.interval, censusBudget: req.censusBudget, watchTypes: req.watchTypes, command: req.command,
-    restoreSigint: place.restoreSigint,
+    restoreSigint: place.restoreSigint, noNarrow: req.noNarrow ?? false, narrowAgain: req.narrowAgain ?? false,
   }));
   log.logger.info({ id: prep.manifest.id, argv, cwd: req.cwd, python: prep.python, tty: req.tty }, 'launching');
 

@@ -2,7 +2,7 @@
  * `refscope diff` output: the text (80 columns, device strings made visible-safe) and the
  * JSON (refscope.diff/1, stable key order by construction).
  */
-import type { Growth, RunSide, SessionDiff, SuspectRef } from '../analysis/diff.js';
+import type { Growth, RunSide, SessionDiff, SiteRef, SuspectRef } from '../analysis/diff.js';
 import { printable, wrap } from './text.js';
 
 const LABEL: Record<SessionDiff['verdict'], string> = { regressed: 'REGRESSED', improved: 'IMPROVED', same: 'SAME' };
@@ -26,6 +26,31 @@ function runLine(r: RunSide): string {
 function suspectLines(s: SuspectRef, width: number): string[] {
   const head = `${s.kind} ${s.type === null ? 'native memory' : printable(s.type)} (confidence ${s.confidence.toFixed(2)})`;
   return [...wrap(head, width - 2).map((l) => `  ${l}`), ...wrap(printable(s.evidence), width - 4).map((l) => `    ${l}`)];
+}
+
+/** `leakyiter.total at scene.py:88` */
+function siteText(s: SiteRef): string {
+  const where = s.file !== null ? `${s.file}${s.line !== null ? `:${s.line}` : ''}` : null;
+  if (s.function === null) return where !== null ? `line ${where}` : 'an unnamed site';
+  return where !== null ? `${s.function} at ${where}` : s.function;
+}
+
+/** Per suspect in both runs: its sites, new, gone or in both (the diff's `sites`). */
+function sitesLines(d: SessionDiff, w: number): string[] {
+  const sites = d.sites ?? [];
+  if (!sites.length) return [];
+  const out = wrap('Where the leak happens (the sites of the suspects in both runs):', w);
+  for (const s of sites) {
+    out.push(...wrap(`${s.kind} ${printable(s.type)}`, w - 2).map((l) => `  ${l}`));
+    for (const [label, list] of [['new', s.new], ['gone', s.gone], ['persists', s.persist]] as const) {
+      for (const site of list) {
+        const lines = wrap(printable(siteText(site)), w - 14);
+        out.push(`    ${label.padEnd(8)}  ${lines[0] ?? ''}`, ...lines.slice(1).map((l) => `${' '.repeat(14)}${l}`));
+      }
+    }
+  }
+  out.push('');
+  return out;
 }
 
 export function renderDiffText(d: SessionDiff, width = 80): string {
@@ -70,6 +95,7 @@ export function renderDiffText(d: SessionDiff, width = 80): string {
     }
     out.push('');
   }
+  out.push(...sitesLines(d, w));
   while (out[out.length - 1] === '') out.pop();
   return out.join('\n') + '\n';
 }

@@ -12,6 +12,7 @@ import { esc, num } from './escape.js';
 import { figure, suspectRates } from '../analysis/figures.js';
 import { lineChart, shortDuration } from './svg.js';
 import { START_FAILED_LABEL, startFailureText, facts as textFacts } from './text.js';
+import { whereLines } from './where.js';
 
 const VERDICT: Record<Report['verdict'], [string, string]> = {
   leak: ['LEAK', '#b3261e'],
@@ -34,7 +35,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere}
 code.type{overflow-wrap:normal;word-break:normal}.wide{overflow-x:auto}
 tr.weak td{color:#666}
-.evidence{margin:4px 0 8px}
+.evidence{margin:4px 0 8px}td.where div+div{margin-top:4px}
 .bar{display:inline-block;height:9px;background:#6b7fd7;border-radius:2px;vertical-align:middle;margin-right:6px}
 .dim{color:#666}.chart{max-width:100%;height:auto;display:block;margin:6px 0}
 .facts th{width:170px;background:none}
@@ -55,16 +56,21 @@ function rate(s: Suspect): string {
 
 const nameOf = (s: Suspect): string => (s.type === null ? 'native memory' : s.type);
 
+/** A suspect's where lines (the leaking call a narrowing window found), one block each. */
+const whereHtml = (s: Suspect): string => whereLines(s).map((l) => `<div>${esc(l)}</div>`).join('');
+
 function suspectsTable(r: Report): string {
   if (r.suspects.length === 0) return '<p>No suspects: no type and no unexplained RSS grows steadily.</p>';
+  // the where column only once a narrowing window ran for some suspect
+  const where = r.suspects.some((s) => whereLines(s).length > 0);
   const rows = r.suspects.map((s, i) => `<tr class="suspect${isLeading(s) ? '' : ' weak'}"><td class="num">${i + 1}</td>` +
     `<td class="type"><code class="type">${esc(nameOf(s), 300)}</code>${s.dependsOn ? `<div class="dim">follows <code class="type">${esc(s.dependsOn, 200)}</code></div>` : ''}</td>` +
     `<td>${esc(s.kind)}</td><td class="num">${s.confidence.toFixed(2)}</td><td class="num">${rate(s)}</td>` +
-    `<td class="evidence">${esc(s.evidence)}</td></tr>`);
+    `<td class="evidence">${esc(s.evidence)}</td>${where ? `<td class="where">${whereHtml(s)}</td>` : ''}</tr>`);
   const weak = r.suspects.some((s) => !isLeading(s))
     ? `<p class="dim">Rows in grey are weaker signals: confidence below ${LEAK_CONFIDENCE}, or growth another suspect explains.</p>` : '';
-  return '<div class="wide"><table class="suspects"><thead><tr><th>#</th><th>type</th><th>kind</th><th>confidence</th><th>growth</th><th>evidence</th></tr></thead>' +
-    `<tbody>${rows.join('')}</tbody></table></div>${weak}`;
+  return '<div class="wide"><table class="suspects"><thead><tr><th>#</th><th>type</th><th>kind</th><th>confidence</th><th>growth</th><th>evidence</th>' +
+    `${where ? '<th>where</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table></div>${weak}`;
 }
 
 function referrersHtml(s: Suspect): string {
@@ -82,6 +88,8 @@ function suspectSection(r: Report, d: DetailedReport['detail'], ss: SuspectSerie
   const s = r.suspects[ss.index]!;
   const out = [`<section class="suspect-detail"><h3>${ss.index + 1}. <code>${esc(nameOf(s), 300)}</code> <span class="dim">${esc(s.kind)}, confidence ${s.confidence.toFixed(2)}</span></h3>`,
     `<p class="evidence">${esc(s.evidence)}</p>`];
+  const where = whereLines(s);
+  if (where.length) out.push(`<div class="where"><p>Where:</p><ul>${where.map((l) => `<li>${esc(l)}</li>`).join('')}</ul></div>`);
   if (ss.type === null) {
     out.push(lineChart({
       title: `RSS of the process and the fitted trend (${nameOf(s)})`, leftUnit: 'KiB',

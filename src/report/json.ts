@@ -15,15 +15,17 @@ const ORDER: Record<string, string[]> = {
     'ended', 'censuses', 'marks', 'argv',
   ],
   'suspects[]': [
-    'kind', 'type', 'confidence', 'perSecond', 'perMark', 'bytesPerMark', 'evidence', 'referrers',
+    'kind', 'type', 'confidence', 'perSecond', 'perMark', 'bytesPerMark', 'evidence', 'referrers', 'where',
     'interval', 'unit', 'dependsOn',
   ],
   'suspects[].perMark': ['mark', 'value'],
   'suspects[].referrers[]': ['via', 'count'],
+  'suspects[].where[]': ['kind', 'function', 'file', 'line', 'callsPerMark', 'perCall', 'freed', 'evidence'],
+  'suspects[].narrow': ['kind', 'status', 'reason', 'method', 'marks', 'mark', 'seconds', 'cpu', 'peakKiB', 'windows'],
   'suspects[].interval': ['low', 'high', 'per'],
   'session.native': ['sampler', 'machine', 'emulator', 'samples', 'maxRssKiB', 'limitKiB', 'how', 'signal', 'oomKill', 'samplerCpuSeconds', 'lostRecords'],
   rss: ['startKiB', 'endKiB', 'slopeKiBPerSecond', 'slopeKiBPerMark'],
-  overhead: ['probeCpuSeconds', 'probeCpuFraction'],
+  overhead: ['probeCpuSeconds', 'probeCpuFraction', 'narrowSeconds', 'narrowCpuSeconds'],
 };
 
 /** Floats to 6 significant digits: enough to act on, stable across platforms. */

@@ -8,6 +8,7 @@
  */
 import { esc, num } from './escape.js';
 import { isLeading, type Report, type Suspect, type SuspectKind } from '../analysis/report.js';
+import { whereLines } from './where.js';
 
 export const CHECKED_KINDS: SuspectKind[] = ['object-growth', 'refcount-growth', 'native-growth'];
 
@@ -37,7 +38,8 @@ function testcase(r: Report, kind: SuspectKind, classname: string, time: string)
   const first = leads[0]!;
   const body = leads.map((s) => {
     const holders = s.referrers.map((ref) => `\n    ${ref.count} held by ${ref.via}`).join('');
-    return `${s.type ?? 'native memory'} (confidence ${num(s.confidence)}): ${s.evidence}${holders}`;
+    const where = whereLines(s).map((l) => `\n    where: ${l}`).join('');
+    return `${s.type ?? 'native memory'} (confidence ${num(s.confidence)}): ${s.evidence}${holders}${where}`;
   }).join('\n');
   return {
     xml: `${open}<failure message="${esc(first.evidence)}" type="${esc(kind)}">${esc(body, 20_000)}</failure></testcase>`,

@@ -8,6 +8,7 @@ import type { DetailedReport, EnvelopePoint } from '../analysis/detail.js';
 import { columns, sparkline } from './sparkline.js';
 import { isLeading, LEAK_CONFIDENCE, type Report, type Suspect } from '../analysis/report.js';
 import { suspectRates } from '../analysis/figures.js';
+import { whereLines } from './where.js';
 
 /** Series to draw as sparklines under the facts (from analyseSessionDetailed). */
 export interface TextCharts {
@@ -274,6 +275,11 @@ function suspectBlock(s: Suspect, rank: number, width: number, p: Palette): stri
   if (s.dependsOn) out.push(...indentWrap(`(ranked below ${printable(s.dependsOn)}, whose growth explains it)`, 4, width).map(p.dim));
   out.push(...indentWrap(rateText(s), 4, width));
   out.push(...indentWrap(printable(s.evidence), 4, width));
+  // the leaking call a narrowing window found (or what the window saw): "where: <sentence>"
+  for (const line of whereLines(s)) {
+    const body = wrap(printable(line), width - 11);
+    out.push(`    where: ${body[0] ?? ''}`, ...body.slice(1).map((l) => ' '.repeat(11) + l));
+  }
   if (s.referrers.length) {
     out.push('    held by:');
     for (const ref of s.referrers) {

@@ -34,7 +34,8 @@ export interface Manifest {
   uname?: string;
   /** the app command: script (or -m module) and its args */
   command: string[];
-  options: { interval: number; censusBudget: number; watchTypes: string[]; duration: number | null };
+  /** narrow (added): 'off' under --no-narrow, 'again' under --narrow-again; absent at the default */
+  options: { interval: number; censusBudget: number; watchTypes: string[]; duration: number | null; narrow?: 'off' | 'again' };
   state: SessionState;
   endedAt?: string;
   /** app exit status as the probe saw it, null when unknown */

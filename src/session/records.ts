@@ -110,6 +110,80 @@ export interface ReferrersRecord extends Base {
   untracked?: boolean;
 }
 
+/** What a narrowing window (issue 15) looked for: a call that keeps references, or a line that creates objects. */
+export type NarrowKind = 'keeps-reference' | 'creates';
+/**
+ * found: sites below; nothing: the window saw no call keeping or creating anything that
+ * survived; no-site: it could not see where (`reason` says why); stopped: cut short (time or
+ * memory cap, the run ended), sites may still be there
+ */
+export type NarrowStatus = 'found' | 'nothing' | 'no-site' | 'stopped';
+/** One frame of a site's stack, innermost first: [file, line, function], a part null when the probe could not tell. */
+export type NarrowFrame = [string | null, number | null, string | null];
+
+/** One call (keeps-reference) or line (creates) a narrowing window saw. */
+export interface NarrowSite {
+  /**
+   * what the site did: the record's kind, or (a creates window following a new instance) the
+   * line that kept a reference to it, `keeps-reference`
+   */
+  kind: NarrowKind;
+  /** the function called (keeps-reference); null when the probe could not name it (a tracemalloc site) */
+  function: string | null;
+  /** a C function (true) or a Python one (false) */
+  native: boolean;
+  /** the Python line that called it (or created the object), and the function that line is in */
+  file: string | null;
+  line: number | null;
+  caller: string | null;
+  /** keeps-reference: calls seen in the window, and references kept on the followed samples (net) */
+  calls: number;
+  refs: number;
+  /** creates: instances created here in the window, still alive at its end, freed by the check */
+  created: number;
+  alive: number;
+  freed: number;
+  /** 1-3 frames, innermost first */
+  stack: NarrowFrame[];
+}
+
+/** A narrowing window's findings (docs/protocol.md `narrow`): one record per window. */
+export interface NarrowRecord extends Base {
+  k: 'narrow';
+  /** the suspect type, named as the census names it */
+  type: string;
+  kind: NarrowKind;
+  status: NarrowStatus;
+  reason: string | null;
+  /** how the window looked: `profile`, `trace`, `tracemalloc` (a newer probe's word is kept, clipped) */
+  method: string | null;
+  /** the mark name that paced the window; null: a timed window without marks */
+  mark: string | null;
+  /** marks of that name inside the window */
+  marks: number;
+  seconds: number;
+  /** CPU seconds of the app's thread while the window was open (hook included) */
+  cpu: number;
+  peakKiB: number;
+  /** live objects of the type when the window opened */
+  population: number;
+  /** keeps-reference: objects whose refcounts were followed (0 for creates) */
+  samples: number;
+  /** marks between the window's end and the later check of what was freed or released */
+  checkMarks: number;
+  /** keeps-reference: references to the samples given back between the window's end and the check */
+  released: number;
+  sites: NarrowSite[];
+}
+
+/** A narrow record keeps at most this many sites, each at most this many frames; its strings are clipped. */
+export const MAX_NARROW_SITES = 32;
+export const MAX_NARROW_FRAMES = 3;
+export const MAX_NARROW_CHARS = 512;
+/** a window's `reason`: one sentence */
+export const MAX_NARROW_REASON = 1000;
+const MAX_METHOD_CHARS = 32;
+
 export interface EventRecord extends Base {
   k: 'event';
   event: string;
@@ -170,6 +244,7 @@ export type ProbeRecord =
   | CensusRecord
   | DeepRecord
   | ReferrersRecord
+  | NarrowRecord
   | EventRecord
   | EndRecord;
 
@@ -188,6 +263,72 @@ function marksOf(v: unknown): MarkCounts | null {
     out[name] = n;
   }
   return out;
+}
+
+/** A device string clipped to `max` characters, saying how much was left off (as series.ts clips names). */
+const clipped = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}...(${s.length - max} more)` : s);
+const strOrNull = (v: unknown, max = MAX_NARROW_CHARS): string | null => (isStr(v) ? clipped(v, max) : null);
+/** A count: finite and not negative, else 0. */
+const nonNeg = (v: unknown): number => (isNum(v) && v >= 0 ? v : 0);
+/** A line number: a whole number from 1, else null. */
+const lineOf = (v: unknown): number | null => (Number.isSafeInteger(v) && (v as number) >= 1 ? (v as number) : null);
+
+const NARROW_KINDS: readonly string[] = ['keeps-reference', 'creates'];
+const NARROW_STATUSES: readonly string[] = ['found', 'nothing', 'no-site', 'stopped'];
+
+/** A site's frames: at most MAX_NARROW_FRAMES well-formed `[file, line, function]`, the rest dropped. */
+function narrowStack(v: unknown): NarrowFrame[] {
+  const out: NarrowFrame[] = [];
+  if (!Array.isArray(v)) return out;
+  for (const f of v) {
+    if (out.length >= MAX_NARROW_FRAMES) break;
+    if (!Array.isArray(f) || f.length < 2 || !(f[0] === null || isStr(f[0])) || !(f[2] === undefined || f[2] === null || isStr(f[2]))) continue;
+    const file = strOrNull(f[0]);
+    const fn = strOrNull(f[2]);
+    if (file === null && fn === null) continue;
+    out.push([file, lineOf(f[1]), fn]);
+  }
+  return out;
+}
+
+/** One site, or null when it is not an object or names neither a function nor a file (nothing to say where). */
+function narrowSite(v: unknown, kind: NarrowKind): NarrowSite | null {
+  if (!isObj(v)) return null;
+  const fn = strOrNull(v.function);
+  const file = strOrNull(v.file);
+  if (fn === null && file === null) return null;
+  return {
+    kind: isStr(v.kind) && NARROW_KINDS.includes(v.kind) ? v.kind as NarrowKind : kind,
+    function: fn, native: v.native === true, file, line: lineOf(v.line), caller: strOrNull(v.caller),
+    // refs are net: a call may give back more than it took
+    calls: nonNeg(v.calls), refs: isNum(v.refs) ? v.refs : 0,
+    created: nonNeg(v.created), alive: nonNeg(v.alive), freed: nonNeg(v.freed),
+    stack: narrowStack(v.stack),
+  };
+}
+
+/** A `narrow` record, or null without a type or a kind it knows (then nothing in it can be placed). */
+function narrowOf(v: Record<string, unknown>, seq: number, t: number): NarrowRecord | null {
+  if (!isStr(v.type) || v.type === '' || !isStr(v.kind) || !NARROW_KINDS.includes(v.kind)) return null;
+  const sites: NarrowSite[] = [];
+  if (Array.isArray(v.sites)) {
+    for (const e of v.sites) {
+      if (sites.length >= MAX_NARROW_SITES) break;
+      const site = narrowSite(e, v.kind as NarrowKind);
+      if (site) sites.push(site);
+    }
+  }
+  // a status from a newer probe: what the sites say
+  const status = isStr(v.status) && NARROW_STATUSES.includes(v.status) ? v.status as NarrowStatus : sites.length ? 'found' : 'nothing';
+  return {
+    seq, t, k: 'narrow', type: v.type, kind: v.kind as NarrowKind, status,
+    reason: strOrNull(v.reason, MAX_NARROW_REASON),
+    method: strOrNull(v.method, MAX_METHOD_CHARS),
+    mark: strOrNull(v.mark),
+    marks: nonNeg(v.marks), seconds: nonNeg(v.seconds), cpu: nonNeg(v.cpu), peakKiB: nonNeg(v.peakKiB),
+    population: nonNeg(v.population), samples: nonNeg(v.samples), checkMarks: nonNeg(v.checkMarks), released: nonNeg(v.released),
+    sites,
+  };
 }
 
 /** A census's `[name, count, refsum]` entries (the census's and the deep census's), or null when one is malformed. */
@@ -312,6 +453,8 @@ export function toRecord(v: unknown): ProbeRecord | null {
         ...(v.untracked === 1 ? { untracked: true } : {}),
       };
     }
+    case 'narrow':
+      return narrowOf(v, seq, t);
     case 'event': {
       const ev: EventRecord = { seq, t, k: 'event', event: isStr(v.event) ? v.event : 'unknown', detail: isStr(v.detail) ? v.detail : '' };
       const thinned = thinnedOf(v);

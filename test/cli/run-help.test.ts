@@ -19,6 +19,8 @@ describe('refscope run --help', () => {
     expect(flat).toContain("import refscope; refscope.mark('frame')");
     expect(flat).toContain(`a verdict needs at least ${MIN_CENSUSES} censuses and ${MIN_MARKS} marks`);
     expect(flat).toContain('--until-verdict');
+    expect(flat).toContain('narrowing window (a few marks) finds the call that leaks it');
+    expect(flat).toContain('--no-narrow skips it');
     // written as lines that fit 80 columns, so yargs never has to cut one
     for (const line of epilog.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
   });

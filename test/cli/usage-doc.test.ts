@@ -84,6 +84,18 @@ describe('the check itself', () => {
     ]);
   });
 
+  it('takes --no-X in the docs as the yargs boolean --X it negates, and only that', () => {
+    const cli: CliCommand[] = fakeCli.map((c) => (c.path === 'refscope run' ? { ...c, options: [...c.options, { long: ['narrow'], short: [] }] } : c));
+    const negated = good.replace('| `--local` | here |', '| `--local` | here |\n| `--no-narrow` | skip it |')
+      .replace('refscope run (DEVICE | --local) [options]', 'refscope run (DEVICE | --local) --no-narrow [options]');
+    expect(compareUsage(cli, negated)).toEqual([]);
+    // a --no-X whose X yargs does not define is unknown, and --narrow is then undocumented
+    expect(compareUsage(cli, negated.replace('`--no-narrow`', '`--no-such`'))).toEqual([
+      'docs/usage.md: `refscope run` lacks --narrow (yargs has it)',
+      'docs/usage.md lists --no-such for `refscope run`, which yargs does not define',
+    ]);
+  });
+
   it('reads sections, header rows, links and code blocks as documented', () => {
     const doc = parseUsageDoc(good);
     const run = doc.sections.find((s) => s.commands.includes('refscope run'))!;

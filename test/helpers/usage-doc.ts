@@ -229,6 +229,16 @@ function rowsOf(doc: UsageDoc, s: DocSection, problems: string[], file: string, 
 }
 
 /**
+ * A flag as yargs defines it: `no-narrow` is yargs' boolean negation of `narrow` (an option
+ * named `narrow`, default true, which the help lists as --narrow) when the CLI has `narrow`
+ * and no `no-narrow` of its own, so the docs may name the flag as users type it.
+ */
+function unnegated(flag: string, defined: Set<string>): string {
+  const m = /^no-(.+)$/.exec(flag);
+  return m && !defined.has(flag) && defined.has(m[1]!) ? m[1]! : flag;
+}
+
+/**
  * Every mismatch between the CLI and the docs, one line each; none when they agree.
  * `doc` names the file in the messages.
  */
@@ -257,6 +267,10 @@ export function compareUsage(cli: CliCommand[], md: string, doc = 'docs/usage.md
     const docShort = new Set(rows.flatMap((r) => r.short));
     const yLong = new Set(cmd.options.flatMap((o) => o.long));
     const yShort = new Set(cmd.options.flatMap((o) => o.short));
+    for (const l of [...docLong]) {
+      const u = unnegated(l, yLong);
+      if (u !== l) { docLong.delete(l); docLong.add(u); }
+    }
 
     // yargs → docs: the command's own options (the root's are documented once, in the root's section)
     for (const o of cmd.options) {
@@ -283,7 +297,7 @@ export function compareUsage(cli: CliCommand[], md: string, doc = 'docs/usage.md
       const m = /^(?:\[)?(--?)([A-Za-z][\w-]*)/.exec(w);
       if (!m) continue;
       const [, dashes, name] = m;
-      if (dashes === '--' ? yLong.has(name!) : [...name!].every((ch) => yShort.has(ch))) continue;
+      if (dashes === '--' ? yLong.has(unnegated(name!, yLong)) : [...name!].every((ch) => yShort.has(ch))) continue;
       problems.push(`${doc} line ${l.line}: \`${l.text}\` uses ${dashes}${name}, which yargs does not define for \`${cmd.path}\``);
     }
   }

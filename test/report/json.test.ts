@@ -13,11 +13,11 @@ describe('renderJson', () => {
       'id', 'device', 'python', 'startedAt', 'durationSeconds', 'exitCode', 'samples', 'lostRecords',
     ]);
     const s = (v.suspects as Record<string, unknown>[])[0]!;
-    expect(Object.keys(s).slice(0, 8)).toEqual([
-      'kind', 'type', 'confidence', 'perSecond', 'perMark', 'bytesPerMark', 'evidence', 'referrers',
+    expect(Object.keys(s).slice(0, 9)).toEqual([
+      'kind', 'type', 'confidence', 'perSecond', 'perMark', 'bytesPerMark', 'evidence', 'referrers', 'where',
     ]);
     expect(Object.keys(v.rss as object)).toEqual(['startKiB', 'endKiB', 'slopeKiBPerSecond', 'slopeKiBPerMark']);
-    expect(Object.keys(v.overhead as object)).toEqual(['probeCpuSeconds', 'probeCpuFraction']);
+    expect(Object.keys(v.overhead as object)).toEqual(['probeCpuSeconds', 'probeCpuFraction', 'narrowSeconds', 'narrowCpuSeconds']);
     expect(text.endsWith('}\n')).toBe(true);
     expect(text).toContain('\n  "schema": "refscope.report/1",\n');
   });

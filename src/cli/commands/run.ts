@@ -22,6 +22,8 @@ export interface RunArgs extends ConnectArgs {
   duration?: number;
   'until-verdict'?: boolean;
   'watch-type'?: string | string[];
+  narrow: boolean;
+  'narrow-again': boolean;
   json: boolean;
   tty: boolean;
   verbose: boolean;
@@ -46,6 +48,9 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .option('duration', { type: 'number', describe: 'stop the app after this many seconds (SIGINT, then SIGTERM, then SIGKILL)' })
       .option('until-verdict', { type: 'boolean', default: false, describe: 'stop the app as soon as leak or no leak is decided at the declared error rate (a test valid under continuous looking)' })
       .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
+      // yargs reads --no-narrow as narrow=false (boolean negation)
+      .option('narrow', { type: 'boolean', default: true, describe: 'the narrowing window that finds the leaking call of each suspect type (--no-narrow skips it)' })
+      .option('narrow-again', { type: 'boolean', default: false, describe: 're-arm: a suspect type may get another narrowing window later in the run (after one that found nothing, say)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the JSON report on stdout, and nothing else there: the app\'s own output goes to stderr' })
       .option('tty', { type: 'boolean', default: false, describe: 'run the app under a pseudo-terminal' })
       .example('$0 run --local -- app.py --frames 100', '')
@@ -53,6 +58,7 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
       .example('$0 run n810 --push ./myapp -- myapp/main.py', '')
       .example('$0 run user@10.0.0.5:2222 -- /usr/share/inkface/app.py', '')
       .example('$0 run --local --until-verdict -- app.py', '')
+      .example('$0 run --local --no-narrow -- app.py', '')
       // lines under 80 columns: yargs' wrapping (ESM cliui) would cut words on an 80-column terminal
       .epilog([
         'Exit codes: 0 no leak (or inconclusive: the report says what it needs),',
@@ -66,6 +72,10 @@ export const runCommand: CommandModule<{ verbose: boolean }, RunArgs> = {
         'Run length: a verdict needs at least 5 censuses and 20 marks; at the',
         'defaults a leak is typically decided after 20 to 300 marks (docs/analysis.md,',
         'calibration): give the app 150 iterations or more, or add --until-verdict.',
+        '',
+        'Once a type is a suspect, one short narrowing window (a few marks) finds',
+        'the call that leaks it: the report\'s "where:" lines. --no-narrow skips',
+        'it; --narrow-again lets a type have another window later in the run.',
       ].join('\n'))) as Argv<RunArgs>,
   handler: async (args) => {
     process.exitCode = await runRun(args);
@@ -122,6 +132,8 @@ async function runWith(
     interval: args.interval, censusBudget: args['census-budget'], duration: args.duration ?? null,
     watchTypes: toList(args['watch-type']), tty: args.tty, cwd: process.cwd(),
     ...(args['until-verdict'] ? { untilVerdict: true } : {}),
+    ...(args.narrow === false ? { noNarrow: true } : {}),
+    ...(args['narrow-again'] ? { narrowAgain: true } : {}),
     // --json: stdout carries the report only; the app's own output goes to stderr
     ...(args.json ? { appOutput: { stdout: process.stderr, stderr: process.stderr } } : {}),
     remote: {

@@ -29,6 +29,8 @@ interface StartArgs extends SoakArgs {
   push?: string;
   'device-dir'?: string;
   'until-verdict': boolean;
+  narrow: boolean;
+  'narrow-again': boolean;
   '--'?: (string | number)[];
 }
 
@@ -60,6 +62,9 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
     .option('max-device-mb', { type: 'number', describe: 'never use more than this much of the device for records (older censuses are thinned)' })
     .option('segment-kib', { type: 'number', describe: `size of each segment file on the device (default 1024, at most ${MAX_SEGMENT_KIB})` })
     .option('watch-type', { type: 'string', describe: 'follow this type closely (repeatable)' })
+    // yargs reads --no-narrow as narrow=false (boolean negation)
+    .option('narrow', { type: 'boolean', default: true, describe: 'the narrowing window that finds the leaking call of each suspect type (--no-narrow skips it)' })
+    .option('narrow-again', { type: 'boolean', default: false, describe: 're-arm: a suspect type may get another narrowing window later in the run (after one that found nothing, say)' })
     .option('push', { type: 'string', describe: 'send this app folder to the device first' })
     .option('device-dir', { type: 'string', describe: 'where refscope keeps its files on the device (default ~/.refscope)' })
     .option('until-verdict', { type: 'boolean', default: false, describe: 'each collect looks once with the anytime test; the collect that decides leak or no leak stops the app' }) as unknown as Argv<StartArgs>,
@@ -84,6 +89,8 @@ const start: CommandModule<{ verbose: boolean }, StartArgs> = {
         transport: t, onDevice: true, command: (args['--'] ?? []).map(String), python: args.python, out: args.out, force: args.force,
         interval: args.interval, censusBudget: args['census-budget'], duration: null, watchTypes: toList(args['watch-type']),
         tty: false, cwd: process.cwd(),
+        ...(args.narrow === false ? { noNarrow: true } : {}),
+        ...(args['narrow-again'] ? { narrowAgain: true } : {}),
         remote: { ...(args.push ? { push: args.push } : {}), ...(args['device-dir'] ? { deviceDir: args['device-dir'] } : {}) },
       }, log);
       const r = await soak.startSoak(prep, log, { duration, maxDeviceMb: maxMb, segmentKib: args['segment-kib'] ?? null, untilVerdict: args['until-verdict'] });

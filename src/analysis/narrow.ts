@@ -1,0 +1,185 @@
+/**
+ * Where a suspect leaks (issue 15): a narrowing window's `narrow` record mapped onto the
+ * suspects of its type, as `where` entries a person can act on ("leakyiter.total (C), called
+ * from scene.py:88 in Scene.draw, keeps 1 reference to each points.Point it is given: 50 per
+ * call, 1 call per frame; none released"), and a `narrow` summary of the window itself.
+ *
+ * A keeps-reference window follows the refcounts of `samples` of the type's `population`
+ * live objects: what a call kept on those, times population / samples, is what it keeps on
+ * the whole type. A creates window sees every instance created while it is open, and may
+ * follow the newest one's refcount line by line: its keeps-reference sites are the lines that
+ * kept a reference to a new instance (the registry it subscribed to), listed after the lines
+ * that created them.
+ */
+import type { NarrowRecord, NarrowSite } from '../session/records.js';
+import type { NarrowSummary, Suspect, Where } from './report.js';
+import type { Series } from './series.js';
+
+/** A suspect lists at most this many sites, most kept first. */
+export const MAX_WHERE = 5;
+/** refs / (calls × samples) this close to a whole number k ≥ 1 reads "keeps k references to each". */
+const WHOLE_SLACK = 0.1;
+
+const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const round1 = (v: number): number | null => finite(Math.round(v * 10) / 10);
+const plural = (n: number, one: string, many = `${one}s`): string => `${fmt(n)} ${n === 1 ? one : many}`;
+
+/** A figure for a sentence: whole numbers as they are, else one decimal (two below 1). */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '?';
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  const s = a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2);
+  return s.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+}
+
+/** How the followed samples' figures scale to the whole type; null when none were followed. */
+const scaleOf = (r: NarrowRecord): number | null => (r.samples > 0 ? finite(r.population / r.samples) : null);
+
+/** Calls (or creations) per mark of the window's mark; null for a timed window or one that saw no mark. */
+const perMark = (n: number, r: NarrowRecord): number | null => (r.mark !== null && r.marks > 0 ? finite(n / r.marks) : null);
+
+/**
+ * Whether the window's record says what happened after it: a window paced by marks counts
+ * the marks up to its check (0: the run ended first); a timed one's check goes by the clock.
+ */
+const checked = (r: NarrowRecord): boolean => r.mark === null || r.checkMarks > 0;
+
+/** Whether a site kept something: references (keeps-reference) or instances (creates). */
+const kept = (s: NarrowSite): boolean => (s.kind === 'keeps-reference' ? s.refs > 0 : s.created > 0);
+/** How much: references kept, or instances still alive. */
+const amount = (s: NarrowSite): number => (s.kind === 'keeps-reference' ? s.refs : s.alive);
+
+function keptSites(r: NarrowRecord): NarrowSite[] {
+  return r.sites.filter(kept);
+}
+
+/** `scene.py:88 in Scene.draw`, or null when the site names no line. */
+function lineOf(s: NarrowSite): string | null {
+  if (s.file === null) return s.caller !== null ? `in ${s.caller}` : null;
+  return `${s.file}${s.line !== null ? `:${s.line}` : ''}${s.caller !== null ? ` in ${s.caller}` : ''}`;
+}
+
+function keepsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
+  const head = s.function !== null ? `${s.function} (${s.native ? 'C' : 'Python'})` : 'a call';
+  const at = lineOf(s);
+  const parts = [at !== null ? `${head}, called from ${at}` : head];
+  const each = r.samples > 0 && s.calls > 0 ? s.refs / (s.calls * r.samples) : NaN;
+  const k = Math.round(each);
+  const perCall = w.perCall !== null ? `${fmt(w.perCall)} per call` : null;
+  if (k >= 1 && Math.abs(each - k) <= WHOLE_SLACK) {
+    parts.push(`keeps ${plural(k, 'reference')} to each ${r.type} it is given${perCall !== null ? `: ${perCall}` : ''}`);
+  } else if (w.perCall !== null) {
+    parts.push(`keeps ${plural(w.perCall, 'reference')} to ${r.type} per call`);
+  } else {
+    parts.push(`keeps ${plural(s.refs, 'reference')} to ${r.type} over ${plural(s.calls, 'call')}`);
+  }
+  const rate = w.callsPerMark !== null
+    ? `${plural(w.callsPerMark, 'call')} per ${r.mark}`
+    : `${plural(s.calls, 'call')} in ${fmt(r.seconds)} s`;
+  let text = `${parts.join(', ')}, ${rate}`;
+  if (!checked(r)) text += '; not checked after the window';
+  else if (w.freed === 0) text += '; none released';
+  else if (w.freed !== null) text += `; ${plural(w.freed, 'reference')} released after the window`;
+  return text;
+}
+
+/** A line a new instance's creation ran that kept a reference to it (a creates window's keeps-reference site). */
+function holdsNewEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
+  const at = lineOf(s) ?? s.function ?? 'a line';
+  const each = s.calls > 0 ? s.refs / s.calls : NaN;
+  const k = Math.round(each);
+  const keeps = k >= 1 && Math.abs(each - k) <= WHOLE_SLACK
+    ? `keeps ${plural(k, 'reference')} to each new ${r.type}`
+    : `keeps ${plural(s.refs, 'reference')} to new ${r.type} over ${plural(s.calls, 'run')}`;
+  const rate = w.callsPerMark !== null ? `, ${plural(w.callsPerMark, 'time')} per ${r.mark}` : '';
+  return `${at} ${keeps}${rate}`;
+}
+
+function createsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
+  const at = lineOf(s);
+  const head = at !== null ? `created at ${at}` : `created by ${s.function ?? 'an unnamed call'}`;
+  const rate = w.callsPerMark !== null ? `${fmt(w.callsPerMark)} per ${r.mark}` : `${fmt(s.created)} in ${fmt(r.seconds)} s`;
+  const freed = w.freed !== null ? `${fmt(w.freed)} of ${fmt(s.created)} freed` : 'not checked after the window';
+  return `${head}, ${rate}; ${freed}`;
+}
+
+/** One site as a `where` entry. */
+function whereOf(s: NarrowSite, r: NarrowRecord): Where {
+  const keeps = s.kind === 'keeps-reference';
+  // a keeps-reference window's figures are the followed samples', scaled to the type; a
+  // creates window's references are those kept on the new instances it followed
+  const ofNew = keeps && r.kind === 'creates';
+  const scale = ofNew ? 1 : scaleOf(r);
+  const w: Where = {
+    kind: s.kind,
+    function: s.function,
+    file: s.file,
+    line: s.line,
+    callsPerMark: perMark(keeps ? s.calls : s.created, r),
+    perCall: keeps ? (scale !== null && s.calls > 0 ? round1((s.refs / s.calls) * scale) : null) : 1,
+    freed: ofNew || !checked(r) ? null : keeps ? (scale !== null ? finite(Math.round(r.released * scale)) : null) : s.freed,
+    evidence: '',
+    native: s.native,
+    caller: s.caller,
+    ...(keeps ? { calls: s.calls, refs: s.refs } : { created: s.created, alive: s.alive }),
+    stack: s.stack.map((f) => [f[0], f[1], f[2]]),
+    method: r.method,
+  };
+  w.evidence = ofNew ? holdsNewEvidence(s, r, w) : keeps ? keepsEvidence(s, r, w) : createsEvidence(s, r, w);
+  return w;
+}
+
+/**
+ * A window's sites as `where` entries: those that kept something, those of the window's own
+ * kind first, most kept first (then, of creating lines, most created; then as the probe
+ * listed them), at most MAX_WHERE.
+ */
+export function whereList(r: NarrowRecord): Where[] {
+  const other = (s: NarrowSite): number => (s.kind === r.kind ? 0 : 1);
+  const created = (s: NarrowSite): number => (s.kind === 'creates' ? s.created : 0);
+  return keptSites(r)
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => other(a.s) - other(b.s) || amount(b.s) - amount(a.s) || created(b.s) - created(a.s) || a.i - b.i)
+    .slice(0, MAX_WHERE)
+    .map(({ s }) => whereOf(s, r));
+}
+
+function summaryOf(r: NarrowRecord, windows: number): NarrowSummary {
+  return {
+    kind: r.kind, status: r.status, reason: r.reason, method: r.method, marks: r.marks, mark: r.mark,
+    seconds: r.seconds, cpu: r.cpu, peakKiB: r.peakKiB, windows,
+  };
+}
+
+/**
+ * The window that speaks for a suspect when its type had several (--narrow-again): one of the
+ * kind that fits the suspect (references kept for refcount growth, objects created for object
+ * growth) before another, one that found sites before one that did not, the latest among equals.
+ */
+export function windowFor(records: readonly NarrowRecord[], s: Suspect): NarrowRecord | null {
+  const want = s.kind === 'refcount-growth' ? 'keeps-reference' : 'creates';
+  let best: NarrowRecord | null = null;
+  let bestScore = -1;
+  for (const r of records) {
+    const score = (r.kind === want ? 2 : 0) + (keptSites(r).length > 0 ? 1 : 0);
+    if (score >= bestScore) {
+      best = r;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** Give each suspect its `where` (and `narrow` when a window ran for its type). */
+export function applyNarrow(suspects: Suspect[], series: Series): void {
+  for (const s of suspects) {
+    s.where = [];
+    if (s.type === null) continue;
+    const records = series.narrow.get(s.type);
+    const r = records ? windowFor(records, s) : null;
+    if (!records || !r) continue;
+    s.where = whereList(r);
+    s.narrow = summaryOf(r, records.length);
+  }
+}
