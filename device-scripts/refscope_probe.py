@@ -200,7 +200,7 @@ _S = {
     'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
     'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3, 'off_deep': 3,
-    'off_locals': 1, 'off_init': 1, 'off_init_old': 1, 'off_ret': 2,
+    'cgen': 0, 'off_locals': 1, 'off_init': 1, 'off_init_old': 1, 'off_ret': 2,
 }
 
 
@@ -1323,6 +1323,16 @@ _DEEP_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'ref
 
 
 def census(collect=False, final=False):
+    """A census (_census); its generation, odd while it runs, tells a narrowing window in
+    another thread that references it saw come and go were the census's own."""
+    _S['cgen'] += 1
+    try:
+        _census(collect, final)
+    finally:
+        _S['cgen'] += 1
+
+
+def _census(collect, final):
     """One census, then a referrers pass for the types that grow. collect: first free
     the cyclic garbage (when the app has not turned the collector off), so the counts are
     the live objects, not how far the collector happens to be behind. final: the run's last
@@ -3362,13 +3372,13 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
 def _narrow_reset():
     for k in ('type', 'kind', 'cls', 'method', 'mark', 'samples', 'sites', 'codes', 'news',
-              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites'):
+              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites', 'pending'):
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
@@ -3410,9 +3420,13 @@ def narrow_census(objs, st):
             _narrow_check(objs)
         return
     if state == 1:
+        if not _mark_pairs and _NW['pending'] is None:
+            # an app that does not mark: the window opens in its main thread
+            _NW['pending'] = _narrow_pending() or 0
         if now - _NW['armed_t'] > NARROW_WAIT_SECONDS:
             _NW['status'] = 'no-site'
-            _NW['reason'] = 'no refscope.mark() came within %d s: a window opens at a mark in the app\'s thread' % NARROW_WAIT_SECONDS
+            _NW['reason'] = ('no refscope.mark() came within %d s, and the main thread could not be '
+                             'reached (no ctypes, or it is blocked)' % NARROW_WAIT_SECONDS)
             _narrow_emit(0)
         return
     if state == 2:
@@ -3452,6 +3466,33 @@ def _narrow_queue(q, builtin, name, refs_only):
 
 def _first(e):
     return e[0]
+
+
+def _narrow_pending():
+    """Open the window in the main thread at its next bytecode, through the interpreter's
+    pending calls (ctypes; imported only here: an app that does not mark). False when
+    ctypes is missing."""
+    try:
+        import ctypes
+        proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+        def opened(unused):
+            try:
+                if _NW['state'] == 1 and os.getpid() == _S['pid']:
+                    _narrow_open(None)
+            except Exception:
+                pass
+            return 0                 # never an error: the main thread would raise it
+        cb = proto(opened)
+        add = ctypes.pythonapi.Py_AddPendingCall
+        add.argtypes = [proto, ctypes.c_void_p]
+        add.restype = ctypes.c_int
+        _NW['cbs'].append(cb)        # kept for good: the interpreter may call it later
+        if add(cb, None) != 0:
+            return None
+        return cb
+    except Exception:
+        return None
 
 
 def _narrow_class(name):
@@ -3872,10 +3913,20 @@ def _hook_failed():
         pass
 
 
+def _census_ran():
+    """Did a census (in the sampler thread, holding every object for a moment) run since
+    the last event, or does it run now? Then what changed is not charged."""
+    g = _S['cgen']
+    if g != _NW['gen'] or g & 1:
+        _NW['gen'] = g
+        return True
+    return False
+
+
 def _window_over():
     n = _NW['events'] + 1
     _NW['events'] = n
-    if n & 511 == 0 and time.time() > _NW['deadline']:
+    if n & 63 == 0 and time.time() > _NW['deadline']:
         _hook_off()
         _narrow_close_data()
         return True
@@ -3913,7 +3964,9 @@ def _hook_refs_body(frame, event, arg):
         return
     now = _sum_rc(_NW['samples'])
     d = now - _NW['rc']
-    if d:
+    if _census_ran():
+        _NW['rc'] = now
+    elif d:
         _NW['rc'] = now
         try:
             _charge(_NW['sites'], frame, event, arg, d)
@@ -4047,6 +4100,8 @@ def _trace_follow(frame, event, arg):
         n = _locals_of(frame, o) * f[5]
         now = _grc(o)
         d = now - _NW['rc'] - (n - f[2])
+        if _census_ran():
+            d = 0
         f[2] = n
         _NW['rc'] = now
         back = None
@@ -4101,7 +4156,7 @@ def _prof_follow_body(frame, event, arg):
         now = _grc(o)
         d = now - _NW['rc']
         _NW['rc'] = now
-        if d:
+        if d and not _census_ran():
             if event == 'c_call':
                 _charge_line(frame, f[1], d)
             else:
@@ -4310,7 +4365,7 @@ def _track(e, obj):
 
 def _narrow_own():
     """The window's own containers (a referrers pass leaves them out)."""
-    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NK]
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NK]
     for e in _NK:
         out.append(e)
     for k in ('samples', 'sites', 'ksites', 'codes', 'news'):

@@ -115,7 +115,7 @@ _S = {
     'growing': 0, 'armed_name': None, 'armed_fast': None,
     'err_window': 0.0, 'err_count': 0, 'err_dropped': 0,
     'off_census': 3, 'off_weak': 2, 'off_strong': 3, 'off_sample': 3, 'off_deep': 3,
-    'off_locals': 1, 'off_init': 1, 'off_init_old': 1, 'off_ret': 2,
+    'cgen': 0, 'off_locals': 1, 'off_init': 1, 'off_init_old': 1, 'off_ret': 2,
 }
 
 

@@ -117,6 +117,16 @@ _DEEP_STATE = {'hist': {}, 'base': None, 'last_ref': {}, 'watch_types': [], 'ref
 
 
 def census(collect=False, final=False):
+    """A census (_census); its generation, odd while it runs, tells a narrowing window in
+    another thread that references it saw come and go were the census's own."""
+    _S['cgen'] += 1
+    try:
+        _census(collect, final)
+    finally:
+        _S['cgen'] += 1
+
+
+def _census(collect, final):
     """One census, then a referrers pass for the types that grow. collect: first free
     the cyclic garbage (when the app has not turned the collector off), so the counts are
     the live objects, not how far the collector happens to be behind. final: the run's last

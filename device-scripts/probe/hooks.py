@@ -34,10 +34,20 @@ def _hook_failed():
         pass
 
 
+def _census_ran():
+    """Did a census (in the sampler thread, holding every object for a moment) run since
+    the last event, or does it run now? Then what changed is not charged."""
+    g = _S['cgen']
+    if g != _NW['gen'] or g & 1:
+        _NW['gen'] = g
+        return True
+    return False
+
+
 def _window_over():
     n = _NW['events'] + 1
     _NW['events'] = n
-    if n & 511 == 0 and time.time() > _NW['deadline']:
+    if n & 63 == 0 and time.time() > _NW['deadline']:
         _hook_off()
         _narrow_close_data()
         return True
@@ -75,7 +85,9 @@ def _hook_refs_body(frame, event, arg):
         return
     now = _sum_rc(_NW['samples'])
     d = now - _NW['rc']
-    if d:
+    if _census_ran():
+        _NW['rc'] = now
+    elif d:
         _NW['rc'] = now
         try:
             _charge(_NW['sites'], frame, event, arg, d)
@@ -209,6 +221,8 @@ def _trace_follow(frame, event, arg):
         n = _locals_of(frame, o) * f[5]
         now = _grc(o)
         d = now - _NW['rc'] - (n - f[2])
+        if _census_ran():
+            d = 0
         f[2] = n
         _NW['rc'] = now
         back = None
@@ -263,7 +277,7 @@ def _prof_follow_body(frame, event, arg):
         now = _grc(o)
         d = now - _NW['rc']
         _NW['rc'] = now
-        if d:
+        if d and not _census_ran():
             if event == 'c_call':
                 _charge_line(frame, f[1], d)
             else:
@@ -472,7 +486,7 @@ def _track(e, obj):
 
 def _narrow_own():
     """The window's own containers (a referrers pass leaves them out)."""
-    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NK]
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NK]
     for e in _NK:
         out.append(e)
     for k in ('samples', 'sites', 'ksites', 'codes', 'news'):

@@ -37,13 +37,13 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
 def _narrow_reset():
     for k in ('type', 'kind', 'cls', 'method', 'mark', 'samples', 'sites', 'codes', 'news',
-              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites'):
+              'tracked', 'status', 'reason', 'tm', 'fobj', 'ff', 'ksites', 'pending'):
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
@@ -85,9 +85,13 @@ def narrow_census(objs, st):
             _narrow_check(objs)
         return
     if state == 1:
+        if not _mark_pairs and _NW['pending'] is None:
+            # an app that does not mark: the window opens in its main thread
+            _NW['pending'] = _narrow_pending() or 0
         if now - _NW['armed_t'] > NARROW_WAIT_SECONDS:
             _NW['status'] = 'no-site'
-            _NW['reason'] = 'no refscope.mark() came within %d s: a window opens at a mark in the app\'s thread' % NARROW_WAIT_SECONDS
+            _NW['reason'] = ('no refscope.mark() came within %d s, and the main thread could not be '
+                             'reached (no ctypes, or it is blocked)' % NARROW_WAIT_SECONDS)
             _narrow_emit(0)
         return
     if state == 2:
@@ -127,6 +131,33 @@ def _narrow_queue(q, builtin, name, refs_only):
 
 def _first(e):
     return e[0]
+
+
+def _narrow_pending():
+    """Open the window in the main thread at its next bytecode, through the interpreter's
+    pending calls (ctypes; imported only here: an app that does not mark). False when
+    ctypes is missing."""
+    try:
+        import ctypes
+        proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+        def opened(unused):
+            try:
+                if _NW['state'] == 1 and os.getpid() == _S['pid']:
+                    _narrow_open(None)
+            except Exception:
+                pass
+            return 0                 # never an error: the main thread would raise it
+        cb = proto(opened)
+        add = ctypes.pythonapi.Py_AddPendingCall
+        add.argtypes = [proto, ctypes.c_void_p]
+        add.restype = ctypes.c_int
+        _NW['cbs'].append(cb)        # kept for good: the interpreter may call it later
+        if add(cb, None) != 0:
+            return None
+        return cb
+    except Exception:
+        return None
 
 
 def _narrow_class(name):

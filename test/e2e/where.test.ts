@@ -8,6 +8,8 @@
  * - bound-method callbacks subscribed in __init__: the class's creating line, and the three
  *   subscribing lines inside Widget.__init__;
  * - a cache keyed by request id: the creating line and the line that stores (CACHE[...] = r);
+ * - the same cache in an app that never calls refscope.mark(): a timed window, opened in the
+ *   main thread, names the same lines;
  * - a clean app: no suspect carries a where that says something leaks;
  * - `--no-narrow`: no window at all.
  * On CPython 2.7, the oldest and newest 3.x found (3.12+ immortal objects included), and 2.5
@@ -157,6 +159,19 @@ describe.each(pythons.map((i) => [i.label, i] as const))('where the leak happens
     // the store, and nothing else: neither the local `r` nor the value returned
     expect(stores.map((w) => w.line), said(r)).toEqual([lineOf('webcache.py', 'CACHE[request_id] = r')]);
     expect(stores[0]!.caller, said(r)).toBe('fetch');
+  });
+
+  it('an app that never marks: the window opens in its main thread, times itself, names the same lines', async () => {
+    const r = await run(interp, 'unmarked_cache');
+    const s = lead(r, 'webcache.Response', 'object-growth');
+    expect(s.narrow!.mark, said(r)).toBeNull();
+    expect(s.narrow!.seconds, said(r)).toBeGreaterThan(0.5);
+    expect(s.narrow!.seconds, said(r)).toBeLessThan(3);
+    const created = s.where.find((w) => w.kind === 'creates')!;
+    expect(at(created, 'webcache.py', lineOf('webcache.py', 'r = Response(request_id')), said(r)).toBe(true);
+    expect(created.evidence, said(r)).toMatch(/ in fetch, \d+ in [\d.]+ s; 0 of \d+ freed/);
+    const stores = s.where.filter((w) => w.kind === 'keeps-reference');
+    expect(stores.map((w) => w.line), said(r)).toEqual([lineOf('webcache.py', 'CACHE[request_id] = r')]);
   });
 
   it('a clean app: no window says that something leaks', async () => {
