@@ -204,23 +204,42 @@ _S = {
 }
 
 
-def _thread_clock():
-    """This thread's CPU seconds where the interpreter can tell (3.3+), else wall time.
-    (The app keeps running between the census's bytecodes: wall time would charge the
-    probe for the app's work.)"""
+def _wall_clock():
+    """This thread's CPU seconds where the interpreter can tell, else wall time (see
+    _thread_clock below). (The app keeps running between the census's bytecodes: wall time
+    would charge the probe for the app's work.)"""
     return time.time()
 
 
+_thread_clock = None
 if hasattr(time, 'thread_time'):
     _thread_clock = time.thread_time
 elif hasattr(time, 'clock_gettime') and hasattr(time, 'CLOCK_THREAD_CPUTIME_ID'):
     def _thread_clock():
         return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
-elif not PY3 and hasattr(time, 'clock'):
-    # Python 2 on Linux: the process's CPU time (glibc clock()), microseconds. While the
-    # probe works it holds the GIL, so the app's Python threads are not in it; unlike
-    # wall time, a loaded machine does not charge the probe for waiting for a core.
+else:
+    try:
+        # Python 2 on Linux 2.6.26+: this thread's own CPU (RUSAGE_THREAD). The process's
+        # clock would charge the probe for the app: 2.x hands the GIL to the app's thread
+        # every 100 bytecodes, so a census's wall time is shared with it (a census taken
+        # while a 200 000-object app was still building counted 1.4 s and silenced the
+        # cadence for the rest of a 23 s run).
+        import resource as _resource
+        _getrusage = _resource.getrusage
+        _getrusage(1)
+
+        def _thread_clock():
+            r = _getrusage(1)
+            return r[0] + r[1]
+    except Exception:
+        _thread_clock = None
+if _thread_clock is None and not PY3 and hasattr(time, 'clock'):
+    # an older kernel: the process's CPU time (glibc clock()). It counts the app's share
+    # of a census's time too (the GIL changes hands), but unlike wall time a loaded machine
+    # does not charge the probe for waiting for a core.
     _thread_clock = time.clock
+if _thread_clock is None:
+    _thread_clock = _wall_clock
 
 
 # ---------------------------------------------------------------- encoder  (probe/encoder.py)
@@ -2534,6 +2553,14 @@ def _add_holder(holders, x, r, k, ctx):
         probe_error('describe')
         s = 'referenced by ' + _short(r)
     holders[s] = holders.get(s, 0) + k
+    t = type(r)
+    if t is list or t is dict:
+        # the container itself, for a narrowing window that watches it grow (narrow.py)
+        e = ctx['cont'].get(id(r))
+        if e is None:
+            ctx['cont'][id(r)] = [k, r, s]
+        else:
+            e[0] += k
 
 
 NO_TRACKED_REFERRER = 'no tracked referrer (C code, or a tuple or dict the collector does not track)'
@@ -2553,13 +2580,14 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
         rc -= _strong_watch_count(samples[i])
         rcs.append(rc)
     ctx = {'skip': {}, 'hold': [], 'memo': {}, 'qmemo': {}, 'qual': False, 'busy': {}, 'mods': None,
-           'pc': {}, 'deadline': deadline}
+           'pc': {}, 'deadline': deadline, 'cont': {}}
     skip = ctx['skip']
     skip.update(pending)
     skip[id(samples)] = 1
     skip[id(rcs)] = 1
     skip[id(ctx['hold'])] = 1
     skip[id(ctx['pc'])] = 1
+    skip[id(ctx['cont'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
     for x in _narrow_own():
@@ -2624,6 +2652,8 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     out.sort(key=_holder_sort_key)
     ctx['hold'] = None
     ctx['pc'] = None
+    narrow_holder(name, ctx['cont'])
+    ctx['cont'] = None
     size = sample_sizes(samples)
     samples = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,
@@ -3362,6 +3392,7 @@ NARROW_SITES = 32         # distinct sites a window records
 NARROW_TRACK = 64         # created objects a window follows (weakly where it can)
 NARROW_DEPTH = 4000       # calls deep the hook keeps its stack (deeper ones are not charged)
 NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
+NARROW_SCAN = 1.0         # CPU seconds the search for an untracked type's new objects may take
 NARROW_MAX_WINDOWS = 8    # windows in one run
 NARROW_AGAIN_SECONDS = 600.0  # --narrow-again: a type's next window, this long after its last
 
@@ -3372,7 +3403,12 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0,
+       'untracked': 0, 'untracked_seen': {}, 'passed': {}}
+# the containers found holding most of a type's samples (name -> (container, sentence)), and
+# under 'now' the one a window watches: apart from _NW, so that the deep census, which leaves
+# the probe's own state out of its walk, still walks the app's containers
+_NHOLD = {}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
@@ -3382,6 +3418,8 @@ def _narrow_reset():
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
+    _NW['untracked'] = 0
+    _NHOLD.pop('now', None)
     _NW['events'] = 0
     _NW['peak'] = 0
     del _NK[:]
@@ -3407,6 +3445,10 @@ def narrow_census(objs, st):
         if not builtin:
             _NW['app'] = 1
         _narrow_queue(q, builtin, name, name in st['refs_only'])
+    for name in _DEEP_STATE['order']:
+        # what the deep census sees grow: types the collector does not track (builtins)
+        if name not in _NW['done'] and len(q) < NARROW_SITES and name not in st['watch_types']:
+            _narrow_queue(q, True, name, False, 1)
     for name in list(_NW['done'].keys()):
         # a window that saw its objects freed (the app's warm-up, a leak that starts
         # later): one more when the type still grows at each of the last 3 censuses
@@ -3414,7 +3456,7 @@ def narrow_census(objs, st):
         if _NW['done'][name] == 'retry' and h is not None and h[2] >= 3 and h[3] & 7 == 7 \
                 and h[0] > _NW['pops'].get(name, 0) and now - _NW['last'].get(name, now) > 1.0:
             _NW['done'][name] = 'retried'
-            _narrow_queue(q, '.' not in name, name, False)
+            _narrow_queue(q, '.' not in name, name, False, _NW['untracked_seen'].get(name, 0))
     if state == 3:
         if _NW['end_marks'] >= NARROW_CHECK_MARKS or now - _NW['end_t'] >= NARROW_CHECK_SECONDS:
             _narrow_check(objs)
@@ -3445,23 +3487,25 @@ def narrow_census(objs, st):
         if e[0]:
             # a builtin type: only one that grows on its own (no app type grows), and still
             # grows two censuses after it was first named (not the startup's warm-up)
-            h = st['hist'].get(e[1])
+            h = (e[4] and _DEEP_STATE or st)['hist'].get(e[1])
             age = _S['censuses'] - e[3]
-            if _NW['app'] or h is None or age > 8:
+            if _NW['app'] or h is None or age > 40:
                 q.remove(e)
                 continue
             if age < 2 or not (h[3] & 3 == 3 or h[5] & 3 == 3):
                 continue
+            if e[1] not in _NHOLD and e[1] not in _NW['passed'] and age < 30:
+                continue             # the referrers pass that may find its container is to come
         q.remove(e)
-        if _narrow_arm(e[1], e[2], objs, st):
+        if _narrow_arm(e[1], e[2], objs, st, e[4]):
             return
 
 
-def _narrow_queue(q, builtin, name, refs_only):
+def _narrow_queue(q, builtin, name, refs_only, untracked=0):
     for e in q:
         if e[1] == name:
             return
-    q.append((builtin, name, refs_only, _S['censuses']))
+    q.append((builtin, name, refs_only, _S['censuses'], untracked))
 
 
 def _first(e):
@@ -3495,14 +3539,30 @@ def _narrow_pending():
         return None
 
 
+def narrow_holder(name, conts):
+    """After a referrers pass over type `name`: the list or dict holding most of its
+    samples, kept for a window on a builtin type (it watches that container grow)."""
+    _NW['passed'][name] = 1
+    best = None
+    for e in conts.values():
+        if best is None or e[0] > best[0]:
+            best = e
+    if best is not None and best[0] >= 2 and name not in _NW['done'] and (name in _NHOLD or len(_NHOLD) < NARROW_SITES):
+        _NHOLD[name] = (best[1], best[2])
+
+
 def _narrow_class(name):
     for t in list(_names.keys()):
         if _names.get(t) == name:
             return t
+    b = sys.modules.get('builtins') or sys.modules.get('__builtin__')
+    t = getattr(b, name, None)           # a builtin the collector does not track (str)
+    if isinstance(t, type):
+        return t
     return None
 
 
-def _narrow_arm(name, refs_only, objs, st):
+def _narrow_arm(name, refs_only, objs, st, untracked=0):
     cls = _narrow_class(name)
     if cls is None:
         return False
@@ -3512,10 +3572,24 @@ def _narrow_arm(name, refs_only, objs, st):
     _NW['sites'] = {}
     _NW['ksites'] = {}
     _NW['tracked'] = 0
+    if untracked:
+        st = _DEEP_STATE
+        _NW['untracked'] = 1
+        _NW['untracked_seen'][name] = 1
+        refs_only = False
     h = st['hist'].get(name)
     _NW['population'] = (h and h[0]) or 0
     _NW['done'][name] = 1
-    if refs_only:
+    hold = None
+    if name != 'now':
+        hold = _NHOLD.pop(name, None)
+    if hold is not None and '.' not in name and not refs_only:
+        # a builtin type that grows in a container the referrers pass found: the window
+        # watches the container's length, charged to the line that grew it
+        _NW['kind'] = 'keeps-reference'
+        _NW['method'] = 'lines'
+        _NHOLD['now'] = hold
+    elif refs_only:
         _NW['kind'] = 'keeps-reference'
         _NW['method'] = 'profile'
         _NW['samples'] = _narrow_samples(objs, cls)
@@ -3534,13 +3608,19 @@ def _narrow_arm(name, refs_only, objs, st):
         else:
             _NW['method'] = 'profile'
             _NW['status'] = 'no-site'
-            _NW['reason'] = ('%s is created without Python code the trace function sees (no Python '
-                             '__init__ or __new__), and this Python has no tracemalloc' % name)
+            if '.' in name:
+                _NW['reason'] = ('%s is created without Python code the trace function sees (no '
+                                 'Python __init__ or __new__), and this Python has no tracemalloc '
+                                 '(3.4+) to say where it is allocated' % name)
+            else:
+                _NW['reason'] = ('no list or dict was found holding several %s objects to watch grow, '
+                                 'and this Python has no tracemalloc (3.4+) to say where they are '
+                                 'allocated' % name)
             _NW['windows'] += 1
             _narrow_emit(0)
             return True
     prof = getattr(sys, 'getprofile', None)
-    if _NW['method'] == 'trace':
+    if _NW['method'] in ('trace', 'lines'):
         prof = getattr(sys, 'gettrace', None)
     if prof is not None and prof() is not None and _NW['method'] != 'tracemalloc':
         _NW['status'] = 'no-site'
@@ -3655,6 +3735,7 @@ def _narrow_open(name):
     _NW['deadline'] = _NW['t0'] + NARROW_SECONDS
     _NW['c0'] = _thread_clock()
     _NW['tid'] = _lowthread.get_ident()
+    _NW['gen'] = _S['cgen']      # censuses before the window are none of its business
     _NW['state'] = 2
     try:
         if _NW['method'] == 'tracemalloc':
@@ -3666,8 +3747,21 @@ def _narrow_open(name):
                 return
             tm.start(3)
             _NW['tm'] = tm
+        elif _NW['method'] == 'lines':
+            _NW['rc0'] = _NW['rc'] = _measure()
+            _NW['lf'] = None
+            # the frames running now are traced too (as pdb does), from their next line
+            ff = []
+            f = sys._getframe()
+            while f is not None:
+                if f.f_code.co_filename != _PROBE_FILE:
+                    f.f_trace = _trace_lines
+                    ff.append(f)
+                f = f.f_back
+            _NW['ff'] = ff
+            sys.settrace(_trace_lines)
         elif _NW['kind'] == 'keeps-reference':
-            _NW['rc0'] = _NW['rc'] = _sum_rc(_NW['samples'])
+            _NW['rc0'] = _NW['rc'] = _measure()
             sys.setprofile(_hook_refs)
         else:
             sys.settrace(_trace_new)
@@ -3710,7 +3804,7 @@ def _narrow_close_data():
         return
     _NW['state'] = 3
     if _NW['kind'] == 'keeps-reference':
-        _NW['rc1'] = _sum_rc(_NW['samples'])
+        _NW['rc1'] = _measure()
     elif _NW['method'] == 'tracemalloc':
         _tm_collect()
     _NW['end_marks'] = 0
@@ -3734,8 +3828,19 @@ def narrow_resume():
             sys.settrace(_trace_new)
             if _NW['fobj'] is not None:
                 sys.setprofile(_prof_follow)
+        elif _NW['method'] == 'lines':
+            sys.settrace(_trace_lines)
         else:
             sys.setprofile(_hook_refs)
+
+
+def _measure():
+    """keeps-reference: the followed samples' summed refcounts, or the watched container's
+    length."""
+    h = _NHOLD.get('now')
+    if h is not None:
+        return len(h[0])
+    return _sum_rc(_NW['samples'])
 
 
 def _sum_rc(objs):
@@ -3747,7 +3852,7 @@ def _sum_rc(objs):
 def _narrow_check(objs):
     released = 0
     if _NW['kind'] == 'keeps-reference':
-        released = max(0, _NW['rc1'] - _sum_rc(_NW['samples']))
+        released = max(0, _NW['rc1'] - _measure())
     else:
         ids = {}
         for e in _NW['sites'].values():
@@ -3831,7 +3936,8 @@ def _narrow_emit(released):
                         'marks', _NW['marks'], 'seconds', round(_NW['seconds'], 4),
                         'cpu', round(_NW['cpu'], 4), 'peakKiB', peak,
                         'population', _NW['population'], 'samples', len(samples),
-                        'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites])
+                        'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites,
+                        'holder', 'now' in _NHOLD and _NHOLD['now'][1] or None])
         name = _NW['type']
         if _NW['done'].get(name) != 'retried' and (status == 'nothing' or (
                 _NW['kind'] == 'creates' and not leaky)):
@@ -3896,6 +4002,15 @@ def _hook_off():
     if _NW['method'] == 'trace':
         sys.settrace(None)
         _unfollow()
+    elif _NW['method'] == 'lines':
+        sys.settrace(None)
+        _NW['lf'] = None
+        for f in _NW['ff'] or ():
+            try:
+                del f.f_trace
+            except Exception:
+                pass
+        _NW['ff'] = None
     else:
         sys.setprofile(None)
 
@@ -3962,7 +4077,7 @@ def _hook_refs_body(frame, event, arg):
         return
     if _window_over():
         return
-    now = _sum_rc(_NW['samples'])
+    now = _measure()
     d = now - _NW['rc']
     if _census_ran():
         _NW['rc'] = now
@@ -3973,6 +4088,37 @@ def _hook_refs_body(frame, event, arg):
         except Exception:
             probe_error('narrow site')
     _step(frame, event, arg)
+
+
+def _trace_lines(frame, event, arg):
+    """A container a builtin type grows in (narrow_holder): every line of the window's
+    thread is traced, and a change in the container's length is charged to the line that
+    ran since the last event (the C calls it made included)."""
+    try:
+        if _NW['state'] != 2:
+            _hook_off()
+            return None
+        if event == 'call' and _window_over():
+            return None
+        now = _measure()
+        d = now - _NW['rc']
+        _NW['rc'] = now
+        lf = _NW['lf']
+        # (a census elsewhere holds references, never items of the container: no guard)
+        if d and lf is not None and lf.f_code.co_filename != _PROBE_FILE:
+            _charge_line(lf, _NW['ll'], d, _NW['sites'])
+        if event == 'return':
+            lf = frame.f_back
+            _NW['lf'] = lf
+            if lf is not None:
+                _NW['ll'] = lf.f_lineno
+        else:
+            _NW['lf'] = frame
+            _NW['ll'] = frame.f_lineno
+        return _trace_lines
+    except Exception:
+        _hook_failed()
+        return None
 
 
 def _trace_new(frame, event, arg):
@@ -4165,8 +4311,9 @@ def _prof_follow_body(frame, event, arg):
         probe_error('narrow follow')
 
 
-def _charge_line(frame, line, d):
-    sites = _NW['ksites']
+def _charge_line(frame, line, d, sites=None):
+    if sites is None:
+        sites = _NW['ksites']
     key = (frame.f_code, line)
     e = sites.get(key)
     if e is None:
@@ -4365,9 +4512,12 @@ def _track(e, obj):
 
 def _narrow_own():
     """The window's own containers (a referrers pass leaves them out)."""
-    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NK]
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NW['passed'], _NK]
     for e in _NK:
         out.append(e)
+    out.append(_NHOLD)
+    for x in _NHOLD.values():
+        out.append(x)                # (the tuples; the app's containers in them are the app's)
     for k in ('samples', 'sites', 'ksites', 'codes', 'news'):
         if _NW[k] is not None:
             out.append(_NW[k])
@@ -4393,6 +4543,36 @@ def _tm_guard():
         _narrow_close()
 
 
+def _tm_new(tm, cls, untracked):
+    """The live objects of cls that tracemalloc saw allocated (in the window): from the
+    collector's list, or, for a type it does not track (a dict of strings, a str), among
+    what the tracked objects hold (each one once; the scan stops after NARROW_SCAN s)."""
+    objs = gc.get_objects()
+    got = tm.get_object_traceback
+    if not untracked:
+        for o in objs:
+            if type(o) is cls:
+                tb = got(o)
+                if tb is not None and len(tb):
+                    yield o
+        return
+    seen = {}
+    end = _thread_clock() + NARROW_SCAN
+    getr = gc.get_referents
+    i = 0
+    for c in objs:
+        i += 1
+        if i & 255 == 0 and _thread_clock() > end:
+            _NW['reason'] = 'the search for new %s objects stopped after %.1f s' % (_NW['type'], NARROW_SCAN)
+            break
+        for r in getr(c):
+            if type(r) is cls and id(r) not in seen:
+                tb = got(r)
+                if tb is not None and len(tb):
+                    seen[id(r)] = 1
+                    yield r
+
+
 def _tm_collect():
     tm = _NW['tm']
     if tm is None:
@@ -4404,12 +4584,8 @@ def _tm_collect():
         cls = _NW['cls']
         sites = _NW['sites']
         newest_last = sys.version_info[:2] >= (3, 7)
-        for o in gc.get_objects():
-            if type(o) is not cls:
-                continue
+        for o in _tm_new(tm, cls, _NW['untracked']):
             tb = tm.get_object_traceback(o)
-            if tb is None or not len(tb):
-                continue
             frames = list(tb)
             if newest_last:
                 frames.reverse()

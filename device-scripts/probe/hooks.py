@@ -17,6 +17,15 @@ def _hook_off():
     if _NW['method'] == 'trace':
         sys.settrace(None)
         _unfollow()
+    elif _NW['method'] == 'lines':
+        sys.settrace(None)
+        _NW['lf'] = None
+        for f in _NW['ff'] or ():
+            try:
+                del f.f_trace
+            except Exception:
+                pass
+        _NW['ff'] = None
     else:
         sys.setprofile(None)
 
@@ -83,7 +92,7 @@ def _hook_refs_body(frame, event, arg):
         return
     if _window_over():
         return
-    now = _sum_rc(_NW['samples'])
+    now = _measure()
     d = now - _NW['rc']
     if _census_ran():
         _NW['rc'] = now
@@ -94,6 +103,37 @@ def _hook_refs_body(frame, event, arg):
         except Exception:
             probe_error('narrow site')
     _step(frame, event, arg)
+
+
+def _trace_lines(frame, event, arg):
+    """A container a builtin type grows in (narrow_holder): every line of the window's
+    thread is traced, and a change in the container's length is charged to the line that
+    ran since the last event (the C calls it made included)."""
+    try:
+        if _NW['state'] != 2:
+            _hook_off()
+            return None
+        if event == 'call' and _window_over():
+            return None
+        now = _measure()
+        d = now - _NW['rc']
+        _NW['rc'] = now
+        lf = _NW['lf']
+        # (a census elsewhere holds references, never items of the container: no guard)
+        if d and lf is not None and lf.f_code.co_filename != _PROBE_FILE:
+            _charge_line(lf, _NW['ll'], d, _NW['sites'])
+        if event == 'return':
+            lf = frame.f_back
+            _NW['lf'] = lf
+            if lf is not None:
+                _NW['ll'] = lf.f_lineno
+        else:
+            _NW['lf'] = frame
+            _NW['ll'] = frame.f_lineno
+        return _trace_lines
+    except Exception:
+        _hook_failed()
+        return None
 
 
 def _trace_new(frame, event, arg):
@@ -286,8 +326,9 @@ def _prof_follow_body(frame, event, arg):
         probe_error('narrow follow')
 
 
-def _charge_line(frame, line, d):
-    sites = _NW['ksites']
+def _charge_line(frame, line, d, sites=None):
+    if sites is None:
+        sites = _NW['ksites']
     key = (frame.f_code, line)
     e = sites.get(key)
     if e is None:
@@ -486,9 +527,12 @@ def _track(e, obj):
 
 def _narrow_own():
     """The window's own containers (a referrers pass leaves them out)."""
-    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NK]
+    out = [_NW, _NW['done'], _NW['last'], _NW['queue'], _NW['pops'], _NW['cbs'], _NW['passed'], _NK]
     for e in _NK:
         out.append(e)
+    out.append(_NHOLD)
+    for x in _NHOLD.values():
+        out.append(x)                # (the tuples; the app's containers in them are the app's)
     for k in ('samples', 'sites', 'ksites', 'codes', 'news'):
         if _NW[k] is not None:
             out.append(_NW[k])
@@ -514,6 +558,36 @@ def _tm_guard():
         _narrow_close()
 
 
+def _tm_new(tm, cls, untracked):
+    """The live objects of cls that tracemalloc saw allocated (in the window): from the
+    collector's list, or, for a type it does not track (a dict of strings, a str), among
+    what the tracked objects hold (each one once; the scan stops after NARROW_SCAN s)."""
+    objs = gc.get_objects()
+    got = tm.get_object_traceback
+    if not untracked:
+        for o in objs:
+            if type(o) is cls:
+                tb = got(o)
+                if tb is not None and len(tb):
+                    yield o
+        return
+    seen = {}
+    end = _thread_clock() + NARROW_SCAN
+    getr = gc.get_referents
+    i = 0
+    for c in objs:
+        i += 1
+        if i & 255 == 0 and _thread_clock() > end:
+            _NW['reason'] = 'the search for new %s objects stopped after %.1f s' % (_NW['type'], NARROW_SCAN)
+            break
+        for r in getr(c):
+            if type(r) is cls and id(r) not in seen:
+                tb = got(r)
+                if tb is not None and len(tb):
+                    seen[id(r)] = 1
+                    yield r
+
+
 def _tm_collect():
     tm = _NW['tm']
     if tm is None:
@@ -525,12 +599,8 @@ def _tm_collect():
         cls = _NW['cls']
         sites = _NW['sites']
         newest_last = sys.version_info[:2] >= (3, 7)
-        for o in gc.get_objects():
-            if type(o) is not cls:
-                continue
+        for o in _tm_new(tm, cls, _NW['untracked']):
             tb = tm.get_object_traceback(o)
-            if tb is None or not len(tb):
-                continue
             frames = list(tb)
             if newest_last:
                 frames.reverse()

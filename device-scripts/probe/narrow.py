@@ -27,6 +27,7 @@ NARROW_SITES = 32         # distinct sites a window records
 NARROW_TRACK = 64         # created objects a window follows (weakly where it can)
 NARROW_DEPTH = 4000       # calls deep the hook keeps its stack (deeper ones are not charged)
 NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
+NARROW_SCAN = 1.0         # CPU seconds the search for an untracked type's new objects may take
 NARROW_MAX_WINDOWS = 8    # windows in one run
 NARROW_AGAIN_SECONDS = 600.0  # --narrow-again: a type's next window, this long after its last
 
@@ -37,7 +38,12 @@ _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows':
        'population': 0, 'samples': None, 'rc0': 0, 'rc1': 0, 'sites': None, 'events': 0,
        'codes': None, 'news': None, 'tracked': None, 'wrefs': 0, 'end_marks': 0, 'end_t': 0.0,
        'status': None, 'reason': None, 'peak': 0, 'tm': None, 'over': 0, 'last': {}, 'queue': [], 'app': 0, 'tid': None, 'rc': 0,
-       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0}
+       'fobj': None, 'fweak': 0, 'ff': None, 'ksites': None, 'pops': {}, 'pending': None, 'cbs': [], 'gen': 0,
+       'untracked': 0, 'untracked_seen': {}, 'passed': {}}
+# the containers found holding most of a type's samples (name -> (container, sentence)), and
+# under 'now' the one a window watches: apart from _NW, so that the deep census, which leaves
+# the probe's own state out of its walk, still walks the app's containers
+_NHOLD = {}
 _NK = []         # the window's open calls: [C function or None, frame, charged yet]
 
 
@@ -47,6 +53,8 @@ def _narrow_reset():
         _NW[k] = None
     _NW['wrefs'] = 0
     _NW['over'] = 0
+    _NW['untracked'] = 0
+    _NHOLD.pop('now', None)
     _NW['events'] = 0
     _NW['peak'] = 0
     del _NK[:]
@@ -72,6 +80,10 @@ def narrow_census(objs, st):
         if not builtin:
             _NW['app'] = 1
         _narrow_queue(q, builtin, name, name in st['refs_only'])
+    for name in _DEEP_STATE['order']:
+        # what the deep census sees grow: types the collector does not track (builtins)
+        if name not in _NW['done'] and len(q) < NARROW_SITES and name not in st['watch_types']:
+            _narrow_queue(q, True, name, False, 1)
     for name in list(_NW['done'].keys()):
         # a window that saw its objects freed (the app's warm-up, a leak that starts
         # later): one more when the type still grows at each of the last 3 censuses
@@ -79,7 +91,7 @@ def narrow_census(objs, st):
         if _NW['done'][name] == 'retry' and h is not None and h[2] >= 3 and h[3] & 7 == 7 \
                 and h[0] > _NW['pops'].get(name, 0) and now - _NW['last'].get(name, now) > 1.0:
             _NW['done'][name] = 'retried'
-            _narrow_queue(q, '.' not in name, name, False)
+            _narrow_queue(q, '.' not in name, name, False, _NW['untracked_seen'].get(name, 0))
     if state == 3:
         if _NW['end_marks'] >= NARROW_CHECK_MARKS or now - _NW['end_t'] >= NARROW_CHECK_SECONDS:
             _narrow_check(objs)
@@ -110,23 +122,25 @@ def narrow_census(objs, st):
         if e[0]:
             # a builtin type: only one that grows on its own (no app type grows), and still
             # grows two censuses after it was first named (not the startup's warm-up)
-            h = st['hist'].get(e[1])
+            h = (e[4] and _DEEP_STATE or st)['hist'].get(e[1])
             age = _S['censuses'] - e[3]
-            if _NW['app'] or h is None or age > 8:
+            if _NW['app'] or h is None or age > 40:
                 q.remove(e)
                 continue
             if age < 2 or not (h[3] & 3 == 3 or h[5] & 3 == 3):
                 continue
+            if e[1] not in _NHOLD and e[1] not in _NW['passed'] and age < 30:
+                continue             # the referrers pass that may find its container is to come
         q.remove(e)
-        if _narrow_arm(e[1], e[2], objs, st):
+        if _narrow_arm(e[1], e[2], objs, st, e[4]):
             return
 
 
-def _narrow_queue(q, builtin, name, refs_only):
+def _narrow_queue(q, builtin, name, refs_only, untracked=0):
     for e in q:
         if e[1] == name:
             return
-    q.append((builtin, name, refs_only, _S['censuses']))
+    q.append((builtin, name, refs_only, _S['censuses'], untracked))
 
 
 def _first(e):
@@ -160,14 +174,30 @@ def _narrow_pending():
         return None
 
 
+def narrow_holder(name, conts):
+    """After a referrers pass over type `name`: the list or dict holding most of its
+    samples, kept for a window on a builtin type (it watches that container grow)."""
+    _NW['passed'][name] = 1
+    best = None
+    for e in conts.values():
+        if best is None or e[0] > best[0]:
+            best = e
+    if best is not None and best[0] >= 2 and name not in _NW['done'] and (name in _NHOLD or len(_NHOLD) < NARROW_SITES):
+        _NHOLD[name] = (best[1], best[2])
+
+
 def _narrow_class(name):
     for t in list(_names.keys()):
         if _names.get(t) == name:
             return t
+    b = sys.modules.get('builtins') or sys.modules.get('__builtin__')
+    t = getattr(b, name, None)           # a builtin the collector does not track (str)
+    if isinstance(t, type):
+        return t
     return None
 
 
-def _narrow_arm(name, refs_only, objs, st):
+def _narrow_arm(name, refs_only, objs, st, untracked=0):
     cls = _narrow_class(name)
     if cls is None:
         return False
@@ -177,10 +207,24 @@ def _narrow_arm(name, refs_only, objs, st):
     _NW['sites'] = {}
     _NW['ksites'] = {}
     _NW['tracked'] = 0
+    if untracked:
+        st = _DEEP_STATE
+        _NW['untracked'] = 1
+        _NW['untracked_seen'][name] = 1
+        refs_only = False
     h = st['hist'].get(name)
     _NW['population'] = (h and h[0]) or 0
     _NW['done'][name] = 1
-    if refs_only:
+    hold = None
+    if name != 'now':
+        hold = _NHOLD.pop(name, None)
+    if hold is not None and '.' not in name and not refs_only:
+        # a builtin type that grows in a container the referrers pass found: the window
+        # watches the container's length, charged to the line that grew it
+        _NW['kind'] = 'keeps-reference'
+        _NW['method'] = 'lines'
+        _NHOLD['now'] = hold
+    elif refs_only:
         _NW['kind'] = 'keeps-reference'
         _NW['method'] = 'profile'
         _NW['samples'] = _narrow_samples(objs, cls)
@@ -199,13 +243,19 @@ def _narrow_arm(name, refs_only, objs, st):
         else:
             _NW['method'] = 'profile'
             _NW['status'] = 'no-site'
-            _NW['reason'] = ('%s is created without Python code the trace function sees (no Python '
-                             '__init__ or __new__), and this Python has no tracemalloc' % name)
+            if '.' in name:
+                _NW['reason'] = ('%s is created without Python code the trace function sees (no '
+                                 'Python __init__ or __new__), and this Python has no tracemalloc '
+                                 '(3.4+) to say where it is allocated' % name)
+            else:
+                _NW['reason'] = ('no list or dict was found holding several %s objects to watch grow, '
+                                 'and this Python has no tracemalloc (3.4+) to say where they are '
+                                 'allocated' % name)
             _NW['windows'] += 1
             _narrow_emit(0)
             return True
     prof = getattr(sys, 'getprofile', None)
-    if _NW['method'] == 'trace':
+    if _NW['method'] in ('trace', 'lines'):
         prof = getattr(sys, 'gettrace', None)
     if prof is not None and prof() is not None and _NW['method'] != 'tracemalloc':
         _NW['status'] = 'no-site'
@@ -320,6 +370,7 @@ def _narrow_open(name):
     _NW['deadline'] = _NW['t0'] + NARROW_SECONDS
     _NW['c0'] = _thread_clock()
     _NW['tid'] = _lowthread.get_ident()
+    _NW['gen'] = _S['cgen']      # censuses before the window are none of its business
     _NW['state'] = 2
     try:
         if _NW['method'] == 'tracemalloc':
@@ -331,8 +382,21 @@ def _narrow_open(name):
                 return
             tm.start(3)
             _NW['tm'] = tm
+        elif _NW['method'] == 'lines':
+            _NW['rc0'] = _NW['rc'] = _measure()
+            _NW['lf'] = None
+            # the frames running now are traced too (as pdb does), from their next line
+            ff = []
+            f = sys._getframe()
+            while f is not None:
+                if f.f_code.co_filename != _PROBE_FILE:
+                    f.f_trace = _trace_lines
+                    ff.append(f)
+                f = f.f_back
+            _NW['ff'] = ff
+            sys.settrace(_trace_lines)
         elif _NW['kind'] == 'keeps-reference':
-            _NW['rc0'] = _NW['rc'] = _sum_rc(_NW['samples'])
+            _NW['rc0'] = _NW['rc'] = _measure()
             sys.setprofile(_hook_refs)
         else:
             sys.settrace(_trace_new)
@@ -375,7 +439,7 @@ def _narrow_close_data():
         return
     _NW['state'] = 3
     if _NW['kind'] == 'keeps-reference':
-        _NW['rc1'] = _sum_rc(_NW['samples'])
+        _NW['rc1'] = _measure()
     elif _NW['method'] == 'tracemalloc':
         _tm_collect()
     _NW['end_marks'] = 0
@@ -399,8 +463,19 @@ def narrow_resume():
             sys.settrace(_trace_new)
             if _NW['fobj'] is not None:
                 sys.setprofile(_prof_follow)
+        elif _NW['method'] == 'lines':
+            sys.settrace(_trace_lines)
         else:
             sys.setprofile(_hook_refs)
+
+
+def _measure():
+    """keeps-reference: the followed samples' summed refcounts, or the watched container's
+    length."""
+    h = _NHOLD.get('now')
+    if h is not None:
+        return len(h[0])
+    return _sum_rc(_NW['samples'])
 
 
 def _sum_rc(objs):
@@ -412,7 +487,7 @@ def _sum_rc(objs):
 def _narrow_check(objs):
     released = 0
     if _NW['kind'] == 'keeps-reference':
-        released = max(0, _NW['rc1'] - _sum_rc(_NW['samples']))
+        released = max(0, _NW['rc1'] - _measure())
     else:
         ids = {}
         for e in _NW['sites'].values():
@@ -496,7 +571,8 @@ def _narrow_emit(released):
                         'marks', _NW['marks'], 'seconds', round(_NW['seconds'], 4),
                         'cpu', round(_NW['cpu'], 4), 'peakKiB', peak,
                         'population', _NW['population'], 'samples', len(samples),
-                        'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites])
+                        'checkMarks', _NW['end_marks'], 'released', released, 'sites', sites,
+                        'holder', 'now' in _NHOLD and _NHOLD['now'][1] or None])
         name = _NW['type']
         if _NW['done'].get(name) != 'retried' and (status == 'nothing' or (
                 _NW['kind'] == 'creates' and not leaky)):

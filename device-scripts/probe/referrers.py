@@ -245,6 +245,14 @@ def _add_holder(holders, x, r, k, ctx):
         probe_error('describe')
         s = 'referenced by ' + _short(r)
     holders[s] = holders.get(s, 0) + k
+    t = type(r)
+    if t is list or t is dict:
+        # the container itself, for a narrowing window that watches it grow (narrow.py)
+        e = ctx['cont'].get(id(r))
+        if e is None:
+            ctx['cont'][id(r)] = [k, r, s]
+        else:
+            e[0] += k
 
 
 NO_TRACKED_REFERRER = 'no tracked referrer (C code, or a tuple or dict the collector does not track)'
@@ -264,13 +272,14 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
         rc -= _strong_watch_count(samples[i])
         rcs.append(rc)
     ctx = {'skip': {}, 'hold': [], 'memo': {}, 'qmemo': {}, 'qual': False, 'busy': {}, 'mods': None,
-           'pc': {}, 'deadline': deadline}
+           'pc': {}, 'deadline': deadline, 'cont': {}}
     skip = ctx['skip']
     skip.update(pending)
     skip[id(samples)] = 1
     skip[id(rcs)] = 1
     skip[id(ctx['hold'])] = 1
     skip[id(ctx['pc'])] = 1
+    skip[id(ctx['cont'])] = 1
     skip[id(_WATCHES)] = 1
     skip[id(_names)] = 1
     for x in _narrow_own():
@@ -335,6 +344,8 @@ def referrers_pass(name, objs_of, pending, deadline, extra=()):
     out.sort(key=_holder_sort_key)
     ctx['hold'] = None
     ctx['pc'] = None
+    narrow_holder(name, ctx['cont'])
+    ctx['cont'] = None
     size = sample_sizes(samples)
     samples = None
     emit('referrers', ['type', name, 'sampled', n, 'holders', out,

@@ -84,6 +84,22 @@ function keepsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
   return text;
 }
 
+/** A line that grew the container a builtin type's objects pile up in (a window on a holder). */
+function holderEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
+  const at = lineOf(s) ?? s.function ?? 'a line';
+  const each = s.calls > 0 ? s.refs / s.calls : NaN;
+  const k = Math.round(each);
+  const adds = k >= 1 && Math.abs(each - k) <= WHOLE_SLACK
+    ? `adds ${plural(k, r.type)} to ${r.holder} each time it runs`
+    : `adds ${plural(s.refs, r.type)} to ${r.holder} over ${plural(s.calls, 'run')}`;
+  const rate = w.callsPerMark !== null ? `, ${plural(w.callsPerMark, 'time')} per ${r.mark}` : `, ${plural(s.calls, 'time')} in ${fmt(r.seconds)} s`;
+  let text = `${at} ${adds}${rate}`;
+  if (!checked(r)) text += '; not checked after the window';
+  else if (w.freed === 0) text += '; none taken out';
+  else if (w.freed !== null) text += `; ${plural(w.freed, 'item')} taken out after the window`;
+  return text;
+}
+
 /** A line a new instance's creation ran that kept a reference to it (a creates window's keeps-reference site). */
 function holdsNewEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
   const at = lineOf(s) ?? s.function ?? 'a line';
@@ -110,7 +126,8 @@ function whereOf(s: NarrowSite, r: NarrowRecord): Where {
   // a keeps-reference window's figures are the followed samples', scaled to the type; a
   // creates window's references are those kept on the new instances it followed
   const ofNew = keeps && r.kind === 'creates';
-  const scale = ofNew ? 1 : scaleOf(r);
+  // a holder window counts items added to one container: no scaling
+  const scale = ofNew || r.holder !== null ? 1 : scaleOf(r);
   const w: Where = {
     kind: s.kind,
     function: s.function,
@@ -119,6 +136,7 @@ function whereOf(s: NarrowSite, r: NarrowRecord): Where {
     callsPerMark: perMark(keeps ? s.calls : s.created, r),
     perCall: keeps ? (scale !== null && s.calls > 0 ? round1((s.refs / s.calls) * scale) : null) : 1,
     freed: ofNew || !checked(r) ? null : keeps ? (scale !== null ? finite(Math.round(r.released * scale)) : null) : s.freed,
+    ...(r.holder !== null ? { holder: r.holder } : {}),
     evidence: '',
     native: s.native,
     caller: s.caller,
@@ -126,7 +144,8 @@ function whereOf(s: NarrowSite, r: NarrowRecord): Where {
     stack: s.stack.map((f) => [f[0], f[1], f[2]]),
     method: r.method,
   };
-  w.evidence = ofNew ? holdsNewEvidence(s, r, w) : keeps ? keepsEvidence(s, r, w) : createsEvidence(s, r, w);
+  w.evidence = r.holder !== null && keeps ? holderEvidence(s, r, w)
+    : ofNew ? holdsNewEvidence(s, r, w) : keeps ? keepsEvidence(s, r, w) : createsEvidence(s, r, w);
   return w;
 }
 
@@ -162,7 +181,9 @@ export function windowFor(records: readonly NarrowRecord[], s: Suspect): NarrowR
   let best: NarrowRecord | null = null;
   let bestScore = -1;
   for (const r of records) {
-    const score = (r.kind === want ? 2 : 0) + (keptSites(r).length > 0 ? 1 : 0);
+    // a window on a builtin's container counts the objects it gains: it speaks for object growth
+    const fits = r.kind === want || (r.holder !== null && want === 'creates');
+    const score = (fits ? 2 : 0) + (keptSites(r).length > 0 ? 1 : 0);
     if (score >= bestScore) {
       best = r;
       bestScore = score;

@@ -40,6 +40,8 @@ export interface Where {
   native: boolean;
   /** the function the calling line is in */
   caller: string | null;
+  /** a window on the container a builtin type piles up in: how that container is named */
+  holder?: string;
   /** keeps-reference: calls seen in the window, references kept on the followed samples */
   calls?: number;
   refs?: number;

@@ -174,6 +174,12 @@ export interface NarrowRecord extends Base {
   /** keeps-reference: references to the samples given back between the window's end and the check */
   released: number;
   sites: NarrowSite[];
+  /**
+   * a builtin type's window that watched the container holding most of its samples grow
+   * (method `lines`): how that container is named (a referrers sentence); `refs` are then
+   * items added to it, `released` items taken out after the window. Null otherwise.
+   */
+  holder: string | null;
 }
 
 /** A narrow record keeps at most this many sites, each at most this many frames; its strings are clipped. */
@@ -327,7 +333,7 @@ function narrowOf(v: Record<string, unknown>, seq: number, t: number): NarrowRec
     mark: strOrNull(v.mark),
     marks: nonNeg(v.marks), seconds: nonNeg(v.seconds), cpu: nonNeg(v.cpu), peakKiB: nonNeg(v.peakKiB),
     population: nonNeg(v.population), samples: nonNeg(v.samples), checkMarks: nonNeg(v.checkMarks), released: nonNeg(v.released),
-    sites,
+    sites, holder: strOrNull(v.holder, MAX_NARROW_REASON),
   };
 }
 
