@@ -7,6 +7,7 @@
  *   node bench/run.mjs --no-analysis   # without bench/analysis.mjs (marks to flag, host ingest)
  *   node bench/run.mjs --no-calibration  # without bench/calibration.mjs (the verdict at the defaults)
  *   node bench/run.mjs --no-deep       # without bench/deep.mjs (the deep census's cost)
+ *   node bench/run.mjs --no-narrow     # without bench/narrow.mjs (the narrowing window's cost)
  *   node bench/run.mjs --emulated      # also bench/emulated-cost.bench.ts: sampling cost on the
  *                                      # emulated N810 (root, qemu-user, the armel rootfs, cross/build.sh)
  *
@@ -275,6 +276,7 @@ async function main() {
     ['analysis', 'analysis (bench/analysis.mjs): marks to flag a planted leak, host ingest of a soak'],
     ['deep', "deep census cost (bench/deep.mjs): against the plain census's"],
     ['calibration', 'calibration at the defaults (bench/calibration.mjs): marks and seconds to a verdict, false alarms, misses'],
+    ['narrow', 'the narrowing window (bench/narrow.mjs): its CPU and memory on the 200 000-object app, marks to a where'],
   ];
   for (const [name, what] of halves) {
     if (process.argv.includes(`--no-${name}`)) continue;

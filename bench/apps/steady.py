@@ -5,6 +5,8 @@ alive the whole run; each frame updates a window of them and builds temporaries 
 die at once, then marks the frame. No leak: the bench measures what watching costs.
 
   --frames N   frames of work (default 850: ~10 s on CPython 3.11, ~12 ms a frame)
+  --leak N     also keep N new Leaked objects a frame, for good (bench/narrow.mjs: a suspect
+               for the narrowing window); default 0, no leak
   --report F   append one line "rss_kib=... objects=... steady_s=... cpu_s=..." to F at
                the end of the steady phase (RSS from /proc/self/statm and the process's
                user+system CPU seconds, probe threads included, read by the app itself)
@@ -30,6 +32,14 @@ class Record(object):
         self.y = i * 0.5
         self.name = 'rec-%d' % i
         self.tags = [i % 7, i % 11]
+
+
+class Leaked(object):
+    def __init__(self, frame):
+        self.frame = frame
+
+
+KEPT = []
 
 
 def option(name, default, cast):
@@ -66,11 +76,14 @@ def work(store, frame):
 def main():
     frames = option('frames', 850, int)
     report = option('report', None, str)
+    leak = option('leak', 0, int)
     store = [Record(i) for i in range(N_RECORDS)]
     t0 = time.time()
     total = 0.0
     for frame in range(frames):
         total += work(store, frame)
+        for i in range(leak):
+            KEPT.append(Leaked(frame))
         mark('frame')
     steady = time.time() - t0
     if report:
