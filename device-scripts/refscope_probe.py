@@ -1525,9 +1525,9 @@ def _choose(result, st):
     """Which types to ask 'who holds these?' after this census (st: _STATE for the
     census, _DEEP_STATE for the deep census; each keeps its own history).
 
-    Per type the probe keeps one small tuple (memory: one per type, not one per
-    census): (count, refsum, comparisons, count-up bits, count-changed bits,
-    refsum-up bits), the bits over the last 4 census comparisons. st['loose'] (the deep
+    Per type the probe keeps one small list (memory: one per type, not one per
+    census), changed in place: [count, refsum, comparisons, count-up bits, count-changed bits,
+    refsum-up bits], the bits over the last 4 census comparisons. st['loose'] (the deep
     census, whose points are few): a type may be chosen after one comparison, and one whose
     references grow may have a count that moved a little."""
     hist = st['hist']
@@ -1547,10 +1547,17 @@ def _choose(result, st):
         c, r = result[name]
         h = hist.get(name)
         if h is None:
-            hist[name] = (c, r, 0, 0, 0, 0)
+            hist[name] = [c, r, 0, 0, 0, 0]
         else:
-            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
-                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
+            # changed in place: a new tuple per type per census would be hundreds of tracked
+            # objects the next census counts as the app's tuples (on 3.13, a clean app's tuple
+            # count crept up by the ones no collection had untracked yet)
+            h[2] = min(h[2] + 1, 4)
+            h[3] = ((h[3] << 1) | (c > h[0])) & 15
+            h[4] = ((h[4] << 1) | (c != h[0])) & 15
+            h[5] = ((h[5] << 1) | (r > h[1])) & 15
+            h[0] = c
+            h[1] = r
     for name in list(hist.keys()):
         if name not in result:
             del hist[name]
@@ -3389,6 +3396,7 @@ NARROW_CHECK_SECONDS = 5.0  # ... or these seconds (an app without marks)
 NARROW_WAIT_SECONDS = 5.0   # an armed window that no mark opens is given up after this
 NARROW_SAMPLES = 8        # objects whose refcounts a keeps-reference window follows
 NARROW_SITES = 32         # distinct sites a window records
+NARROW_HOLDERS = 4        # the app's containers kept for builtin types' windows (strong references)
 NARROW_TRACK = 64         # created objects a window follows (weakly where it can)
 NARROW_DEPTH = 4000       # calls deep the hook keeps its stack (deeper ones are not charged)
 NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
@@ -3491,6 +3499,7 @@ def narrow_census(objs, st):
             age = _S['censuses'] - e[3]
             if _NW['app'] or h is None or age > 40:
                 q.remove(e)
+                _NHOLD.pop(e[1], None)       # the app's container is not kept past its use
                 continue
             if age < 2 or not (h[3] & 3 == 3 or h[5] & 3 == 3):
                 continue
@@ -3543,11 +3552,13 @@ def narrow_holder(name, conts):
     """After a referrers pass over type `name`: the list or dict holding most of its
     samples, kept for a window on a builtin type (it watches that container grow)."""
     _NW['passed'][name] = 1
+    if '.' in name or name in _NW['done']:
+        return     # an app's class is narrowed by its creating calls: its holders are not kept
     best = None
     for e in conts.values():
         if best is None or e[0] > best[0]:
             best = e
-    if best is not None and best[0] >= 2 and name not in _NW['done'] and (name in _NHOLD or len(_NHOLD) < NARROW_SITES):
+    if best is not None and best[0] >= 2 and (name in _NHOLD or len(_NHOLD) < NARROW_HOLDERS):
         _NHOLD[name] = (best[1], best[2])
 
 

@@ -300,9 +300,9 @@ def _choose(result, st):
     """Which types to ask 'who holds these?' after this census (st: _STATE for the
     census, _DEEP_STATE for the deep census; each keeps its own history).
 
-    Per type the probe keeps one small tuple (memory: one per type, not one per
-    census): (count, refsum, comparisons, count-up bits, count-changed bits,
-    refsum-up bits), the bits over the last 4 census comparisons. st['loose'] (the deep
+    Per type the probe keeps one small list (memory: one per type, not one per
+    census), changed in place: [count, refsum, comparisons, count-up bits, count-changed bits,
+    refsum-up bits], the bits over the last 4 census comparisons. st['loose'] (the deep
     census, whose points are few): a type may be chosen after one comparison, and one whose
     references grow may have a count that moved a little."""
     hist = st['hist']
@@ -322,10 +322,17 @@ def _choose(result, st):
         c, r = result[name]
         h = hist.get(name)
         if h is None:
-            hist[name] = (c, r, 0, 0, 0, 0)
+            hist[name] = [c, r, 0, 0, 0, 0]
         else:
-            hist[name] = (c, r, min(h[2] + 1, 4), ((h[3] << 1) | (c > h[0])) & 15,
-                          ((h[4] << 1) | (c != h[0])) & 15, ((h[5] << 1) | (r > h[1])) & 15)
+            # changed in place: a new tuple per type per census would be hundreds of tracked
+            # objects the next census counts as the app's tuples (on 3.13, a clean app's tuple
+            # count crept up by the ones no collection had untracked yet)
+            h[2] = min(h[2] + 1, 4)
+            h[3] = ((h[3] << 1) | (c > h[0])) & 15
+            h[4] = ((h[4] << 1) | (c != h[0])) & 15
+            h[5] = ((h[5] << 1) | (r > h[1])) & 15
+            h[0] = c
+            h[1] = r
     for name in list(hist.keys()):
         if name not in result:
             del hist[name]

@@ -24,6 +24,7 @@ NARROW_CHECK_SECONDS = 5.0  # ... or these seconds (an app without marks)
 NARROW_WAIT_SECONDS = 5.0   # an armed window that no mark opens is given up after this
 NARROW_SAMPLES = 8        # objects whose refcounts a keeps-reference window follows
 NARROW_SITES = 32         # distinct sites a window records
+NARROW_HOLDERS = 4        # the app's containers kept for builtin types' windows (strong references)
 NARROW_TRACK = 64         # created objects a window follows (weakly where it can)
 NARROW_DEPTH = 4000       # calls deep the hook keeps its stack (deeper ones are not charged)
 NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
@@ -126,6 +127,7 @@ def narrow_census(objs, st):
             age = _S['censuses'] - e[3]
             if _NW['app'] or h is None or age > 40:
                 q.remove(e)
+                _NHOLD.pop(e[1], None)       # the app's container is not kept past its use
                 continue
             if age < 2 or not (h[3] & 3 == 3 or h[5] & 3 == 3):
                 continue
@@ -178,11 +180,13 @@ def narrow_holder(name, conts):
     """After a referrers pass over type `name`: the list or dict holding most of its
     samples, kept for a window on a builtin type (it watches that container grow)."""
     _NW['passed'][name] = 1
+    if '.' in name or name in _NW['done']:
+        return     # an app's class is narrowed by its creating calls: its holders are not kept
     best = None
     for e in conts.values():
         if best is None or e[0] > best[0]:
             best = e
-    if best is not None and best[0] >= 2 and name not in _NW['done'] and (name in _NHOLD or len(_NHOLD) < NARROW_SITES):
+    if best is not None and best[0] >= 2 and (name in _NHOLD or len(_NHOLD) < NARROW_HOLDERS):
         _NHOLD[name] = (best[1], best[2])
 
 
