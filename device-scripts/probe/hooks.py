@@ -243,12 +243,12 @@ def _unfollow():
 def _trace_follow(frame, event, arg):
     # (no wrapper: the returned value's references it sees are the ones calibrate measured)
     try:
-        if _NW['state'] != 2 or _NW['fobj'] is None:
+        o = _NW['fobj']          # read once: the sampler may drop it when the window is overdue
+        if _NW['state'] != 2 or o is None:
             return None
         f = _NW['ff'].get(id(frame))
         if f is None or f[0] is not frame:
             return None
-        o = _NW['fobj']
         if _NW['fweak']:
             o = o()
             if o is None:
@@ -303,12 +303,12 @@ def _prof_follow_body(frame, event, arg):
     a reference to it is named (the trace function alone would charge its line)."""
     if event != 'c_call' and event != 'c_return' and event != 'c_exception':
         return
-    if _NW['state'] != 2 or _NW['fobj'] is None:
+    o = _NW['fobj']
+    if _NW['state'] != 2 or o is None:
         return
     f = _NW['ff'].get(id(frame))
     if f is None or f[0] is not frame:
         return
-    o = _NW['fobj']
     if _NW['fweak']:
         o = o()
         if o is None:

@@ -70,6 +70,10 @@ def narrow_census(objs, st):
         return
     state = _NW['state']
     now = time.time()
+    if state == 2 and now > _NW['deadline'] + NARROW_SECONDS and _NW['fobj'] is not None:
+        # the app's thread has run nothing the window sees since its end (idle in C): the
+        # instance it follows is not held past it (its hooks see None and stop following)
+        _NW['fobj'] = None
     # the suspects this census named, queued: the window may be busy with another one
     q = _NW['queue']
     for name in st['order']:

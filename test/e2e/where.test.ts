@@ -23,7 +23,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Report, Suspect, Where } from '../../src/analysis/report.js';
 import { buildLeakyIter, ExtUnavailable } from '../helpers/build-ext.js';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { interpreters, type Interp } from '../helpers/pythons.js';
+import { spreadInterpreters, type Interp } from '../helpers/pythons.js';
 
 let work: string;
 let n = 0;
@@ -89,15 +89,7 @@ async function withExt(interp: Interp, skip: (why: string) => void): Promise<Nod
   }
 }
 
-/** 2.7, the oldest and the newest 3.x, and 2.5 when it is there */
-function chosen(): Interp[] {
-  const all = interpreters();
-  const py3 = all.filter((i) => i.label.startsWith('3.'));
-  const pick = [all.find((i) => i.label === '2.5'), all.find((i) => i.label === '2.7'), py3[0], py3[py3.length - 1]];
-  return pick.filter((i, k): i is Interp => i !== undefined && pick.indexOf(i) === k);
-}
-
-const pythons = chosen();
+const pythons = spreadInterpreters();
 if (pythons.length === 0) it.skip('needs CPython 2.7 and a 3.x under $(pyenv root)/versions', () => {});
 
 describe.each(pythons.map((i) => [i.label, i] as const))('where the leak happens, refscope run --local on Python %s', (_label, interp) => {

@@ -80,3 +80,12 @@ export function coreInterpreters(): Interp[] {
   const py3 = all.find((i) => i.label === '3.11') ?? all.filter((i) => i.label.startsWith('3.')).pop();
   return [py2, py3].filter((i): i is Interp => i !== undefined);
 }
+
+/** 2.7, the oldest and the newest 3.x (3.12+ immortal objects), and 2.5 when it is there:
+ * the spread a behaviour that differs across versions is checked on, without every 3.x */
+export function spreadInterpreters(): Interp[] {
+  const all = interpreters();
+  const py3 = all.filter((i) => i.label.startsWith('3.'));
+  const pick = [all.find((i) => i.label === '2.5'), all.find((i) => i.label === '2.7'), py3[0], py3[py3.length - 1]];
+  return pick.filter((i, k): i is Interp => i !== undefined && pick.indexOf(i) === k);
+}
