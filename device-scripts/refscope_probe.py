@@ -1312,6 +1312,72 @@ def _tally_immortal(objs, cnt, rs, grc, tp, inst, lim, imm):
             rs[t] = r
 
 
+# What the probe's own imports mid-run added (tracemalloc, ctypes for a narrowing window):
+# id(type) -> [count, refsum, immortal count], taken out of every later census. Keyed by id so
+# that these dicts (ints only) stay untracked and hold no reference to a type.
+_IMPORTED = {}
+
+
+def _tally_ids(c, r, m):
+    objs = gc.get_objects()
+    lim = IMMORTAL_MIN
+    for o in objs:
+        t = type(o)
+        if t is _InstanceType:
+            t = o.__class__
+        k = id(t)
+        n = _grc(o)
+        if n >= lim:
+            n = 0
+            m[k] = m.get(k, 0) + 1
+        c[k] = c.get(k, 0) + 1
+        r[k] = r.get(k, 0) + n
+    _drop_list(objs)
+
+
+def probe_import(modname):
+    """Import a module the probe needs in the middle of a run (a module of the standard
+    library, once), and take what the import added out of every later census: without it
+    the modules' dicts, functions and classes were the app's growth (a dict refcount suspect
+    at 0.63 on a clean 3-second app, from tracemalloc's import at a window's opening)."""
+    m = sys.modules.get(modname)
+    if m is not None:
+        return m
+    # every container of the two tallies exists before the first: both see the same probe
+    c0 = {}
+    r0 = {}
+    m0 = {}
+    c1 = {}
+    r1 = {}
+    m1 = {}
+    # each tally after a collection, as a census counts: what the import made that the
+    # collector untracks at its first look (tuples and dicts of atomic values) is not taken
+    # out of later censuses, which would no longer count it
+    collect = gc.isenabled()
+    if collect:
+        gc.collect()
+    _tally_ids(c0, r0, m0)
+    try:
+        __import__(modname)
+    finally:
+        if collect:
+            gc.collect()
+        _tally_ids(c1, r1, m1)
+        for k in c1:
+            dc = c1[k] - c0.get(k, 0)
+            dr = r1[k] - r0.get(k, 0)
+            dm = m1.get(k, 0) - m0.get(k, 0)
+            if dc or dr or dm:
+                e = _IMPORTED.get(k)
+                if e is None:
+                    _IMPORTED[k] = [dc, dr, dm]
+                else:
+                    e[0] += dc
+                    e[1] += dr
+                    e[2] += dm
+    return sys.modules[modname]
+
+
 if not PY3:
     _tally = _tally_py2
 elif sys.version_info[:2] >= (3, 12):
@@ -1491,8 +1557,18 @@ def _census_result(cnt, rs, imm):
             t = o.__class__
         if t in rs:
             rs[t] -= 1
+    taken = 0
+    if _IMPORTED:
+        for t in cnt:
+            e = _IMPORTED.get(id(t))
+            if e is not None:
+                taken += min(cnt[t], e[0])
+                cnt[t] = max(0, cnt[t] - e[0])
+                rs[t] -= e[1]
+                if e[2]:
+                    imm[t] = max(0, imm.get(t, 0) - e[2])
     out = {}
-    correction = 0
+    correction = taken
     for t in cnt:
         c = cnt[t]
         if t in _PROBE_TYPES:
@@ -3530,7 +3606,7 @@ def _narrow_pending():
     pending calls (ctypes; imported only here: an app that does not mark). False when
     ctypes is missing."""
     try:
-        import ctypes
+        ctypes = probe_import('ctypes')
         proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
         def opened(unused):
@@ -3713,8 +3789,7 @@ def _tracemalloc():
     if sys.version_info[:2] < (3, 4):
         return None
     try:
-        import tracemalloc
-        return tracemalloc
+        return probe_import('tracemalloc')
     except Exception:
         return None
 
@@ -5564,11 +5639,16 @@ def start_record(o):
         impl = 'PyPy'
     target = o['script'] or o['module']
     argv = [target] + o['args']
+    cwd = None
+    try:
+        cwd = os.getcwd()        # the report names the app's files relative to it
+    except Exception:
+        pass
     emit('start', ['schema', SCHEMA, 'probe', PROBE_VERSION, 'wall', _S['t0'],
                    'pid', os.getpid(), 'python', pyver, 'impl', impl,
                    'platform', sys.platform, 'executable', sys.executable or '',
                    'argv', argv, 'target', target, 'module', o['module'] is not None,
-                   'interval', o['interval'], 'censusBudget', o['budget'],
+                   'cwd', cwd, 'interval', o['interval'], 'censusBudget', o['budget'],
                    'pageKiB', page, 'segmentKiB', _W['cap'] // 1024, 'watchTypes', o['watch'],
                    'maxDeviceKiB', (_W['dev_cap'] // 1024) or None,
                    'observer', {'refcountOffset': _S['off_census'],

@@ -158,7 +158,7 @@ def _narrow_pending():
     pending calls (ctypes; imported only here: an app that does not mark). False when
     ctypes is missing."""
     try:
-        import ctypes
+        ctypes = probe_import('ctypes')
         proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
         def opened(unused):
@@ -341,8 +341,7 @@ def _tracemalloc():
     if sys.version_info[:2] < (3, 4):
         return None
     try:
-        import tracemalloc
-        return tracemalloc
+        return probe_import('tracemalloc')
     except Exception:
         return None
 

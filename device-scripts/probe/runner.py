@@ -361,11 +361,16 @@ def start_record(o):
         impl = 'PyPy'
     target = o['script'] or o['module']
     argv = [target] + o['args']
+    cwd = None
+    try:
+        cwd = os.getcwd()        # the report names the app's files relative to it
+    except Exception:
+        pass
     emit('start', ['schema', SCHEMA, 'probe', PROBE_VERSION, 'wall', _S['t0'],
                    'pid', os.getpid(), 'python', pyver, 'impl', impl,
                    'platform', sys.platform, 'executable', sys.executable or '',
                    'argv', argv, 'target', target, 'module', o['module'] is not None,
-                   'interval', o['interval'], 'censusBudget', o['budget'],
+                   'cwd', cwd, 'interval', o['interval'], 'censusBudget', o['budget'],
                    'pageKiB', page, 'segmentKiB', _W['cap'] // 1024, 'watchTypes', o['watch'],
                    'maxDeviceKiB', (_W['dev_cap'] // 1024) or None,
                    'observer', {'refcountOffset': _S['off_census'],

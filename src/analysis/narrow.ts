@@ -54,15 +54,26 @@ function keptSites(r: NarrowRecord): NarrowSite[] {
   return r.sites.filter(kept);
 }
 
-/** `scene.py:88 in Scene.draw`, or null when the site names no line. */
-function lineOf(s: NarrowSite): string | null {
-  if (s.file === null) return s.caller !== null ? `in ${s.caller}` : null;
-  return `${s.file}${s.line !== null ? `:${s.line}` : ''}${s.caller !== null ? ` in ${s.caller}` : ''}`;
+/**
+ * A device path as a person reads it: relative to the app's working folder when under it
+ * (`gallery/views.py`, as the user pushed or ran it), else whole. The JSON's `file` keeps it whole.
+ */
+export function shortPath(file: string, cwd: string | null): string {
+  if (cwd === null || cwd === '/') return file;
+  const base = cwd.endsWith('/') ? cwd : `${cwd}/`;
+  return file.startsWith(base) && file.length > base.length ? file.slice(base.length) : file;
 }
 
-function keepsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
+/** `scene.py:88 in Scene.draw` (lines `27-29` for a run of them), or null when the site names no line. */
+function lineOf(s: NarrowSite, cwd: string | null, lastLine: number | null = null): string | null {
+  if (s.file === null) return s.caller !== null ? `in ${s.caller}` : null;
+  const line = s.line === null ? '' : lastLine !== null && lastLine !== s.line ? `:${s.line}-${lastLine}` : `:${s.line}`;
+  return `${shortPath(s.file, cwd)}${line}${s.caller !== null ? ` in ${s.caller}` : ''}`;
+}
+
+function keepsEvidence(s: NarrowSite, r: NarrowRecord, w: Where, cwd: string | null): string {
   const head = s.function !== null ? `${s.function} (${s.native ? 'C' : 'Python'})` : 'a call';
-  const at = lineOf(s);
+  const at = lineOf(s, cwd);
   const parts = [at !== null ? `${head}, called from ${at}` : head];
   const each = r.samples > 0 && s.calls > 0 ? s.refs / (s.calls * r.samples) : NaN;
   const k = Math.round(each);
@@ -85,8 +96,8 @@ function keepsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
 }
 
 /** A line that grew the container a builtin type's objects pile up in (a window on a holder). */
-function holderEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
-  const at = lineOf(s) ?? s.function ?? 'a line';
+function holderEvidence(s: NarrowSite, r: NarrowRecord, w: Where, cwd: string | null): string {
+  const at = lineOf(s, cwd) ?? s.function ?? 'a line';
   const each = s.calls > 0 ? s.refs / s.calls : NaN;
   const k = Math.round(each);
   const adds = k >= 1 && Math.abs(each - k) <= WHOLE_SLACK
@@ -101,19 +112,20 @@ function holderEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
 }
 
 /** A line a new instance's creation ran that kept a reference to it (a creates window's keeps-reference site). */
-function holdsNewEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
-  const at = lineOf(s) ?? s.function ?? 'a line';
+function holdsNewEvidence(s: NarrowSite, r: NarrowRecord, w: Where, cwd: string | null, lastLine: number | null = null): string {
+  const at = lineOf(s, cwd, lastLine) ?? s.function ?? 'a line';
   const each = s.calls > 0 ? s.refs / s.calls : NaN;
   const k = Math.round(each);
+  const run = lastLine !== null && s.line !== null && lastLine !== s.line;
   const keeps = k >= 1 && Math.abs(each - k) <= WHOLE_SLACK
-    ? `keeps ${plural(k, 'reference')} to each new ${r.type}`
+    ? `${run ? 'each keep' : 'keeps'} ${plural(k, 'reference')} to each new ${r.type}`
     : `keeps ${plural(s.refs, 'reference')} to new ${r.type} over ${plural(s.calls, 'run')}`;
   const rate = w.callsPerMark !== null ? `, ${plural(w.callsPerMark, 'time')} per ${r.mark}` : '';
   return `${at} ${keeps}${rate}`;
 }
 
-function createsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
-  const at = lineOf(s);
+function createsEvidence(s: NarrowSite, r: NarrowRecord, w: Where, cwd: string | null): string {
+  const at = lineOf(s, cwd);
   const head = at !== null ? `created at ${at}` : `created by ${s.function ?? 'an unnamed call'}`;
   const rate = w.callsPerMark !== null ? `${fmt(w.callsPerMark)} per ${r.mark}` : `${fmt(s.created)} in ${fmt(r.seconds)} s`;
   const freed = w.freed !== null ? `${fmt(w.freed)} of ${fmt(s.created)} freed` : 'not checked after the window';
@@ -121,7 +133,7 @@ function createsEvidence(s: NarrowSite, r: NarrowRecord, w: Where): string {
 }
 
 /** One site as a `where` entry. */
-function whereOf(s: NarrowSite, r: NarrowRecord): Where {
+function whereOf(s: NarrowSite, r: NarrowRecord, cwd: string | null): Where {
   const keeps = s.kind === 'keeps-reference';
   // a keeps-reference window's figures are the followed samples', scaled to the type; a
   // creates window's references are those kept on the new instances it followed
@@ -144,9 +156,34 @@ function whereOf(s: NarrowSite, r: NarrowRecord): Where {
     stack: s.stack.map((f) => [f[0], f[1], f[2]]),
     method: r.method,
   };
-  w.evidence = r.holder !== null && keeps ? holderEvidence(s, r, w)
-    : ofNew ? holdsNewEvidence(s, r, w) : keeps ? keepsEvidence(s, r, w) : createsEvidence(s, r, w);
+  w.evidence = r.holder !== null && keeps ? holderEvidence(s, r, w, cwd)
+    : ofNew ? holdsNewEvidence(s, r, w, cwd) : keeps ? keepsEvidence(s, r, w, cwd) : createsEvidence(s, r, w, cwd);
   return w;
+}
+
+/**
+ * Lines that keep references to each new instance, next to each other in one function and
+ * alike in what they keep and how often (three subscriptions in one __init__), are worded as
+ * one: the first entry's evidence reads `views.py:27-29 in SlideView.__init__ each keep 1
+ * reference ...` and its `through` names the last line; the others stay entries of their own
+ * in the JSON, and the renderers leave out those a `through` covers.
+ */
+function mergeRuns(list: { s: NarrowSite; w: Where }[], r: NarrowRecord, cwd: string | null): void {
+  if (r.kind !== 'creates' || r.holder !== null) return;
+  const alike = (a: { s: NarrowSite; w: Where }, b: { s: NarrowSite; w: Where }, next: number): boolean =>
+    a.s.kind === 'keeps-reference' && b.s.kind === 'keeps-reference' && a.s.file !== null && b.s.file === a.s.file
+    && b.s.caller === a.s.caller && b.s.line === next && b.s.calls === a.s.calls && b.s.refs === a.s.refs;
+  for (let i = 0; i < list.length; i++) {
+    const head = list[i]!;
+    if (head.s.line === null) continue;
+    let j = i;
+    while (j + 1 < list.length && alike(head, list[j + 1]!, head.s.line + (j + 1 - i))) j++;
+    if (j === i) continue;
+    const last = list[j]!.s.line!;
+    head.w.through = last;
+    head.w.evidence = holdsNewEvidence(head.s, r, head.w, cwd, last);
+    i = j;
+  }
 }
 
 /**
@@ -154,14 +191,16 @@ function whereOf(s: NarrowSite, r: NarrowRecord): Where {
  * kind first, most kept first (then, of creating lines, most created; then as the probe
  * listed them), at most MAX_WHERE.
  */
-export function whereList(r: NarrowRecord): Where[] {
+export function whereList(r: NarrowRecord, cwd: string | null = null): Where[] {
   const other = (s: NarrowSite): number => (s.kind === r.kind ? 0 : 1);
   const created = (s: NarrowSite): number => (s.kind === 'creates' ? s.created : 0);
-  return keptSites(r)
+  const list = keptSites(r)
     .map((s, i) => ({ s, i }))
     .sort((a, b) => other(a.s) - other(b.s) || amount(b.s) - amount(a.s) || created(b.s) - created(a.s) || a.i - b.i)
     .slice(0, MAX_WHERE)
-    .map(({ s }) => whereOf(s, r));
+    .map(({ s }) => ({ s, w: whereOf(s, r, cwd) }));
+  mergeRuns(list, r, cwd);
+  return list.map((x) => x.w);
 }
 
 function summaryOf(r: NarrowRecord, windows: number): NarrowSummary {
@@ -200,7 +239,7 @@ export function applyNarrow(suspects: Suspect[], series: Series): void {
     const records = series.narrow.get(s.type);
     const r = records ? windowFor(records, s) : null;
     if (!records || !r) continue;
-    s.where = whereList(r);
+    s.where = whereList(r, series.start?.cwd ?? null);
     s.narrow = summaryOf(r, records.length);
   }
 }

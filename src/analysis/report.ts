@@ -42,6 +42,8 @@ export interface Where {
   caller: string | null;
   /** a window on the container a builtin type piles up in: how that container is named */
   holder?: string;
+  /** this line and the next ones up to `through`, alike, are worded as one (the renderers skip the others) */
+  through?: number;
   /** keeps-reference: calls seen in the window, references kept on the followed samples */
   calls?: number;
   refs?: number;

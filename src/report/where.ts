@@ -14,7 +14,11 @@ function span(n: NarrowSummary): string {
 
 export function whereLines(s: Suspect): string[] {
   // a report written before issue 15 (farm merge reads old report.json files) has no `where`
-  const lines = (s.where ?? []).map((w) => w.evidence);
+  // a run of alike lines is worded once, by its first entry (its `through`)
+  const where = s.where ?? [];
+  const covered = (w: (typeof where)[number]): boolean => where.some((h) => h !== w && h.through !== undefined
+    && h.file === w.file && h.caller === w.caller && h.line !== null && w.line !== null && w.line > h.line && w.line <= h.through);
+  const lines = where.filter((w) => !covered(w)).map((w) => w.evidence);
   const n = s.narrow;
   if (!n) return lines;
   const window = `a narrowing window (${span(n)})`;

@@ -25,6 +25,8 @@ export interface StartRecord extends Base {
   argv: string[];
   target: string;
   module: boolean;
+  /** the app's working folder on the device (absolute; null from a probe before it was sent, or one the device garbled) */
+  cwd: string | null;
   interval: number;
   censusBudget: number;
   pageKiB: number;
@@ -373,6 +375,7 @@ export function toRecord(v: unknown): ProbeRecord | null {
         argv: Array.isArray(v.argv) ? v.argv.filter(isStr) : [],
         target: isStr(v.target) ? v.target : '',
         module: v.module === true,
+        cwd: isStr(v.cwd) && v.cwd.startsWith('/') && v.cwd.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(v.cwd) ? v.cwd : null,
         interval: isNum(v.interval) ? v.interval : 1,
         censusBudget: isNum(v.censusBudget) ? v.censusBudget : 0.02,
         pageKiB: isNum(v.pageKiB) ? v.pageKiB : 4,

@@ -204,6 +204,35 @@ describe('where: a suspect\'s leaking call', () => {
     expect(s.narrow?.method).toBe('trace');
   });
 
+  it('lines next to each other that keep alike are worded once (27-29), paths under the app\'s folder made relative', async () => {
+    const keep = (line: number, refs = 8): Record<string, unknown> => ({ kind: 'keeps-reference', function: 'SlideView.__init__', native: false,
+      file: '/home/user/app/gallery/views.py', line, caller: 'SlideView.__init__', calls: 8, refs, created: 0, alive: 0, freed: 0, stack: [] });
+    const records = session({ 'gallery.SlideView': leaking(1) }, [narrow({
+      type: 'gallery.SlideView', kind: 'creates', method: 'trace', samples: 0, population: 28, checkMarks: 35, sites: [
+        { kind: 'creates', function: 'main', native: false, file: '/home/user/app/slides.py', line: 48, caller: 'main', calls: 8, refs: 0, created: 8, alive: 8, freed: 0, stack: [] },
+        keep(27), keep(28), keep(29),
+        keep(31, 16),                            // next to 29 but not alike: 2 references each
+        { ...keep(33), file: '/usr/lib/python3/bus.py', caller: 'Bus.add' },
+      ],
+    })]);
+    const start = records[0] as unknown as Record<string, unknown>;
+    start.cwd = '/home/user/app';
+    const r = await analyseRecords(records, { id: 'runs' });
+    const s = suspectOf(r, 'gallery.SlideView', 'object-growth');
+    // every line stays an entry of the JSON (most kept first), with its file whole
+    expect(s.where.map((w) => [w.line, w.through])).toEqual([[48, undefined], [31, undefined], [27, 29], [28, undefined], [29, undefined]]);
+    expect(s.where[2]!.file).toBe('/home/user/app/gallery/views.py');
+    const text = flat(renderText(r, { width: 200 }));
+    expect(text).toContain('where: created at slides.py:48 in main, 1 per frame; 0 of 8 freed');
+    expect(text).toContain('where: gallery/views.py:27-29 in SlideView.__init__ each keep 1 reference to each new gallery.SlideView, 1 time per frame');
+    expect(text).toContain('where: gallery/views.py:31 in SlideView.__init__ keeps 2 references to each new gallery.SlideView');
+    expect(text).not.toContain('views.py:28 ');
+    // without the folder (an older probe), paths stay whole
+    delete start.cwd;
+    const old = await analyseRecords(records, { id: 'runs-old' });
+    expect(suspectOf(old, 'gallery.SlideView', 'object-growth').where[0]!.evidence).toContain('/home/user/app/slides.py:48');
+  });
+
   it('at most 5 sites, the most references kept first', async () => {
     const sites = [3, 9, 1, 7, 5, 8, 2].map((k, i) => ({ ...KEEPS_SITE, line: 100 + i, refs: 8 * k }));
     const r = await analyseRecords(session({ 'points.Point': refLeak }, [narrow({ sites })]), { id: 'top' });

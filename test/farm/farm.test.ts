@@ -54,7 +54,7 @@ describe.skipIf(why !== null)(`farm of ${DEVICES} dropbear devices${why ? ` (ski
     servers.forEach((s, i) => {
       lines.push(`  - { name: dev${String(i).padStart(2, '0')}, host: 127.0.0.1, port: ${s.port}, user: root, tags: [${i % 2 ? 'odd' : 'even'}], identityFile: ${s.identityFile}, knownHosts: known_hosts }`);
     });
-    lines.push('apps:', `  - { name: callbacks, push: ${join(ROOT, 'test', 'fixtures')}, script: fixtures/callbacks.py, args: [--frames, 300] }`);
+    lines.push('apps:', `  - { name: callbacks, push: ${join(ROOT, 'test', 'fixtures')}, script: fixtures/callbacks.py, args: [--frames, 150] }`);
     farmFile = join(work, 'farm.yaml');
     writeFileSync(farmFile, `${lines.join('\n')}\n`);
   }, 180_000);

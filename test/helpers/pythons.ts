@@ -89,3 +89,16 @@ export function spreadInterpreters(): Interp[] {
   const pick = [all.find((i) => i.label === '2.5'), all.find((i) => i.label === '2.7'), py3[0], py3[py3.length - 1]];
   return pick.filter((i, k): i is Interp => i !== undefined && pick.indexOf(i) === k);
 }
+
+/**
+ * The probe-level matrix (runner, records, storage, deep census, holders): the spread plus
+ * 3.11 (its new frames and eval loop), or every interpreter found with REFSCOPE_ALL_PYTHONS=1.
+ * The middle 3.x add little a neighbour does not catch and cost a minute of CI each.
+ */
+export function matrixInterpreters(): Interp[] {
+  if (process.env.REFSCOPE_ALL_PYTHONS === '1') return interpreters();
+  const all = interpreters();
+  const pick = [...spreadInterpreters(), all.find((i) => i.label === '3.11')];
+  return pick.filter((i, k): i is Interp => i !== undefined && pick.indexOf(i) === k)
+    .sort((a, b) => all.indexOf(a) - all.indexOf(b));
+}

@@ -8,13 +8,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeepRecord } from '../../src/session/records.js';
-import { interpreters } from '../helpers/pythons.js';
+import { matrixInterpreters } from '../helpers/pythons.js';
 import { readRecords, removeDir, runProbe, tempDir } from './harness.js';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) removeDir(d); });
 
-for (const py of interpreters()) {
+for (const py of matrixInterpreters()) {
   describe(`the deep census under python ${py.label}`, () => {
     it('counts untracked objects once each, with their references, and leaves the cached small ints out', async () => {
       const out = tempDir('deep');

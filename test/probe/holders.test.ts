@@ -5,10 +5,10 @@
  * type's walk, not only between types.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { interpreters } from '../helpers/pythons.js';
+import { matrixInterpreters } from '../helpers/pythons.js';
 import { checkStream, endOf, kinds, readRecords, removeDir, runProbe, tempDir } from './harness.js';
 
-const interps = interpreters();
+const interps = matrixInterpreters();
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -6,10 +6,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { interpreters } from '../helpers/pythons.js';
+import { matrixInterpreters } from '../helpers/pythons.js';
 import { checkStream, endOf, kinds, PROBE, readRecords, removeDir, run, runProbe, segments, tempDir } from './harness.js';
 
-const interps = interpreters();
+const interps = matrixInterpreters();
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -3,10 +3,10 @@
  * bytes, same exit status; and the records say how it ended.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { interpreters, type Interp } from '../helpers/pythons.js';
+import { matrixInterpreters, type Interp } from '../helpers/pythons.js';
 import { checkStream, endOf, readRecords, removeDir, run, runProbe, tempDir, type Ran } from './harness.js';
 
-const interps = interpreters();
+const interps = matrixInterpreters();
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

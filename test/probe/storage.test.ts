@@ -13,12 +13,12 @@ import { analyseSession } from '../../src/analysis/index.js';
 import { renderText } from '../../src/report/text.js';
 import { openSession } from '../../src/session/reader.js';
 import { tmpfsUnavailable } from '../helpers/prereq.js';
-import { interpreters } from '../helpers/pythons.js';
+import { matrixInterpreters } from '../helpers/pythons.js';
 import { PROBE, removeDir, run, runProbe, tempDir } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SEG = /^seg-\d{6}\.jsonl$/;
-const interps = interpreters();
+const interps = matrixInterpreters();
 
 const skip = tmpfsUnavailable();
 
