@@ -121,6 +121,9 @@ REFERRER_PERIOD = 30.0
 # CPU seconds the referrer walks after one census may take: checked inside each walk
 # (before every heap scan, between holders), so one type's walk cannot outlast it either.
 REFERRER_MAX = 2.0
+# ... and wall seconds: on a busy machine a walk's own CPU grows slowly while it holds the
+# GIL against the app's thread (2.7: a 2-s CPU walk took 25 s of wall time, the app crawling)
+REFERRER_WALL = 3 * REFERRER_MAX
 MAX_WATCHES = 1000
 
 try:
@@ -191,7 +194,7 @@ def _type_attr(t, name, default=None):
 
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {
-    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0,
+    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0, 'ref_wall': 0.0,
     'censuses': 0, 'interval': 1.0, 'budget': 0.02,
     # census cadence (see "census cadence" below): CPU-second tokens, the last census's
     # cost and time, fast censuses left, the armed mark trigger, the marks' pace
@@ -1455,7 +1458,7 @@ def _census(collect, final):
             narrow_census(objs, _STATE)
     except Exception:
         probe_error('narrow')
-    deep, deep_cost, deep_samples = _deep_census(objs)
+    deep, deep_cost, deep_samples = _deep_census(objs, final)
     _drop_list(objs)
     objs = None
     _S['censuses'] += 1
@@ -1502,12 +1505,13 @@ def _referrer_passes(samples, extra):
         pending[id(pair)] = 1
         pending[id(pair[1])] = 1
     deadline = c1 + REFERRER_MAX      # for all the types' walks together
+    _S['ref_wall'] = _wall_clock() + REFERRER_WALL
     for name, objs_of in samples:
         try:
             referrers_pass(name, objs_of, pending, deadline, extra)
         except Exception:
             probe_error('referrers %s' % name)
-        if _thread_clock() > deadline:
+        if _thread_clock() > deadline or _wall_clock() > _S['ref_wall']:
             break
     pair = objs_of = None
     return _thread_clock() - c1
@@ -2221,11 +2225,13 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec, mine):
     return bk, take, bits + extra, walked, nseen, picks, rcrec
 
 
-def _deep_census(objs):
-    """The deep census, when due: the fields of its `deep` record (but its marks), or
-    None. Its cost is paid from the census budget with the census's."""
+def _deep_census(objs, final=False):
+    """The deep census, when due, and always in the final census (the run's last point:
+    the app no longer pays for it, and a trend over untracked objects had its last point
+    a quarter of a short run before the end): the fields of its `deep` record (but its
+    marks), or None. Its cost is paid from the census budget with the census's."""
     c0 = _thread_clock()
-    if not _deep_due(time.time()):
+    if not (final and _DEEP['runs']) and not _deep_due(time.time()):
         return None, 0.0, None
     bits = _DEEP['bits']
     got = None
@@ -2596,7 +2602,7 @@ class _WalkCut(Exception):
 
 
 def _in_time(ctx):
-    if _thread_clock() > ctx['deadline']:
+    if _thread_clock() > ctx['deadline'] or _wall_clock() > _S['ref_wall']:
         raise _WalkCut()
 
 

@@ -36,6 +36,9 @@ REFERRER_PERIOD = 30.0
 # CPU seconds the referrer walks after one census may take: checked inside each walk
 # (before every heap scan, between holders), so one type's walk cannot outlast it either.
 REFERRER_MAX = 2.0
+# ... and wall seconds: on a busy machine a walk's own CPU grows slowly while it holds the
+# GIL against the app's thread (2.7: a 2-s CPU walk took 25 s of wall time, the app crawling)
+REFERRER_WALL = 3 * REFERRER_MAX
 MAX_WATCHES = 1000
 
 try:
@@ -106,7 +109,7 @@ def _type_attr(t, name, default=None):
 
 # Mutable probe state (a dict of plain values: untracked by the gc on 2.7+).
 _S = {
-    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0,
+    'pid': os.getpid(), 't0': time.time(), 'stopped': False, 'probe_cpu': 0.0, 'ref_wall': 0.0,
     'censuses': 0, 'interval': 1.0, 'budget': 0.02,
     # census cadence (see "census cadence" below): CPU-second tokens, the last census's
     # cost and time, fast censuses left, the armed mark trigger, the marks' pace

@@ -230,7 +230,7 @@ def _census(collect, final):
             narrow_census(objs, _STATE)
     except Exception:
         probe_error('narrow')
-    deep, deep_cost, deep_samples = _deep_census(objs)
+    deep, deep_cost, deep_samples = _deep_census(objs, final)
     _drop_list(objs)
     objs = None
     _S['censuses'] += 1
@@ -277,12 +277,13 @@ def _referrer_passes(samples, extra):
         pending[id(pair)] = 1
         pending[id(pair[1])] = 1
     deadline = c1 + REFERRER_MAX      # for all the types' walks together
+    _S['ref_wall'] = _wall_clock() + REFERRER_WALL
     for name, objs_of in samples:
         try:
             referrers_pass(name, objs_of, pending, deadline, extra)
         except Exception:
             probe_error('referrers %s' % name)
-        if _thread_clock() > deadline:
+        if _thread_clock() > deadline or _wall_clock() > _S['ref_wall']:
             break
     pair = objs_of = None
     return _thread_clock() - c1

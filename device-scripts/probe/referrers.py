@@ -205,7 +205,7 @@ class _WalkCut(Exception):
 
 
 def _in_time(ctx):
-    if _thread_clock() > ctx['deadline']:
+    if _thread_clock() > ctx['deadline'] or _wall_clock() > _S['ref_wall']:
         raise _WalkCut()
 
 

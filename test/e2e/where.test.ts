@@ -24,6 +24,7 @@ import type { Report, Suspect, Where } from '../../src/analysis/report.js';
 import { buildLeakyIter, ExtUnavailable } from '../helpers/build-ext.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { spreadInterpreters, type Interp } from '../helpers/pythons.js';
+import { renderText } from '../../src/report/text.js';
 
 let work: string;
 let n = 0;
@@ -139,7 +140,14 @@ describe.each(pythons.map((i) => [i.label, i] as const))('where the leak happens
     expect(subs.map((w) => w.line).sort(), said(r)).toEqual([...lines].sort());
     for (const w of subs) {
       expect(w.caller, said(r)).toBe('Widget.__init__');
-      expect(w.evidence, said(r)).toMatch(/widgets\.py:\d+ in Widget\.__init__ keeps 1 reference to each new widgets\.Widget/);
+      expect(w.evidence, said(r)).toMatch(/widgets\.py:\d+(-\d+)? in Widget\.__init__ (keeps|each keep) 1 reference to each new widgets\.Widget/);
+    }
+    // lines next to each other, alike, are worded once in the text (the three subscriptions)
+    const sorted = [...lines].sort((a, b) => a - b);
+    if (sorted[2]! - sorted[0]! === 2 && subs.every((w) => w.refs === subs[0]!.refs && w.calls === subs[0]!.calls)) {
+      const text = renderText(r.report, { width: 200 });
+      expect(text, said(r)).toContain(`widgets.py:${sorted[0]}-${sorted[2]} in Widget.__init__ each keep 1 reference to each new widgets.Widget`);
+      expect(text, said(r)).not.toContain(`widgets.py:${sorted[1]} in`);
     }
   });
 
