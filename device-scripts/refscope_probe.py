@@ -1458,7 +1458,7 @@ def _census(collect, final):
             narrow_census(objs, _STATE)
     except Exception:
         probe_error('narrow')
-    deep, deep_cost, deep_samples = _deep_census(objs, final)
+    deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
     _S['censuses'] += 1
@@ -2225,13 +2225,11 @@ def _deep_walk_sampled(objs, bits, deadline, off, want, rcprev, rcrec, mine):
     return bk, take, bits + extra, walked, nseen, picks, rcrec
 
 
-def _deep_census(objs, final=False):
-    """The deep census, when due, and always in the final census (the run's last point:
-    the app no longer pays for it, and a trend over untracked objects had its last point
-    a quarter of a short run before the end): the fields of its `deep` record (but its
-    marks), or None. Its cost is paid from the census budget with the census's."""
+def _deep_census(objs):
+    """The deep census, when due: the fields of its `deep` record (but its marks), or
+    None. Its cost is paid from the census budget with the census's."""
     c0 = _thread_clock()
-    if not (final and _DEEP['runs']) and not _deep_due(time.time()):
+    if not _deep_due(time.time()):
         return None, 0.0, None
     bits = _DEEP['bits']
     got = None

@@ -230,7 +230,7 @@ def _census(collect, final):
             narrow_census(objs, _STATE)
     except Exception:
         probe_error('narrow')
-    deep, deep_cost, deep_samples = _deep_census(objs, final)
+    deep, deep_cost, deep_samples = _deep_census(objs)
     _drop_list(objs)
     objs = None
     _S['censuses'] += 1

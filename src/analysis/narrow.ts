@@ -188,15 +188,22 @@ function mergeRuns(list: { s: NarrowSite; w: Where }[], r: NarrowRecord, cwd: st
 
 /**
  * A window's sites as `where` entries: those that kept something, those of the window's own
- * kind first, most kept first (then, of creating lines, most created; then as the probe
- * listed them), at most MAX_WHERE.
+ * kind first, most kept first (then, of creating lines, most created; then in line order
+ * within a file; then as the probe listed them), at most MAX_WHERE.
  */
+/** Among sites that kept alike, in one file: in line order (a run of lines reads as one). */
+function byLine(a: NarrowSite, b: NarrowSite): number {
+  if (a.file === null || b.file === null || a.file !== b.file || a.line === null || b.line === null) return 0;
+  return a.line - b.line;
+}
+
 export function whereList(r: NarrowRecord, cwd: string | null = null): Where[] {
   const other = (s: NarrowSite): number => (s.kind === r.kind ? 0 : 1);
   const created = (s: NarrowSite): number => (s.kind === 'creates' ? s.created : 0);
   const list = keptSites(r)
     .map((s, i) => ({ s, i }))
-    .sort((a, b) => other(a.s) - other(b.s) || amount(b.s) - amount(a.s) || created(b.s) - created(a.s) || a.i - b.i)
+    .sort((a, b) => other(a.s) - other(b.s) || amount(b.s) - amount(a.s) || created(b.s) - created(a.s)
+      || byLine(a.s, b.s) || a.i - b.i)
     .slice(0, MAX_WHERE)
     .map(({ s }) => ({ s, w: whereOf(s, r, cwd) }));
   mergeRuns(list, r, cwd);
