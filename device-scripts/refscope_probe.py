@@ -3483,6 +3483,7 @@ NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
 NARROW_SCAN = 1.0         # CPU seconds the search for an untracked type's new objects may take
 NARROW_MAX_WINDOWS = 8    # windows in one run
 NARROW_AGAIN_SECONDS = 600.0  # --narrow-again: a type's next window, this long after its last
+NARROW_SOAK_SECONDS = 10800.0  # a soak (--narrow-soak): the same, 3 hours after (a leak that changes)
 
 # state: 0 idle, 1 armed (waits for a mark), 2 open, 3 closed (waits for the check)
 _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows': 0,
@@ -3531,7 +3532,7 @@ def narrow_census(objs, st):
     for name in st['order']:
         if name in st['watch_types'] or len(q) >= NARROW_SITES:
             continue
-        if name in _NW['done'] and not (_NW['again'] and now - _NW['last'].get(name, now) > NARROW_AGAIN_SECONDS):
+        if name in _NW['done'] and not (_NW['again'] and now - _NW['last'].get(name, now) > _NW['again']):
             continue
         builtin = '.' not in name
         if not builtin:
@@ -5298,7 +5299,7 @@ def _usage_error(msg):
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
          '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] [--restore-sigint] '
-         '[--no-narrow] [--narrow-again] '
+         '[--no-narrow] [--narrow-again] [--narrow-soak] '
          '-- script.py ARGS... | -- -m module ARGS...')
 
 
@@ -5316,7 +5317,7 @@ def parse_args(argv):
             break
         if a in ('-h', '--help'):
             _usage_error(USAGE)
-        if a in ('--restore-sigint', '--no-narrow', '--narrow-again'):
+        if a in ('--restore-sigint', '--no-narrow', '--narrow-again', '--narrow-soak'):
             o[a[2:]] = True
             i += 1
             continue
@@ -5690,7 +5691,8 @@ def main(argv):
     _S['budget'] = o['budget']
     _STATE['watch_types'] = o['watch']
     _NW['off'] = bool(o.get('no-narrow'))
-    _NW['again'] = bool(o.get('narrow-again'))
+    # seconds after a type's window before it may have another (0: never)
+    _NW['again'] = (o.get('narrow-again') and NARROW_AGAIN_SECONDS) or (o.get('narrow-soak') and NARROW_SOAK_SECONDS) or 0
     _W['cap'] = o['segkib'] * 1024
     if o['devmb'] is not None:
         # segments of at most 1/8 of the cap, so that thinning has closed ones to work on

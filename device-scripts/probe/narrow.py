@@ -31,6 +31,7 @@ NARROW_KIB = 256          # the window's own memory (tracemalloc's, measured)
 NARROW_SCAN = 1.0         # CPU seconds the search for an untracked type's new objects may take
 NARROW_MAX_WINDOWS = 8    # windows in one run
 NARROW_AGAIN_SECONDS = 600.0  # --narrow-again: a type's next window, this long after its last
+NARROW_SOAK_SECONDS = 10800.0  # a soak (--narrow-soak): the same, 3 hours after (a leak that changes)
 
 # state: 0 idle, 1 armed (waits for a mark), 2 open, 3 closed (waits for the check)
 _NW = {'on': 0, 'state': 0, 'off': False, 'again': False, 'done': {}, 'windows': 0,
@@ -79,7 +80,7 @@ def narrow_census(objs, st):
     for name in st['order']:
         if name in st['watch_types'] or len(q) >= NARROW_SITES:
             continue
-        if name in _NW['done'] and not (_NW['again'] and now - _NW['last'].get(name, now) > NARROW_AGAIN_SECONDS):
+        if name in _NW['done'] and not (_NW['again'] and now - _NW['last'].get(name, now) > _NW['again']):
             continue
         builtin = '.' not in name
         if not builtin:

@@ -16,7 +16,7 @@ def _usage_error(msg):
 
 USAGE = ('usage: refscope_probe.py [--out DIR] [--interval S] [--census-budget F] '
          '[--watch-type NAME]... [--segment-kib N] [--max-device-mb MB] [--restore-sigint] '
-         '[--no-narrow] [--narrow-again] '
+         '[--no-narrow] [--narrow-again] [--narrow-soak] '
          '-- script.py ARGS... | -- -m module ARGS...')
 
 
@@ -34,7 +34,7 @@ def parse_args(argv):
             break
         if a in ('-h', '--help'):
             _usage_error(USAGE)
-        if a in ('--restore-sigint', '--no-narrow', '--narrow-again'):
+        if a in ('--restore-sigint', '--no-narrow', '--narrow-again', '--narrow-soak'):
             o[a[2:]] = True
             i += 1
             continue
@@ -408,7 +408,8 @@ def main(argv):
     _S['budget'] = o['budget']
     _STATE['watch_types'] = o['watch']
     _NW['off'] = bool(o.get('no-narrow'))
-    _NW['again'] = bool(o.get('narrow-again'))
+    # seconds after a type's window before it may have another (0: never)
+    _NW['again'] = (o.get('narrow-again') and NARROW_AGAIN_SECONDS) or (o.get('narrow-soak') and NARROW_SOAK_SECONDS) or 0
     _W['cap'] = o['segkib'] * 1024
     if o['devmb'] is not None:
         # segments of at most 1/8 of the cap, so that thinning has closed ones to work on

@@ -47,6 +47,8 @@ export interface ProbeArgs {
   noNarrow?: boolean;
   /** --narrow-again: re-arm, a suspect type may get another narrowing window later in the run */
   narrowAgain?: boolean;
+  /** a soak: a suspect type may get another window 3 hours after its last (--narrow-again: 10 minutes) */
+  narrowSoak?: boolean;
 }
 
 /** The argv that runs the app under the probe: the one place it is built. */
@@ -58,6 +60,7 @@ export function probeArgv(a: ProbeArgs): string[] {
   if (a.segmentKib !== undefined && a.segmentKib !== null) argv.push('--segment-kib', String(a.segmentKib));
   if (a.noNarrow) argv.push('--no-narrow');
   if (a.narrowAgain) argv.push('--narrow-again');
+  else if (a.narrowSoak && !a.noNarrow) argv.push('--narrow-soak');
   argv.push('--', ...a.command);
   return argv;
 }

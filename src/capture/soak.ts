@@ -343,7 +343,7 @@ export async function startSoak(prep: import('./run.js').PreparedRun, log: impor
     interval: prep.req.interval, censusBudget: prep.req.censusBudget, watchTypes: prep.req.watchTypes, command: prep.req.command,
     // a detached launcher's shell ignores SIGINT for its background jobs: the probe undoes it
     restoreSigint: true, maxDeviceMb: opts.maxDeviceMb, segmentKib: opts.segmentKib,
-    noNarrow: prep.req.noNarrow ?? false, narrowAgain: prep.req.narrowAgain ?? false,
+    noNarrow: prep.req.noNarrow ?? false, narrowAgain: prep.req.narrowAgain ?? false, narrowSoak: true,
   });
   const soak: SoakInfo = { runDir, probeDir: remote.probe.dir, startedDevice: null, bootId: null, duration: opts.duration, maxDeviceMb: opts.maxDeviceMb,
     ...(opts.untilVerdict ? { untilVerdict: { looks: 0 } } : {}) };

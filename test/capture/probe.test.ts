@@ -25,6 +25,11 @@ describe('probeArgv', () => {
     const off = probeArgv({ ...BASE, noNarrow: true });
     expect(off.slice(off.indexOf('--'))).toEqual(['--', 'app.py', '--no-narrow']);
     expect(off.slice(0, off.indexOf('--'))).toContain('--no-narrow');
+    // a soak re-arms after 3 hours on its own; --narrow-again sooner; --no-narrow never
+    const flags = (argv: string[]): string[] => argv.slice(0, argv.indexOf('--')).filter((a) => a.includes('narrow'));
+    expect(flags(probeArgv({ ...BASE, narrowSoak: true }))).toEqual(['--narrow-soak']);
+    expect(flags(probeArgv({ ...BASE, narrowSoak: true, noNarrow: true }))).toEqual(['--no-narrow']);
+    expect(flags(probeArgv({ ...BASE, narrowSoak: true, narrowAgain: true }))).toEqual(['--narrow-again']);
     const again = probeArgv({ ...BASE, narrowAgain: true });
     expect(again.slice(0, again.indexOf('--')).filter((a) => a.includes('narrow'))).toEqual(['--narrow-again']);
   });
