@@ -176,7 +176,8 @@ describe.each(pythons.map((i) => [i.label, i] as const))('where the leak happens
     const s = lead(r, 'webcache.Response', 'object-growth');
     expect(s.narrow!.mark, said(r)).toBeNull();
     expect(s.narrow!.seconds, said(r)).toBeGreaterThan(0.5);
-    expect(s.narrow!.seconds, said(r)).toBeLessThan(3);
+    // its cap is 2 s, checked every 64 of the app's events: a loaded machine stretches those
+    expect(s.narrow!.seconds, said(r)).toBeLessThan(5);
     const created = s.where.find((w) => w.kind === 'creates')!;
     expect(at(created, 'webcache.py', lineOf('webcache.py', 'r = Response(request_id')), said(r)).toBe(true);
     expect(created.evidence, said(r)).toMatch(/ in fetch, \d+ in [\d.]+ s; 0 of \d+ freed/);
